@@ -1,0 +1,59 @@
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "apikey.h"
+
+static const char b62[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/*
+ * Base62 of 32 random bytes by repeated division of the big-endian
+ * number, so every key has exactly the entropy of its bytes.
+ */
+int
+apikey_generate(char out[APIKEY_LEN + 1])
+{
+	unsigned char	 n[32];
+	unsigned int	 rem, cur;
+	size_t		 i, k;
+
+	if (RAND_bytes(n, sizeof(n)) != 1)
+		return -1;
+	memcpy(out, APIKEY_TAG, APIKEY_TAG_LEN);
+	for (k = 0; k < APIKEY_RANDOM_LEN; k++) {
+		rem = 0;
+		for (i = 0; i < sizeof(n); i++) {
+			cur = rem * 256 + n[i];
+			n[i] = (unsigned char)(cur / 62);
+			rem = cur % 62;
+		}
+		out[APIKEY_LEN - 1 - k] = b62[rem];
+	}
+	out[APIKEY_LEN] = '\0';
+	OPENSSL_cleanse(n, sizeof(n));
+	return 0;
+}
+
+int
+apikey_wellformed(const char *s)
+{
+	size_t	 i;
+
+	if (strncmp(s, APIKEY_TAG, APIKEY_TAG_LEN) != 0 ||
+	    strlen(s) != APIKEY_LEN)
+		return 0;
+	for (i = APIKEY_TAG_LEN; i < APIKEY_LEN; i++)
+		if (strchr(b62, s[i]) == NULL || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
+void
+apikey_hash(const char *key, unsigned char out[APIKEY_HASH_LEN])
+{
+	unsigned int	 len = APIKEY_HASH_LEN;
+
+	EVP_Digest(key, strlen(key), out, &len, EVP_sha256(), NULL);
+}

@@ -1,0 +1,32 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+
+static const char sql_insert[] =
+    "INSERT INTO audit_events (account_id, principal, action, target_type, "
+    "target_id, outcome, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+enum db_err
+audit_write(struct db *db, const struct principal *who,
+    const struct audit_event *ev)
+{
+	char		 principal[160];
+	struct db_param	 p[8];
+
+	if (who->via == VIA_KEY)
+		snprintf(principal, sizeof(principal), "key:%lld", who->key_id);
+	else if (who->via == VIA_JWT)
+		snprintf(principal, sizeof(principal), "jwt:%s", who->account);
+	else
+		snprintf(principal, sizeof(principal), "cli");
+	p[0] = who->account_id ? DB_I64(who->account_id) : DB_NULLP;
+	p[1] = DB_STRN(principal, strlen(principal));
+	p[2] = DB_STR(ev->action);
+	p[3] = DB_STR(ev->target_type);
+	p[4] = DB_STR(ev->target_id);
+	p[5] = DB_STR(ev->outcome ? ev->outcome : "ok");
+	p[6] = DB_STR(ev->request_id);
+	p[7] = DB_STR(ev->detail);
+	return db_exec(db, sql_insert, p, 8, NULL);
+}

@@ -1,0 +1,317 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+enum ctype {
+	CT_STR,
+	CT_LONG,
+	CT_OCTAL,
+};
+
+struct copt {
+	const char	*key;
+	enum ctype	 type;
+	size_t		 off;
+	size_t		 size;	/* CT_STR buffer size */
+	long		 min, max;
+};
+
+#define STR(k, f)	{ k, CT_STR, offsetof(struct config, f), \
+			    sizeof(((struct config *)0)->f), 0, 0 }
+#define NUM(k, f, lo, hi) { k, CT_LONG, offsetof(struct config, f), 0, lo, hi }
+
+static const struct copt copts[] = {
+	STR("listen", listen),
+	NUM("workers", workers, 0, 256),
+	{ "socket_mode", CT_OCTAL, offsetof(struct config, socket_mode), 0, 0, 0777 },
+	NUM("backlog", backlog, 1, 65535),
+	STR("mount_prefix", mount_prefix),
+	NUM("body_limit", body_limit, 1024, 64L * 1024 * 1024),
+	STR("db.host", db_host),
+	NUM("db.port", db_port, 0, 65535),
+	STR("db.socket", db_socket),
+	STR("db.user", db_user),
+	STR("db.password", db_password),
+	STR("db.name", db_name),
+	NUM("db.connect_timeout", db_connect_timeout, 1, 600),
+	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
+	NUM("log.requests", log_requests, 0, 1),
+	NUM("jwt.leeway", jwt_leeway, 0, 3600),
+};
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->workers = 0;
+	c->socket_mode = 0666;
+	c->backlog = 1024;
+	c->body_limit = 1024 * 1024;
+	snprintf(c->db_host, sizeof(c->db_host), "localhost");
+	snprintf(c->db_user, sizeof(c->db_user), "tenantd");
+	snprintf(c->db_name, sizeof(c->db_name), "tenantd");
+	c->db_connect_timeout = 5;
+	c->rate_limit_per_minute = 60;
+	c->log_requests = 1;
+	c->jwt_leeway = 60;
+}
+
+static int
+set_scalar(struct config *c, const struct copt *o, const char *v,
+    char *err, size_t errlen)
+{
+	char	*end;
+	long	 n;
+
+	if (o->type == CT_STR) {
+		if (strlen(v) >= o->size) {
+			snprintf(err, errlen, "%s: value too long", o->key);
+			return -1;
+		}
+		memcpy((char *)c + o->off, v, strlen(v) + 1);
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, o->type == CT_OCTAL ? 8 : 10);
+	if (errno != 0 || end == v || *end != '\0' || n < o->min || n > o->max) {
+		snprintf(err, errlen, "%s: expected a number from %ld to %ld",
+		    o->key, o->min, o->max);
+		return -1;
+	}
+	*(long *)((char *)c + o->off) = n;
+	return 0;
+}
+
+static struct jwt_issuer *
+issuer_named(struct config *c, const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nissuers; i++)
+		if (strlen(c->issuers[i].name) == len &&
+		    strncmp(c->issuers[i].name, name, len) == 0)
+			return &c->issuers[i];
+	if (c->nissuers == CONFIG_ISSUERS_MAX || len == 0 ||
+	    len >= sizeof(c->issuers[0].name))
+		return NULL;
+	memcpy(c->issuers[c->nissuers].name, name, len);
+	c->issuers[c->nissuers].leeway = -1;
+	return &c->issuers[c->nissuers++];
+}
+
+/* The key slot for an optional kid: "secret" or "secret.KID". */
+static struct jwt_key *
+issuer_key(struct jwt_issuer *is, const char *kid)
+{
+	size_t	 i;
+
+	for (i = 0; i < is->nkeys; i++)
+		if (strcmp(is->keys[i].kid, kid) == 0)
+			return &is->keys[i];
+	if (is->nkeys == JWT_KEYS_MAX || strlen(kid) >= sizeof(is->keys[0].kid))
+		return NULL;
+	snprintf(is->keys[is->nkeys].kid, sizeof(is->keys[0].kid), "%s", kid);
+	return &is->keys[is->nkeys++];
+}
+
+/*
+ * jwt.NAME.iss, .alg, .audience, .leeway, .secret[.KID], .key[.KID]
+ * (a PEM public key file).  Keys are loaded in config_finish, once the
+ * algorithm is known whatever the order of the lines.
+ */
+static int
+set_issuer(struct config *c, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	const char		*name = key + 4, *dot, *attr, *kid;
+	struct jwt_issuer	*is;
+	struct jwt_key		*k;
+
+	if ((dot = strchr(name, '.')) == NULL)
+		goto bad;
+	if ((is = issuer_named(c, name, (size_t)(dot - name))) == NULL) {
+		snprintf(err, errlen, "%s: too many issuers or bad name", key);
+		return -1;
+	}
+	attr = dot + 1;
+	kid = strchr(attr, '.');
+	if (strcmp(attr, "iss") == 0)
+		snprintf(is->iss, sizeof(is->iss), "%s", v);
+	else if (strcmp(attr, "audience") == 0)
+		snprintf(is->aud, sizeof(is->aud), "%s", v);
+	else if (strcmp(attr, "alg") == 0) {
+		if (jwt_alg_parse(v, &is->alg) == -1) {
+			snprintf(err, errlen, "%s: HS256, RS256 or ES256", key);
+			return -1;
+		}
+	} else if (strcmp(attr, "leeway") == 0)
+		is->leeway = strtol(v, NULL, 10);
+	else if (strncmp(attr, "secret", 6) == 0 && (attr[6] == '\0' || attr[6] == '.')) {
+		if ((k = issuer_key(is, kid ? kid + 1 : "")) == NULL ||
+		    jwt_key_set_secret(k, v, strlen(v)) == -1)
+			goto bad;
+	} else if (strncmp(attr, "key", 3) == 0 && (attr[3] == '\0' || attr[3] == '.')) {
+		if ((k = issuer_key(is, kid ? kid + 1 : "")) == NULL ||
+		    strlen(v) >= sizeof(c->keyfiles[0][0]))
+			goto bad;
+		memcpy(c->keyfiles[is - c->issuers][k - is->keys], v,
+		    strlen(v) + 1);
+	} else
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s: unknown or invalid setting", key);
+	return -1;
+}
+
+int
+config_set(struct config *c, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	size_t	 i;
+
+	if (strncmp(key, "jwt.", 4) == 0 && strcmp(key, "jwt.leeway") != 0)
+		return set_issuer(c, key, v, err, errlen);
+	for (i = 0; i < sizeof(copts) / sizeof(copts[0]); i++)
+		if (strcmp(copts[i].key, key) == 0)
+			return set_scalar(c, &copts[i], v, err, errlen);
+	snprintf(err, errlen, "unknown setting %s", key);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE	*f;
+	char	 line[1024], *k, *v, *eq, sub[512];
+	int	 lineno = 0, rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		k = trim(line);
+		if (*k == '#' || *k == '\0')
+			continue;
+		if ((eq = strchr(k, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected key = value",
+			    path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		k = trim(k);
+		v = trim(eq + 1);
+		if (config_set(c, k, v, sub, sizeof(sub)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+void
+config_load_env(struct config *c)
+{
+	char	 name[128], err[256];
+	size_t	 i, j;
+	const char *v;
+
+	for (i = 0; i < sizeof(copts) / sizeof(copts[0]); i++) {
+		snprintf(name, sizeof(name), "TENANTD_%s", copts[i].key);
+		for (j = 8; name[j] != '\0'; j++)
+			name[j] = name[j] == '.' ? '_' :
+			    (char)toupper((unsigned char)name[j]);
+		if ((v = getenv(name)) == NULL || *v == '\0')
+			continue;
+		if (set_scalar(c, &copts[i], v, err, sizeof(err)) == -1)
+			fprintf(stderr, "tenantd: ignoring %s: %s\n", name, err);
+	}
+}
+
+/*
+ * An HS256 issuer takes secrets only and an RS256/ES256 issuer PEM key
+ * files only, so a key can never be used under the other algorithm family.
+ */
+static int
+finish_issuer(struct config *c, size_t n, char *err, size_t errlen)
+{
+	struct jwt_issuer	*is = &c->issuers[n];
+	const char		*why, *path;
+	size_t			 i;
+
+	if (is->iss[0] == '\0' || is->nkeys == 0) {
+		snprintf(err, errlen, "jwt.%s: needs iss and a secret or key",
+		    is->name);
+		return -1;
+	}
+	if (is->leeway < 0)
+		is->leeway = c->jwt_leeway;
+	for (i = 0; i < is->nkeys; i++) {
+		path = c->keyfiles[n][i];
+		if (is->alg == JWT_HS256 && is->keys[i].secret == NULL) {
+			snprintf(err, errlen, "jwt.%s: HS256 takes secret, not key",
+			    is->name);
+			return -1;
+		}
+		if (is->alg == JWT_HS256)
+			continue;
+		if (is->keys[i].secret != NULL || *path == '\0') {
+			snprintf(err, errlen, "jwt.%s: %s takes key (a PEM file)",
+			    is->name, jwt_alg_name(is->alg));
+			return -1;
+		}
+		if (jwt_key_load_pem(&is->keys[i], path, is->alg, &why) == -1) {
+			snprintf(err, errlen, "jwt.%s: %s: %s", is->name, path, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_finish(struct config *c, char *err, size_t errlen)
+{
+	size_t	 i;
+	long	 n;
+
+	if (c->workers == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = n > 0 ? n : 1;
+	}
+	for (i = 0; i < c->nissuers; i++)
+		if (finish_issuer(c, i, err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nissuers; i++)
+		jwt_issuer_free(&c->issuers[i]);
+	c->nissuers = 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * Daemon configuration: a key = value file, then TENANTD_* environment
+ * variables on top (db.socket -> TENANTD_DB_SOCKET), then command-line
+ * options on top of both.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#include "jwt.h"
+
+#define CONFIG_ISSUERS_MAX	8
+
+struct config {
+	char		 listen[256];	/* unix:PATH or HOST:PORT; "" = fd 0 */
+	long		 workers;	/* 0 = one per core */
+	long		 socket_mode;	/* for a unix socket we create */
+	long		 backlog;
+	char		 mount_prefix[128]; /* stripped from REQUEST_URI */
+	long		 body_limit;	/* bytes; larger bodies get 413 */
+	char		 db_host[256];
+	long		 db_port;
+	char		 db_socket[256];
+	char		 db_user[64];
+	char		 db_password[128];
+	char		 db_name[64];
+	long		 db_connect_timeout;
+	long		 rate_limit_per_minute;
+	long		 log_requests;	/* one JSON line per request */
+	long		 jwt_leeway;	/* default for issuers */
+	struct jwt_issuer issuers[CONFIG_ISSUERS_MAX];
+	size_t		 nissuers;
+	/* PEM paths of issuers[i].keys[j], loaded by config_finish */
+	char		 keyfiles[CONFIG_ISSUERS_MAX][JWT_KEYS_MAX][256];
+};
+
+void	 config_defaults(struct config *);
+/* Reads path (which must exist) and applies it. */
+int	 config_load_file(struct config *, const char *path, char *err,
+	    size_t errlen);
+/* Applies one "key = value" setting. */
+int	 config_set(struct config *, const char *key, const char *value,
+	    char *err, size_t errlen);
+void	 config_load_env(struct config *);
+/* Checks the whole and fills derived values (issuer leeway). */
+int	 config_finish(struct config *, char *err, size_t errlen);
+void	 config_free(struct config *);
+
+#endif

@@ -1,0 +1,48 @@
+/* Everything a handler may read, and the response it fills. */
+#ifndef CTX_H
+#define CTX_H
+
+#include <jansson.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "negotiate.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+
+struct surface;
+
+struct ctx {
+	const struct config	*cfg;
+	const struct request	*req;
+	struct response		*resp;
+	struct db		*db;
+	struct principal	 who;
+	struct route_match	 match;
+	const struct surface	*surface;
+	json_t			*input;		/* decoded body, or NULL */
+	enum fmt		 in_fmt;
+	enum fmt		 out_fmt;
+};
+
+/*
+ * A compatibility surface: its routes and its error envelope.  Errors
+ * found before a handler runs (401, 403, 404, 415, ...) are answered in
+ * the envelope of the surface whose prefix the path falls under.
+ */
+struct surface {
+	const char	*name;
+	const char	*prefix;
+	const struct route *routes;
+	size_t		 nroutes;
+	void		(*error)(struct ctx *, int status, const char *code,
+			    const char *detail, json_t *errors);
+};
+
+/* Answers with the current surface's error envelope. */
+void	 ctx_error(struct ctx *, int status, const char *code,
+	    const char *detail, json_t *errors);
+
+#endif

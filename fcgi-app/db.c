@@ -1,0 +1,492 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+
+#define DB_STMTS_MAX	96
+#define DB_TXN_RETRIES	4
+#define DB_COL_INITIAL	1024
+
+/* One prepared statement and the buffers its result columns land in. */
+struct db_res {
+	struct db	*db;
+	const char	*sql;		/* key: the caller's static string */
+	MYSQL_STMT	*st;
+	unsigned int	 ncols;
+	MYSQL_BIND	*out;
+	char		**bufs;
+	unsigned long	*lens;
+	my_bool		*nulls;
+	my_bool		*errs;
+	bool		 stored;
+};
+
+struct db {
+	struct db_params p;
+	MYSQL		*m;
+	struct db_res	 stmts[DB_STMTS_MAX];
+	size_t		 nstmts;
+	bool		 in_txn;
+	unsigned int	 err;
+	char		 errmsg[256];
+	uint64_t	 affected;
+	uint64_t	 insert_id;
+};
+
+static void
+res_clear(struct db_res *r)
+{
+	unsigned int	 i;
+
+	if (r->st != NULL)
+		mysql_stmt_close(r->st);
+	for (i = 0; i < r->ncols; i++)
+		free(r->bufs[i]);
+	free(r->out);
+	free(r->bufs);
+	free(r->lens);
+	free(r->nulls);
+	free(r->errs);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+set_err(struct db *db, unsigned int code, const char *msg)
+{
+	db->err = code;
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
+}
+
+static void
+disconnect(struct db *db)
+{
+	size_t	 i;
+
+	for (i = 0; i < db->nstmts; i++)
+		res_clear(&db->stmts[i]);
+	db->nstmts = 0;
+	if (db->m != NULL)
+		mysql_close(db->m);
+	db->m = NULL;
+	db->in_txn = false;
+}
+
+struct db *
+db_new(const struct db_params *p)
+{
+	struct db	*db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	db->p = *p;
+	return db;
+}
+
+int
+db_connect(struct db *db)
+{
+	unsigned int	 timeout = db->p.connect_timeout, rw = 30;
+	const char	*init = "SET time_zone = '+00:00', sql_mode = "
+	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+
+	disconnect(db);
+	if ((db->m = mysql_init(NULL)) == NULL) {
+		set_err(db, CR_OUT_OF_MEMORY, "out of memory");
+		return -1;
+	}
+	mysql_options(db->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db->m, MYSQL_OPT_READ_TIMEOUT, &rw);
+	mysql_options(db->m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+	mysql_options(db->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(db->m, MYSQL_INIT_COMMAND, init);
+	if (mysql_real_connect(db->m,
+	    db->p.socket && *db->p.socket ? NULL : db->p.host,
+	    db->p.user, db->p.password, db->p.name, db->p.port,
+	    db->p.socket && *db->p.socket ? db->p.socket : NULL,
+	    CLIENT_FOUND_ROWS) == NULL) {
+		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+		mysql_close(db->m);
+		db->m = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	disconnect(db);
+	free(db);
+}
+
+int
+db_ping(struct db *db)
+{
+	if (db->m == NULL && db_connect(db) == -1)
+		return -1;
+	if (mysql_ping(db->m) == 0)
+		return 0;
+	return db_connect(db);
+}
+
+enum db_err
+db_classify(unsigned int code)
+{
+	switch (code) {
+	case 0:
+		return DBE_OK;
+	case ER_DUP_ENTRY:
+		return DBE_DUP;
+	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_WAIT_TIMEOUT:
+		return DBE_RETRY;
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_LOST_EXTENDED:
+	case ER_CONNECTION_KILLED:
+		return DBE_LOST;
+	default:
+		return DBE_OTHER;
+	}
+}
+
+static enum db_err
+stmt_err(struct db *db, MYSQL_STMT *st)
+{
+	set_err(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+	return db_classify(db->err);
+}
+
+/* Binds every result column as a string into buffers that grow on demand. */
+static int
+res_bind_out(struct db_res *r)
+{
+	MYSQL_RES	*meta;
+	MYSQL_FIELD	*f;
+	unsigned int	 i;
+	unsigned long	 cap;
+
+	if ((meta = mysql_stmt_result_metadata(r->st)) == NULL)
+		return 0;
+	r->ncols = mysql_num_fields(meta);
+	if (r->ncols > DB_COLS_MAX)
+		goto fail;
+	r->out = calloc(r->ncols, sizeof(*r->out));
+	r->bufs = calloc(r->ncols, sizeof(*r->bufs));
+	r->lens = calloc(r->ncols, sizeof(*r->lens));
+	r->nulls = calloc(r->ncols, sizeof(*r->nulls));
+	r->errs = calloc(r->ncols, sizeof(*r->errs));
+	if (!r->out || !r->bufs || !r->lens || !r->nulls || !r->errs)
+		goto fail;
+	for (i = 0; i < r->ncols; i++) {
+		f = mysql_fetch_field_direct(meta, i);
+		cap = f->length < DB_COL_INITIAL ? f->length + 1 : DB_COL_INITIAL;
+		if (cap < 32)
+			cap = 32;
+		if ((r->bufs[i] = malloc(cap)) == NULL)
+			goto fail;
+		r->out[i].buffer_type = MYSQL_TYPE_STRING;
+		r->out[i].buffer = r->bufs[i];
+		r->out[i].buffer_length = cap;
+		r->out[i].length = &r->lens[i];
+		r->out[i].is_null = &r->nulls[i];
+		r->out[i].error = &r->errs[i];
+	}
+	mysql_free_result(meta);
+	return mysql_stmt_bind_result(r->st, r->out) ? -1 : 0;
+fail:
+	mysql_free_result(meta);
+	return -1;
+}
+
+static struct db_res *
+stmt_get(struct db *db, const char *sql)
+{
+	struct db_res	*r;
+	size_t		 i;
+
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].sql == sql)
+			return &db->stmts[i];
+	if (db->nstmts == DB_STMTS_MAX) {
+		set_err(db, CR_OUT_OF_MEMORY, "too many prepared statements");
+		return NULL;
+	}
+	r = &db->stmts[db->nstmts];
+	memset(r, 0, sizeof(*r));
+	r->db = db;
+	r->sql = sql;
+	if ((r->st = mysql_stmt_init(db->m)) == NULL) {
+		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+		return NULL;
+	}
+	if (mysql_stmt_prepare(r->st, sql, strlen(sql)) != 0) {
+		stmt_err(db, r->st);
+		res_clear(r);
+		return NULL;
+	}
+	if (res_bind_out(r) == -1) {
+		set_err(db, CR_OUT_OF_MEMORY, "cannot bind result columns");
+		res_clear(r);
+		return NULL;
+	}
+	db->nstmts++;
+	return r;
+}
+
+static enum db_err
+exec_once(struct db *db, const char *sql, const struct db_param *p, size_t np,
+    struct db_res **res)
+{
+	MYSQL_BIND	 in[DB_PARAMS_MAX];
+	my_bool		 isnull = 1;
+	struct db_res	*r;
+	size_t		 i;
+
+	if (db->m == NULL && db_connect(db) == -1)
+		return db_classify(db->err) == DBE_OTHER ? DBE_LOST :
+		    db_classify(db->err);
+	if ((r = stmt_get(db, sql)) == NULL)
+		return db_classify(db->err);
+	if (r->stored) {
+		mysql_stmt_free_result(r->st);
+		r->stored = false;
+	}
+	if (np > DB_PARAMS_MAX || np != mysql_stmt_param_count(r->st)) {
+		set_err(db, CR_UNKNOWN_ERROR, "parameter count mismatch");
+		return DBE_OTHER;
+	}
+	memset(in, 0, sizeof(in));
+	for (i = 0; i < np; i++) {
+		switch (p[i].type) {
+		case DBP_NULL:
+			in[i].buffer_type = MYSQL_TYPE_NULL;
+			in[i].is_null = &isnull;
+			break;
+		case DBP_STR:
+			in[i].buffer_type = MYSQL_TYPE_STRING;
+			in[i].buffer = (void *)(uintptr_t)p[i].s;
+			in[i].buffer_length = p[i].len;
+			in[i].length = (unsigned long *)(uintptr_t)&p[i].len;
+			break;
+		case DBP_I64:
+			in[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			in[i].buffer = (void *)(uintptr_t)&p[i].i;
+			break;
+		}
+	}
+	if (np > 0 && mysql_stmt_bind_param(r->st, in) != 0)
+		return stmt_err(db, r->st);
+	if (mysql_stmt_execute(r->st) != 0)
+		return stmt_err(db, r->st);
+	db->affected = mysql_stmt_affected_rows(r->st);
+	db->insert_id = mysql_stmt_insert_id(r->st);
+	if (r->ncols > 0) {
+		if (mysql_stmt_store_result(r->st) != 0)
+			return stmt_err(db, r->st);
+		r->stored = true;
+	}
+	if (res != NULL)
+		*res = r->ncols > 0 ? r : NULL;
+	set_err(db, 0, "");
+	return DBE_OK;
+}
+
+enum db_err
+db_exec(struct db *db, const char *sql, const struct db_param *p, size_t np,
+    struct db_res **res)
+{
+	enum db_err	 e;
+
+	if (res != NULL)
+		*res = NULL;
+	e = exec_once(db, sql, p, np, res);
+	if (e == DBE_LOST && !db->in_txn) {
+		if (db_connect(db) == -1)
+			return DBE_LOST;
+		e = exec_once(db, sql, p, np, res);
+	}
+	return e;
+}
+
+/* A column longer than its buffer: grow the buffer and fetch it again. */
+static int
+res_refetch(struct db_res *r)
+{
+	unsigned int	 i;
+	char		*nb;
+
+	for (i = 0; i < r->ncols; i++) {
+		if (!r->errs[i] || r->lens[i] < r->out[i].buffer_length)
+			continue;
+		if ((nb = realloc(r->bufs[i], r->lens[i] + 1)) == NULL)
+			return -1;
+		r->bufs[i] = nb;
+		r->out[i].buffer = nb;
+		r->out[i].buffer_length = r->lens[i] + 1;
+		if (mysql_stmt_fetch_column(r->st, &r->out[i], i, 0) != 0)
+			return -1;
+	}
+	return mysql_stmt_bind_result(r->st, r->out) ? -1 : 0;
+}
+
+int
+db_next(struct db_res *r, struct db_row *row)
+{
+	unsigned int	 i;
+	int		 rc;
+
+	if (r == NULL)
+		return 0;
+	rc = mysql_stmt_fetch(r->st);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc == MYSQL_DATA_TRUNCATED && res_refetch(r) == -1)
+		return -1;
+	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) {
+		stmt_err(r->db, r->st);
+		return -1;
+	}
+	row->n = r->ncols;
+	for (i = 0; i < r->ncols; i++) {
+		if (r->nulls[i]) {
+			row->v[i] = NULL;
+			row->len[i] = 0;
+			continue;
+		}
+		r->bufs[i][r->lens[i]] = '\0';
+		row->v[i] = r->bufs[i];
+		row->len[i] = r->lens[i];
+	}
+	return 1;
+}
+
+void
+db_res_free(struct db_res *r)
+{
+	if (r == NULL || !r->stored)
+		return;
+	mysql_stmt_free_result(r->st);
+	r->stored = false;
+}
+
+int
+db_one(struct db *db, const char *sql, const struct db_param *p, size_t np,
+    struct db_row *row, struct db_res **res)
+{
+	struct db_res	*r;
+	int		 rc;
+
+	if (db_exec(db, sql, p, np, &r) != DBE_OK)
+		return -1;
+	rc = db_next(r, row);
+	if (res != NULL)
+		*res = r;
+	return rc;
+}
+
+uint64_t
+db_affected(const struct db *db)
+{
+	return db->affected;
+}
+
+uint64_t
+db_insert_id(const struct db *db)
+{
+	return db->insert_id;
+}
+
+unsigned int
+db_errno(const struct db *db)
+{
+	return db->err;
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->errmsg;
+}
+
+static enum db_err
+txn_once(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
+{
+	enum db_err	 e;
+
+	if (db->m == NULL && db_connect(db) == -1)
+		return DBE_LOST;
+	if (mysql_query(db->m, "START TRANSACTION") != 0) {
+		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+		return db_classify(db->err);
+	}
+	db->in_txn = true;
+	e = fn(db, arg);
+	if (e == DBE_OK && mysql_commit(db->m) != 0) {
+		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+		e = db_classify(db->err);
+		if (e == DBE_OK)
+			e = DBE_OTHER;
+	}
+	if (e != DBE_OK && db->m != NULL)
+		mysql_rollback(db->m);
+	db->in_txn = false;
+	return e;
+}
+
+enum db_err
+db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
+{
+	enum db_err	 e;
+	int		 attempt, reconnected = 0;
+
+	for (attempt = 0; attempt < DB_TXN_RETRIES; attempt++) {
+		e = txn_once(db, fn, arg);
+		if (e == DBE_RETRY) {
+			usleep(1000u * (unsigned)(1 << attempt));
+			continue;
+		}
+		if (e == DBE_LOST && !reconnected) {
+			reconnected = 1;
+			if (db_connect(db) == 0)
+				continue;
+		}
+		break;
+	}
+	return e;
+}
+
+int
+db_run_script(struct db *db, const char *sql, size_t len)
+{
+	MYSQL_RES	*r;
+	int		 rc = 0, next;
+
+	if (db->m == NULL && db_connect(db) == -1)
+		return -1;
+	mysql_set_server_option(db->m, MYSQL_OPTION_MULTI_STATEMENTS_ON);
+	if (mysql_real_query(db->m, sql, len) != 0)
+		rc = -1;
+	else
+		do {
+			if ((r = mysql_store_result(db->m)) != NULL)
+				mysql_free_result(r);
+			if ((next = mysql_next_result(db->m)) > 0)
+				rc = -1;
+		} while (next == 0);
+	if (rc == -1)
+		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+	mysql_set_server_option(db->m, MYSQL_OPTION_MULTI_STATEMENTS_OFF);
+	return rc;
+}

@@ -1,0 +1,110 @@
+/*
+ * The database connection of one process, with its prepared statements.
+ *
+ * Every statement is a prepared statement.  Callers pass the SQL text as a
+ * static string; the first use on a connection prepares it and later uses
+ * find it again by pointer, so each module keeps its SQL beside the code
+ * that reads it.  Parameters and result columns travel as strings (MariaDB
+ * converts them), which keeps the binding code in one place.
+ */
+#ifndef DB_H
+#define DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_COLS_MAX	64
+#define DB_PARAMS_MAX	48
+
+struct db;
+struct db_res;
+
+struct db_params {
+	const char	*host;
+	unsigned int	 port;
+	const char	*socket;
+	const char	*user;
+	const char	*password;
+	const char	*name;
+	unsigned int	 connect_timeout;
+};
+
+enum db_ptype {
+	DBP_NULL,
+	DBP_STR,
+	DBP_I64,
+};
+
+struct db_param {
+	enum db_ptype	 type;
+	const char	*s;
+	unsigned long	 len;
+	long long	 i;
+};
+
+#define DB_STR(x)	((struct db_param){ .type = (x) ? DBP_STR : DBP_NULL, \
+			    .s = (x), .len = (x) ? strlen(x) : 0 })
+#define DB_STRN(x, n)	((struct db_param){ .type = DBP_STR, .s = (x), .len = (n) })
+#define DB_I64(x)	((struct db_param){ .type = DBP_I64, .i = (x) })
+#define DB_NULLP	((struct db_param){ .type = DBP_NULL })
+
+struct db_row {
+	size_t		 n;
+	const char	*v[DB_COLS_MAX];	/* NULL for SQL NULL */
+	unsigned long	 len[DB_COLS_MAX];
+};
+
+/* Errors callers react to. */
+enum db_err {
+	DBE_OK = 0,
+	DBE_DUP,	/* unique key violated (1062) */
+	DBE_RETRY,	/* deadlock, lock wait timeout, Galera certification */
+	DBE_LOST,	/* connection gone (2006/2013) */
+	DBE_OTHER,
+};
+
+struct db	*db_new(const struct db_params *);
+int		 db_connect(struct db *);
+void		 db_free(struct db *);
+int		 db_ping(struct db *);
+
+/*
+ * Executes sql with params.  A result set is stored client-side and
+ * returned in *res (NULL for statements without one); it stays valid
+ * until db_res_free or the next db_exec of the same sql.
+ * Outside a transaction a lost connection is reconnected and the
+ * statement retried once.
+ */
+enum db_err	 db_exec(struct db *, const char *sql,
+		    const struct db_param *, size_t, struct db_res **);
+/* 1 with a row, 0 at the end, -1 on error. */
+int		 db_next(struct db_res *, struct db_row *);
+void		 db_res_free(struct db_res *);
+uint64_t	 db_affected(const struct db *);
+uint64_t	 db_insert_id(const struct db *);
+
+/* Runs the statement and reads one row; 1 found, 0 none, -1 error. */
+int		 db_one(struct db *, const char *sql, const struct db_param *,
+		    size_t, struct db_row *, struct db_res **);
+
+/*
+ * Runs fn inside one transaction.  Deadlocks and lock timeouts are retried
+ * a few times; a lost connection is reconnected and retried once.  fn
+ * returns DBE_OK to commit, anything else to roll back; its own result
+ * for the caller goes through arg.
+ */
+enum db_err	 db_txn(struct db *, enum db_err (*fn)(struct db *, void *),
+		    void *arg);
+
+/*
+ * Runs a trusted multi-statement script (a migration file shipped with
+ * tenantd, never client input) and discards its results.
+ */
+int		 db_run_script(struct db *, const char *sql, size_t len);
+
+unsigned int	 db_errno(const struct db *);
+const char	*db_error(const struct db *);
+enum db_err	 db_classify(unsigned int);
+
+#endif

@@ -1,0 +1,191 @@
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uuid/uuid.h>
+
+#include "query.h"
+#include "request.h"
+
+static const char *const methods[HTTP__MAX] = {
+	[HTTP_GET] = "GET",
+	[HTTP_HEAD] = "HEAD",
+	[HTTP_POST] = "POST",
+	[HTTP_PUT] = "PUT",
+	[HTTP_PATCH] = "PATCH",
+	[HTTP_DELETE] = "DELETE",
+	[HTTP_OPTIONS] = "OPTIONS",
+};
+
+/* The FastCGI parameters tenantd reads, and where each lands. */
+static const struct param_slot {
+	const char	*name;
+	size_t		 off;
+} param_slots[] = {
+	{ "HTTP_ACCEPT", offsetof(struct request, accept) },
+	{ "CONTENT_TYPE", offsetof(struct request, content_type) },
+	{ "CONTENT_LENGTH", offsetof(struct request, content_length) },
+	{ "HTTP_AUTHORIZATION", offsetof(struct request, authorization) },
+	{ "HTTP_X_API_KEY", offsetof(struct request, api_key) },
+	{ "HTTP_IF_MATCH", offsetof(struct request, if_match) },
+	{ "HTTP_IF_NONE_MATCH", offsetof(struct request, if_none_match) },
+	{ "HTTP_IDEMPOTENCY_KEY", offsetof(struct request, idempotency_key) },
+	{ "HTTP_X_REQUEST_ID", offsetof(struct request, request_id_in) },
+	{ "REMOTE_ADDR", offsetof(struct request, remote_addr) },
+	{ "HTTP_USER_AGENT", offsetof(struct request, user_agent) },
+	{ "REQUEST_URI", offsetof(struct request, request_uri) },
+	{ "QUERY_STRING", offsetof(struct request, query) },
+	{ "REQUEST_SCHEME", offsetof(struct request, scheme) },
+	{ "HTTP_HOST", offsetof(struct request, host) },
+	{ "REQUEST_METHOD", offsetof(struct request, method_name) },
+};
+
+const char *
+http_method_name(enum http_method m)
+{
+	return m < HTTP__MAX ? methods[m] : "";
+}
+
+static void
+read_params(struct request *r, char **envp)
+{
+	const char	*eq;
+	size_t		 i, klen;
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		if ((eq = strchr(*envp, '=')) == NULL)
+			continue;
+		klen = (size_t)(eq - *envp);
+		for (i = 0; i < sizeof(param_slots) / sizeof(param_slots[0]); i++)
+			if (strlen(param_slots[i].name) == klen &&
+			    memcmp(param_slots[i].name, *envp, klen) == 0) {
+				*(const char **)((char *)r + param_slots[i].off) =
+				    eq + 1;
+				break;
+			}
+	}
+}
+
+static int
+valid_request_id(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return 0;
+	return n > 0 && n < 65;
+}
+
+static void
+set_request_id(struct request *r)
+{
+	uuid_t	 u;
+
+	if (r->request_id_in != NULL && valid_request_id(r->request_id_in)) {
+		strcpy(r->request_id, r->request_id_in);
+		return;
+	}
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, r->request_id);
+}
+
+/*
+ * The route is the decoded path of REQUEST_URI, which every server sends
+ * raw; SCRIPT_NAME/PATH_INFO are split differently by each server.
+ */
+static int
+set_path(struct request *r, const struct config *cfg)
+{
+	const char	*uri = r->request_uri ? r->request_uri : "/";
+	size_t		 len = strcspn(uri, "?#"), plen;
+	char		*p = r->path;
+
+	if (url_decode(uri, len, p, sizeof(r->path), false) < 0)
+		return 400;
+	plen = strlen(cfg->mount_prefix);
+	while (plen > 0 && cfg->mount_prefix[plen - 1] == '/')
+		plen--;
+	if (plen > 0 && strncmp(p, cfg->mount_prefix, plen) == 0 &&
+	    (p[plen] == '/' || p[plen] == '\0')) {
+		memmove(p, p + plen, strlen(p + plen) + 1);
+		if (*p == '\0')
+			strcpy(p, "/");
+	}
+	if (*p != '/')
+		return 400;
+	return 0;
+}
+
+static void
+set_method(struct request *r)
+{
+	int	 m;
+
+	r->method = HTTP__MAX;
+	if (r->method_name == NULL)
+		r->method_name = "GET";
+	for (m = 0; m < HTTP__MAX; m++)
+		if (strcmp(methods[m], r->method_name) == 0)
+			r->method = (enum http_method)m;
+}
+
+/*
+ * Reads to EOF whatever the length header says, since Apache mod_cgid
+ * sends none for chunked bodies.  Past the limit the rest is drained so a
+ * kept-alive FastCGI connection stays in step.
+ */
+static int
+read_body(struct request *r, FCGX_Stream *in, size_t limit, struct buf *body)
+{
+	char	 scratch[8192];
+	int	 n;
+
+	buf_reset(body);
+	if (r->content_length != NULL && *r->content_length != '\0' &&
+	    strtoull(r->content_length, NULL, 10) > limit) {
+		while (FCGX_GetStr(scratch, sizeof(scratch), in) > 0)
+			;
+		return 413;
+	}
+	for (;;) {
+		if (buf_reserve(body, sizeof(scratch)) == -1)
+			return 500;
+		n = FCGX_GetStr(body->data + body->len, sizeof(scratch), in);
+		if (n <= 0)
+			break;
+		body->len += (size_t)n;
+		body->data[body->len] = '\0';
+		if (body->len > limit) {
+			while (FCGX_GetStr(scratch, sizeof(scratch), in) > 0)
+				;
+			return 413;
+		}
+	}
+	if (buf_reserve(body, 0) == -1)
+		return 500;
+	body->data[body->len] = '\0';
+	r->body = body->data;
+	r->body_len = body->len;
+	return 0;
+}
+
+int
+request_read(struct request *r, char **envp, FCGX_Stream *in,
+    const struct config *cfg, struct buf *body)
+{
+	int	 rc;
+
+	memset(r, 0, sizeof(*r));
+	read_params(r, envp);
+	if (r->query == NULL)
+		r->query = "";
+	set_method(r);
+	set_request_id(r);
+	r->body = "";
+	rc = read_body(r, in, (size_t)cfg->body_limit, body);
+	if (set_path(r, cfg) != 0)
+		return 400;
+	return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * The response a handler builds: a status, extra headers and one jansson
+ * tree.  The tree is encoded once, as JSON or XML, by response_serialize;
+ * handlers never write bytes themselves.
+ */
+#ifndef RESPONSE_H
+#define RESPONSE_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "negotiate.h"
+
+struct response {
+	int		 status;
+	json_t		*body;		/* owned; NULL = empty body */
+	const char	*root;		/* XML document element */
+	const char	*item;		/* XML element for items of "data" */
+	bool		 problem;	/* body is an RFC 9457 problem */
+	struct buf	*headers;	/* "Name: value\r\n" lines */
+};
+
+void		 response_init(struct response *, struct buf *headers);
+void		 response_clear(struct response *);
+/* Takes ownership of body. */
+void		 response_set(struct response *, int status, json_t *body,
+		    const char *root, const char *item);
+int		 response_header(struct response *, const char *name,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char	*http_reason(int status);
+
+/*
+ * Writes the whole FastCGI response (CGI headers, blank line, body) into
+ * out, using scratch for the encoded body.  head omits the body.
+ */
+int		 response_serialize(const struct response *, enum fmt,
+		    const char *request_id, bool head, struct buf *scratch,
+		    struct buf *out);
+
+#endif

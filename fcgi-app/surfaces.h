@@ -1,0 +1,10 @@
+/* The surfaces tenantd serves, in matching order. */
+#ifndef SURFACES_H
+#define SURFACES_H
+
+#include "ctx.h"
+
+extern const struct surface surface_system;
+extern const struct surface surface_api_v1;
+
+#endif

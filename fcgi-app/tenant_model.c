@@ -1,0 +1,407 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "rfc3339.h"
+#include "tenant_model.h"
+
+static const char	*check_slug(const char *, size_t);
+static const char	*check_email(const char *, size_t);
+static const char	*check_url(const char *, size_t);
+static const char	*check_country(const char *, size_t);
+static const char	*check_guid(const char *, size_t);
+static const char	*check_bootstrap(const char *, size_t);
+
+#define COL(s, t, m, w, n, c) { .sql = s, .type = t, .max = m, \
+	.writable = w, .nullable = n, .check = c, .dflt = NULL }
+#define COLD(s, t, m, w, n, c, d) { .sql = s, .type = t, .max = m, \
+	.writable = w, .nullable = n, .check = c, .dflt = d }
+
+const struct tcol_def tcols[TC__MAX] = {
+	[TC_PK] = COL("pk", FT_INT, 20, false, false, NULL),
+	[TC_SLUG] = COL("slug", FT_STR, 63, true, false, check_slug),
+	[TC_GUID] = COL("guid", FT_STR, 36, false, false, NULL),
+	[TC_SHORT_ID] = COL("short_id", FT_STR, 11, false, false, NULL),
+	[TC_ACCOUNT_ID] = COL("account_id", FT_INT, 20, false, false, NULL),
+	[TC_NAME] = COL("name", FT_STR, 200, true, false, NULL),
+	[TC_DISPLAY_NAME] = COL("display_name", FT_STR, 200, true, true, NULL),
+	[TC_DESCRIPTION] = COL("description", FT_STR, 2000, true, true, NULL),
+	[TC_ADMIN_EMAIL] = COL("admin_email", FT_STR, 254, true, true, check_email),
+	[TC_IS_ACTIVE] = COLD("is_active", FT_BOOL, 1, true, false, NULL, "1"),
+	[TC_VALID_UPTO] = COL("valid_upto", FT_TIME, 40, true, true, NULL),
+	[TC_CONNECTION_STRING] = COL("connection_string", FT_STR, 1000, true, true, NULL),
+	[TC_ISSUER] = COL("issuer", FT_STR, 500, true, true, check_url),
+	[TC_COUNTRY_CODE] = COL("country_code", FT_STR, 2, true, true, check_country),
+	[TC_CITY] = COL("city", FT_STR, 100, true, true, NULL),
+	[TC_ADDRESS] = COL("address", FT_STR, 300, true, true, NULL),
+	[TC_POST_CODE] = COL("post_code", FT_STR, 20, true, true, NULL),
+	[TC_GROUP_ID] = COL("group_id", FT_STR, 64, true, true, NULL),
+	[TC_GROUP_NAME] = COL("group_name", FT_STR, 200, true, true, NULL),
+	[TC_IS_ACADEMIC] = COLD("is_academic", FT_BOOL, 1, true, false, NULL, "0"),
+	[TC_PRE_RELEASE] = COLD("pre_release", FT_BOOL, 1, true, false, NULL, "0"),
+	[TC_MAX_USER_COUNT] = COL("max_user_count", FT_INT, 10, true, true, NULL),
+	[TC_MAX_ANALYST_COUNT] = COL("max_analyst_count", FT_INT, 10, true, true, NULL),
+	[TC_USER_COUNT] = COL("user_count", FT_INT, 10, false, false, NULL),
+	[TC_ANALYST_COUNT] = COL("analyst_count", FT_INT, 10, false, false, NULL),
+	[TC_CASE_COUNT] = COL("case_count", FT_INT, 10, false, false, NULL),
+	[TC_PROVISIONING_STATUS] = COL("provisioning_status", FT_STR, 16, false, false, NULL),
+	[TC_MS_TENANT_ID] = COL("ms_tenant_id", FT_STR, 36, true, true, check_guid),
+	[TC_TENANT_DOMAIN] = COL("tenant_domain", FT_STR, 253, true, true, NULL),
+	[TC_DEFAULT_DOMAIN] = COL("default_domain", FT_STR, 253, true, true, NULL),
+	[TC_DOMAIN_COUNT] = COLD("domain_count", FT_INT, 10, true, false, NULL, "0"),
+	[TC_MAILBOX_COUNT] = COLD("mailbox_count", FT_INT, 10, true, false, NULL, "0"),
+	[TC_DISCOVERY_COMPLETED] = COLD("discovery_completed", FT_BOOL, 1, true, false, NULL, "0"),
+	[TC_EXCHANGE_BOOTSTRAP_STATUS] = COL("exchange_bootstrap_status", FT_STR, 16, true, true, check_bootstrap),
+	[TC_SMTP_AUTH_ORG_ENABLED] = COL("smtp_auth_org_enabled", FT_BOOL, 1, true, true, NULL),
+	[TC_CONSENTED_AT] = COL("consented_at", FT_TIME, 40, true, true, NULL),
+	[TC_LAST_SYNC_AT] = COL("last_sync_at", FT_TIME, 40, true, true, NULL),
+	[TC_CONNECTED_BY] = COL("connected_by", FT_STR, 254, true, true, NULL),
+	[TC_VERSION] = COL("version", FT_INT, 10, false, false, NULL),
+	[TC_CREATED_AT] = COL("created_at", FT_TIME, 40, false, false, NULL),
+	[TC_UPDATED_AT] = COL("updated_at", FT_TIME, 40, false, false, NULL),
+};
+
+/* Words that are routes under /tenants/ and so can never be slugs. */
+static const char *const reserved_slugs[] = { "me", "count" };
+
+static const char *
+check_slug(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n < 2 || n > 63 || !(islower((unsigned char)s[0]) ||
+	    isdigit((unsigned char)s[0])))
+		goto bad;
+	for (i = 1; i < n; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '-')
+			goto bad;
+	for (i = 0; i < sizeof(reserved_slugs) / sizeof(reserved_slugs[0]); i++)
+		if (strcmp(s, reserved_slugs[i]) == 0)
+			return "is a reserved word";
+	return NULL;
+bad:
+	return "must be 2 to 63 lowercase letters, digits or hyphens, "
+	    "starting with a letter or digit";
+}
+
+static const char *
+check_email(const char *s, size_t n)
+{
+	const char	*at = memchr(s, '@', n), *dot;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		if (isspace((unsigned char)s[i]) || iscntrl((unsigned char)s[i]))
+			return "must be an email address";
+	if (at == NULL || at == s || memchr(at + 1, '@', n - (size_t)(at - s) - 1))
+		return "must be an email address";
+	dot = strrchr(at, '.');
+	if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+		return "must be an email address";
+	return NULL;
+}
+
+static const char *
+check_url(const char *s, size_t n)
+{
+	size_t	 i, host;
+
+	if (strncmp(s, "https://", 8) == 0)
+		host = 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		host = 7;
+	else
+		return "must be an http or https URL";
+	if (n <= host || s[host] == '/')
+		return "must be an http or https URL";
+	for (i = 0; i < n; i++)
+		if (isspace((unsigned char)s[i]) || iscntrl((unsigned char)s[i]))
+			return "must be an http or https URL";
+	return NULL;
+}
+
+static const char *
+check_country(const char *s, size_t n)
+{
+	if (n != 2 || !isupper((unsigned char)s[0]) ||
+	    !isupper((unsigned char)s[1]))
+		return "must be an ISO 3166-1 alpha-2 country code";
+	return NULL;
+}
+
+static const char *
+check_guid(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n != 36)
+		return "must be a GUID";
+	for (i = 0; i < n; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return "must be a GUID";
+		} else if (!isxdigit((unsigned char)s[i]))
+			return "must be a GUID";
+	}
+	return NULL;
+}
+
+static const char *
+check_bootstrap(const char *s, size_t n)
+{
+	(void)n;
+	if (strcmp(s, "ready") && strcmp(s, "pending") && strcmp(s, "failed"))
+		return "must be ready, pending or failed";
+	return NULL;
+}
+
+/*
+ * Built from the table once per process, so the column order of every
+ * tenant SELECT is the enum order by construction.  Only identifiers
+ * from the static table go in; values are always bound parameters.
+ */
+const char *
+tenant_select_list(void)
+{
+	static char	 list[1024];
+	size_t		 i;
+
+	if (list[0] != '\0')
+		return list;
+	for (i = 0; i < TC__MAX; i++) {
+		if (i > 0)
+			strcat(list, ", ");
+		strcat(list, "t.");
+		strcat(list, tcols[i].sql);
+	}
+	return list;
+}
+
+void
+field_error(json_t *errors, const char *field, const char *msg)
+{
+	json_t	*a;
+
+	if ((a = json_object_get(errors, field)) == NULL) {
+		a = json_array();
+		json_object_set_new(errors, field, a);
+	}
+	json_array_append_new(a, json_string(msg));
+}
+
+static int
+utf8_chars(const char *s, size_t n)
+{
+	size_t	 i;
+	int	 c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+static const char *
+convert_bool(json_t *v, bool from_xml, char *out)
+{
+	const char	*s;
+
+	if (json_is_boolean(v)) {
+		strcpy(out, json_is_true(v) ? "1" : "0");
+		return NULL;
+	}
+	if (from_xml && json_is_string(v)) {
+		s = json_string_value(v);
+		if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+			strcpy(out, "1");
+			return NULL;
+		}
+		if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+			strcpy(out, "0");
+			return NULL;
+		}
+	}
+	return "must be a boolean";
+}
+
+static const char *
+convert_int(json_t *v, bool from_xml, char *out)
+{
+	long long	 n;
+	const char	*s;
+	char		*end;
+
+	if (json_is_integer(v))
+		n = json_integer_value(v);
+	else if (from_xml && json_is_string(v)) {
+		s = json_string_value(v);
+		n = strtoll(s, &end, 10);
+		if (*s == '\0' || *end != '\0')
+			return "must be an integer";
+	} else
+		return "must be an integer";
+	if (n < 0 || n > 2147483647LL)
+		return "must be an integer from 0 to 2147483647";
+	snprintf(out, 24, "%lld", n);
+	return NULL;
+}
+
+static const char *
+convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
+{
+	const char	*s, *msg;
+	size_t		 n;
+
+	if (json_is_null(v)) {
+		if (!tcols[c].nullable)
+			return "must not be null";
+		in->v[c] = NULL;
+		return NULL;
+	}
+	switch (tcols[c].type) {
+	case FT_BOOL:
+		in->v[c] = in->store[c];
+		return convert_bool(v, from_xml, in->store[c]);
+	case FT_INT:
+		in->v[c] = in->store[c];
+		return convert_int(v, from_xml, in->store[c]);
+	case FT_TIME:
+		if (!json_is_string(v) ||
+		    rfc3339_to_sql(json_string_value(v), in->store[c],
+		    sizeof(in->store[c])) == -1)
+			return "must be an RFC 3339 date-time, e.g. "
+			    "2026-12-31T23:59:59Z";
+		in->v[c] = in->store[c];
+		return NULL;
+	case FT_STR:
+		break;
+	}
+	if (!json_is_string(v))
+		return "must be a string";
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (strlen(s) != n)
+		return "must not contain NUL characters";
+	if ((size_t)utf8_chars(s, n) > tcols[c].max)
+		return "is too long";
+	if (tcols[c].check != NULL && (msg = tcols[c].check(s, n)) != NULL)
+		return msg;
+	in->v[c] = s;
+	return NULL;
+}
+
+void
+tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
+    bool from_xml, struct tenant_input *in, json_t *errors)
+{
+	const char	*key, *msg;
+	json_t		*v;
+	size_t		 i;
+
+	memset(in, 0, sizeof(*in));
+	json_object_foreach(body, key, v) {
+		for (i = 0; i < nmap; i++)
+			if (strcmp(map[i].name, key) == 0)
+				break;
+		if (i == nmap || !tcols[map[i].col].writable) {
+			field_error(errors, key, i == nmap ? "is not a known field" :
+			    "is read-only");
+			continue;
+		}
+		if ((msg = convert(map[i].col, v, from_xml, in)) != NULL) {
+			field_error(errors, key, msg);
+			continue;
+		}
+		in->set[map[i].col] = true;
+	}
+}
+
+json_t *
+tenant_col_json(enum tcol c, const struct db_row *row)
+{
+	const char	*v = row->v[c];
+	char		 t[40];
+
+	if (v == NULL)
+		return json_null();
+	switch (tcols[c].type) {
+	case FT_BOOL:
+		return json_boolean(v[0] == '1');
+	case FT_INT:
+		return json_integer(strtoll(v, NULL, 10));
+	case FT_TIME:
+		if (rfc3339_from_sql(v, t, sizeof(t)) == -1)
+			return json_null();
+		return json_string(t);
+	case FT_STR:
+		break;
+	}
+	return json_stringn(v, row->len[c]);
+}
+
+/*
+ * "Server=db;User Id=app;Password=secret;" -> "...;Password=***;".  Both
+ * ADO.NET-style keys and URL userinfo (mysql://u:secret@host) are masked.
+ */
+static json_t *
+masked_connection_string(const char *s, size_t n)
+{
+	static const char *const keys[] = { "password=", "pwd=" };
+	char		 out[2048];
+	size_t		 i, k, o = 0, kl;
+	const char	*at, *colon;
+
+	if (n >= 1000)
+		n = 999;
+	for (i = 0; i < n && o < sizeof(out) - 16; ) {
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			kl = strlen(keys[k]);
+			if (n - i >= kl && strncasecmp(s + i, keys[k], kl) == 0 &&
+			    (i == 0 || s[i - 1] == ';' || s[i - 1] == ' '))
+				break;
+		}
+		if (k == sizeof(keys) / sizeof(keys[0])) {
+			out[o++] = s[i++];
+			continue;
+		}
+		memcpy(out + o, s + i, kl);
+		o += kl;
+		memcpy(out + o, "***", 3);
+		o += 3;
+		for (i += kl; i < n && s[i] != ';'; i++)
+			;
+	}
+	out[o] = '\0';
+	/* URL form: scheme://user:password@host */
+	if ((colon = strstr(out, "://")) != NULL &&
+	    (at = strchr(colon + 3, '@')) != NULL &&
+	    (colon = memchr(colon + 3, ':', (size_t)(at - colon - 3))) != NULL) {
+		memmove((char *)colon + 4, at, strlen(at) + 1);
+		memcpy((char *)colon + 1, "***", 3);
+	}
+	return json_string(out);
+}
+
+json_t *
+tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
+{
+	json_t	*o, *v;
+	size_t	 i;
+	enum tcol c;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		c = map[i].col;
+		if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
+			v = masked_connection_string(row->v[c], row->len[c]);
+		else
+			v = tenant_col_json(c, row);
+		json_object_set_new(o, map[i].name, v);
+	}
+	return o;
+}

@@ -1,0 +1,122 @@
+/*
+ * The tenant record: its columns, their types and their rules.  Every
+ * surface maps its own field names onto these columns (a static table
+ * per surface), so one validator serves all of them.
+ */
+#ifndef TENANT_MODEL_H
+#define TENANT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "db.h"
+
+enum tcol {
+	TC_PK,
+	TC_SLUG,
+	TC_GUID,
+	TC_SHORT_ID,
+	TC_ACCOUNT_ID,
+	TC_NAME,
+	TC_DISPLAY_NAME,
+	TC_DESCRIPTION,
+	TC_ADMIN_EMAIL,
+	TC_IS_ACTIVE,
+	TC_VALID_UPTO,
+	TC_CONNECTION_STRING,
+	TC_ISSUER,
+	TC_COUNTRY_CODE,
+	TC_CITY,
+	TC_ADDRESS,
+	TC_POST_CODE,
+	TC_GROUP_ID,
+	TC_GROUP_NAME,
+	TC_IS_ACADEMIC,
+	TC_PRE_RELEASE,
+	TC_MAX_USER_COUNT,
+	TC_MAX_ANALYST_COUNT,
+	TC_USER_COUNT,
+	TC_ANALYST_COUNT,
+	TC_CASE_COUNT,
+	TC_PROVISIONING_STATUS,
+	TC_MS_TENANT_ID,
+	TC_TENANT_DOMAIN,
+	TC_DEFAULT_DOMAIN,
+	TC_DOMAIN_COUNT,
+	TC_MAILBOX_COUNT,
+	TC_DISCOVERY_COMPLETED,
+	TC_EXCHANGE_BOOTSTRAP_STATUS,
+	TC_SMTP_AUTH_ORG_ENABLED,
+	TC_CONSENTED_AT,
+	TC_LAST_SYNC_AT,
+	TC_CONNECTED_BY,
+	TC_VERSION,
+	TC_CREATED_AT,
+	TC_UPDATED_AT,
+	TC__MAX
+};
+
+enum ftype {
+	FT_STR,
+	FT_BOOL,
+	FT_INT,
+	FT_TIME,	/* DATETIME in the database, RFC 3339 UTC outside */
+};
+
+struct tcol_def {
+	const char	*sql;		/* column name */
+	enum ftype	 type;
+	size_t		 max;		/* longest accepted value, in characters */
+	bool		 writable;	/* a client may set it */
+	bool		 nullable;
+	const char	*dflt;		/* bound on insert when not given */
+	/* Extra rule; returns NULL or the message for a bad value. */
+	const char	*(*check)(const char *, size_t);
+};
+
+extern const struct tcol_def tcols[TC__MAX];
+
+/* The SELECT list for all columns in enum order ("slug, guid, ..."). */
+const char	*tenant_select_list(void);
+
+/*
+ * Client input for a create or update, in database form: strings the
+ * columns accept ("1"/"0", "2026-12-31 23:59:59", decimal integers).
+ */
+struct tenant_input {
+	bool		 set[TC__MAX];
+	const char	*v[TC__MAX];	/* NULL = SQL NULL */
+	char		 store[TC__MAX][24]; /* converted scalars live here */
+};
+
+/* One surface's field name for a column. */
+struct field_map {
+	const char	*name;
+	enum tcol	 col;
+};
+
+/*
+ * Converts a decoded body into input through a surface's map, checking
+ * every field: unknown names, types, lengths and rules.  Each problem is
+ * added to errors (an object: field name -> array of messages).  XML
+ * bodies carry every scalar as a string, so from_xml relaxes the type
+ * test to "parses as".  Strings in input point into body.
+ */
+void		 tenant_input_from_json(const struct field_map *, size_t,
+		    json_t *body, bool from_xml, struct tenant_input *,
+		    json_t *errors);
+void		 field_error(json_t *errors, const char *field,
+		    const char *msg);
+
+/* Converts a row column into its JSON value by type. */
+json_t		*tenant_col_json(enum tcol, const struct db_row *);
+/*
+ * A tenant row as a JSON object with a surface's field names, in map
+ * order.  Passwords in connection strings are masked.
+ */
+json_t		*tenant_row_json(const struct field_map *, size_t,
+		    const struct db_row *);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * Tenant rows in the database.  scope is the account whose tenants a
+ * caller may touch, or 0 for every account (global keys): another
+ * account's tenant is simply not found.
+ */
+#ifndef TENANT_STORE_H
+#define TENANT_STORE_H
+
+#include "db.h"
+#include "tenant_model.h"
+
+/* By slug, or by GUID when id has that shape: 1 found, 0 not, -1 error. */
+int		 tenant_store_get(struct db *, long long scope, const char *id,
+		    struct db_row *, struct db_res **);
+enum db_err	 tenant_store_list(struct db *, long long scope,
+		    long long limit, long long offset, struct db_res **);
+enum db_err	 tenant_store_count(struct db *, long long scope,
+		    long long *count);
+enum db_err	 tenant_store_insert(struct db *, long long account,
+		    const struct tenant_input *, const char *guid,
+		    const char *short_id, const char *status, long long *pk);
+
+#endif

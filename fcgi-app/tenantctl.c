@@ -1,0 +1,418 @@
+/*
+ * tenantctl: administration from the shell.  Reads the same configuration
+ * as tenantd and talks to the same database.
+ */
+#include "autoconf.h"
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "account_store.h"
+#include "db.h"
+#include "jwt.h"
+#include "key_store.h"
+#include "perm.h"
+#include "rfc3339.h"
+#include "tenant_store.h"
+
+struct cmd {
+	const char	*name;
+	const char	*sub;		/* NULL when the command has none */
+	int		(*fn)(struct db *, const struct config *, int, char **);
+	const char	*usage;
+};
+
+static int	 cmd_migrate(struct db *, const struct config *, int, char **);
+static int	 cmd_account_create(struct db *, const struct config *, int, char **);
+static int	 cmd_key_create(struct db *, const struct config *, int, char **);
+static int	 cmd_key_list(struct db *, const struct config *, int, char **);
+static int	 cmd_key_revoke(struct db *, const struct config *, int, char **);
+static int	 cmd_token_dev(struct db *, const struct config *, int, char **);
+
+static const struct cmd cmds[] = {
+	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]" },
+	{ "account", "create", cmd_account_create, "account create NAME" },
+	{ "key", "create", cmd_key_create, "key create --account NAME "
+	    "--kind global|account|tenant [--tenant SLUG] --permissions "
+	    "View,Create,...|all [--label TEXT] [--expires RFC3339]" },
+	{ "key", "list", cmd_key_list, "key list [--account NAME]" },
+	{ "key", "revoke", cmd_key_revoke, "key revoke ID" },
+	{ "token", "dev", cmd_token_dev, "token dev --account NAME "
+	    "--permissions LIST [--issuer NAME] [--ttl SECONDS]" },
+};
+
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct principal cli = { .via = VIA_NONE };
+
+static void
+usage(void)
+{
+	size_t	 i;
+
+	fprintf(stderr, "usage: tenantctl [--config FILE] COMMAND\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(stderr, "  tenantctl %s\n", cmds[i].usage);
+}
+
+/* Parses --name VALUE pairs from argv into vals, by the names in opts. */
+static int
+opts_parse(int argc, char **argv, const char *const *names, const char **vals,
+    size_t n)
+{
+	int	 i;
+	size_t	 k;
+
+	for (i = 0; i < argc; i++) {
+		for (k = 0; k < n; k++)
+			if (strncmp(argv[i], "--", 2) == 0 &&
+			    strcmp(argv[i] + 2, names[k]) == 0)
+				break;
+		if (k == n || i + 1 >= argc) {
+			fprintf(stderr, "tenantctl: unexpected %s\n", argv[i]);
+			return -1;
+		}
+		vals[k] = argv[++i];
+	}
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE	*f;
+	char	*p = NULL;
+	long	 n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1)) != NULL) {
+		*len = fread(p, 1, (size_t)n, f);
+		p[*len] = '\0';
+	}
+	fclose(f);
+	return p;
+}
+
+static const char sql_mig_table[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL, "
+    "applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+static const char sql_mig_lock[] = "SELECT GET_LOCK('tenantd.migrate', 60)";
+static const char sql_mig_unlock[] = "SELECT RELEASE_LOCK('tenantd.migrate')";
+static const char sql_mig_has[] =
+    "SELECT 1 FROM schema_migrations WHERE version = ?";
+static const char sql_mig_done[] =
+    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)";
+
+static int
+migrate_one(struct db *db, const char *dir, const char *file)
+{
+	struct db_param	 p[2];
+	struct db_row	 row;
+	char		 path[4096], *sql;
+	long		 version = strtol(file, NULL, 10);
+	size_t		 len;
+	int		 rc;
+
+	p[0] = DB_I64(version);
+	p[1] = DB_STR(file);
+	if ((rc = db_one(db, sql_mig_has, p, 1, &row, NULL)) != 0)
+		return rc == 1 ? 0 : -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((sql = slurp(path, &len)) == NULL) {
+		fprintf(stderr, "tenantctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	rc = db_run_script(db, sql, len);
+	free(sql);
+	if (rc == -1 || db_exec(db, sql_mig_done, p, 2, NULL) != DBE_OK) {
+		fprintf(stderr, "tenantctl: %s: %s\n", file, db_error(db));
+		return -1;
+	}
+	printf("applied %s\n", file);
+	return 0;
+}
+
+static int
+cmd_migrate(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	static const char *const names[] = { "dir" };
+	const char	*vals[1] = { SQLDIR };
+	struct dirent	*de;
+	DIR		*d;
+	char		*files[512];
+	size_t		 n = 0, i;
+	int		 rc = 0;
+
+	(void)cfg;
+	if (opts_parse(argc, argv, names, vals, 1) == -1)
+		return 2;
+	if ((d = opendir(vals[0])) == NULL) {
+		fprintf(stderr, "tenantctl: %s: %s\n", vals[0], strerror(errno));
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL && n < 512)
+		if (strlen(de->d_name) > 9 && de->d_name[4] == '_' &&
+		    strspn(de->d_name, "0123456789") == 4 &&
+		    strcmp(de->d_name + strlen(de->d_name) - 4, ".sql") == 0)
+			files[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(files, n, sizeof(files[0]), name_cmp);
+	if (db_exec(db, sql_mig_table, NULL, 0, NULL) != DBE_OK ||
+	    db_exec(db, sql_mig_lock, NULL, 0, NULL) != DBE_OK) {
+		fprintf(stderr, "tenantctl: migrate: %s\n", db_error(db));
+		rc = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && migrate_one(db, vals[0], files[i]) == -1)
+			rc = 1;
+		free(files[i]);
+	}
+	(void)db_exec(db, sql_mig_unlock, NULL, 0, NULL);
+	return rc;
+}
+
+static int
+cmd_account_create(struct db *db, const struct config *cfg, int argc,
+    char **argv)
+{
+	long long	 id;
+
+	(void)cfg;
+	if (argc != 1 || *argv[0] == '\0' || strlen(argv[0]) > 128) {
+		usage();
+		return 2;
+	}
+	if ((id = account_ensure(db, argv[0])) < 0) {
+		fprintf(stderr, "tenantctl: %s\n", db_error(db));
+		return 1;
+	}
+	printf("%lld\n", id);
+	return 0;
+}
+
+static int
+cmd_key_create(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	static const char *const names[] = { "account", "kind", "tenant",
+	    "permissions", "label", "expires" };
+	const char	*v[6] = { NULL };
+	struct key_new	 k = { 0 };
+	struct db_row	 row;
+	char		 key[APIKEY_LEN + 1], expires[24];
+	long long	 id;
+
+	(void)cfg;
+	if (opts_parse(argc, argv, names, v, 6) == -1 || !v[0] || !v[1] ||
+	    !v[3] || key_kind_parse(v[1], &k.kind) == -1 ||
+	    (k.kind == KEY_TENANT) != (v[2] != NULL)) {
+		usage();
+		return 2;
+	}
+	if (perm_parse_list(v[3], &k.perms) == -1) {
+		fprintf(stderr, "tenantctl: unknown permission in %s\n", v[3]);
+		return 2;
+	}
+	if (v[5] && rfc3339_to_sql(v[5], expires, sizeof(expires)) == -1) {
+		fprintf(stderr, "tenantctl: --expires takes RFC 3339\n");
+		return 2;
+	}
+	k.expires_at = v[5] ? expires : NULL;
+	k.label = v[4];
+	if ((k.account_id = account_find(db, v[0])) <= 0) {
+		fprintf(stderr, "tenantctl: no account %s (tenantctl account "
+		    "create %s)\n", v[0], v[0]);
+		return 1;
+	}
+	if (k.kind == KEY_TENANT) {
+		if (tenant_store_get(db, k.account_id, v[2], &row, NULL) != 1) {
+			fprintf(stderr, "tenantctl: account %s has no tenant %s\n",
+			    v[0], v[2]);
+			return 1;
+		}
+		k.tenant_pk = strtoll(row.v[TC_PK], NULL, 10);
+	}
+	if (key_store_create(db, &cli, &k, NULL, key, &id) != DBE_OK) {
+		fprintf(stderr, "tenantctl: %s\n", db_error(db));
+		return 1;
+	}
+	printf("%s\n", key);
+	return 0;
+}
+
+static int
+cmd_key_list(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	static const char *const names[] = { "account" };
+	const char	*v[1] = { NULL };
+	struct db_res	*res;
+	struct db_row	 r;
+	long long	 account = 0;
+
+	(void)cfg;
+	if (opts_parse(argc, argv, names, v, 1) == -1)
+		return 2;
+	if (v[0] && (account = account_find(db, v[0])) <= 0) {
+		fprintf(stderr, "tenantctl: no account %s\n", v[0]);
+		return 1;
+	}
+	if (key_store_list(db, account, &res) != DBE_OK) {
+		fprintf(stderr, "tenantctl: %s\n", db_error(db));
+		return 1;
+	}
+	printf("id\tprefix\tkind\taccount\tpermissions\tstate\tlabel\n");
+	while (db_next(res, &r) == 1)
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.v[0], r.v[1], r.v[2],
+		    r.v[9], r.v[3], r.v[6] ? "revoked" : "active",
+		    r.v[4] ? r.v[4] : "");
+	db_res_free(res);
+	return 0;
+}
+
+static int
+cmd_key_revoke(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	int	 rc;
+
+	(void)cfg;
+	if (argc != 1) {
+		usage();
+		return 2;
+	}
+	if ((rc = key_store_revoke(db, &cli, 0, strtoll(argv[0], NULL, 10),
+	    NULL)) == -1) {
+		fprintf(stderr, "tenantctl: %s\n", db_error(db));
+		return 1;
+	}
+	if (rc == 0) {
+		fprintf(stderr, "tenantctl: no active key %s\n", argv[0]);
+		return 1;
+	}
+	printf("revoked %s\n", argv[0]);
+	return 0;
+}
+
+static int
+cmd_token_dev(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	static const char *const names[] = { "account", "permissions",
+	    "issuer", "ttl" };
+	const char	*v[4] = { NULL, NULL, "dev", "3600" };
+	struct buf	 out = { 0 };
+	uint32_t	 perms;
+	size_t		 i;
+
+	(void)db;
+	if (opts_parse(argc, argv, names, v, 4) == -1 || !v[0] || !v[1]) {
+		usage();
+		return 2;
+	}
+	if (perm_parse_list(v[1], &perms) == -1) {
+		fprintf(stderr, "tenantctl: unknown permission in %s\n", v[1]);
+		return 2;
+	}
+	for (i = 0; i < cfg->nissuers; i++)
+		if (strcmp(cfg->issuers[i].name, v[2]) == 0)
+			break;
+	if (i == cfg->nissuers || jwt_sign_hs256(&cfg->issuers[i], v[0], perms,
+	    time(NULL), strtol(v[3], NULL, 10), &out) == -1) {
+		fprintf(stderr, "tenantctl: no HS256 issuer jwt.%s configured\n",
+		    v[2]);
+		return 1;
+	}
+	printf("%s\n", out.data);
+	buf_free(&out);
+	return 0;
+}
+
+static const struct cmd *
+find_cmd(int argc, char **argv, int *used)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCMDS; i++) {
+		if (argc < 1 || strcmp(argv[0], cmds[i].name) != 0)
+			continue;
+		if (cmds[i].sub == NULL) {
+			*used = 1;
+			return &cmds[i];
+		}
+		if (argc >= 2 && strcmp(argv[1], cmds[i].sub) == 0) {
+			*used = 2;
+			return &cmds[i];
+		}
+	}
+	return NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char		*cfgpath = getenv("TENANTD_CONFIG");
+	const struct cmd	*cmd;
+	struct config		 cfg;
+	struct db		*db;
+	char			 err[512];
+	int			 ch, used, rc;
+
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1)
+		switch (ch) {
+		case 'c': cfgpath = optarg; break;
+		case 'V': printf("tenantctl %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	argc -= optind;
+	argv += optind;
+	if ((cmd = find_cmd(argc, argv, &used)) == NULL) {
+		usage();
+		return 2;
+	}
+	config_defaults(&cfg);
+	if (cfgpath != NULL &&
+	    config_load_file(&cfg, cfgpath, err, sizeof(err)) == -1) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		return 2;
+	}
+	config_load_env(&cfg);
+	if (config_finish(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		return 2;
+	}
+	db = db_new(&(struct db_params){ .host = cfg.db_host,
+	    .port = (unsigned)cfg.db_port, .socket = cfg.db_socket,
+	    .user = cfg.db_user, .password = cfg.db_password,
+	    .name = cfg.db_name,
+	    .connect_timeout = (unsigned)cfg.db_connect_timeout });
+	if (db == NULL || (cmd->fn != cmd_token_dev && db_connect(db) == -1)) {
+		fprintf(stderr, "tenantctl: database: %s\n",
+		    db ? db_error(db) : "out of memory");
+		db_free(db);
+		return 1;
+	}
+	rc = cmd->fn(db, &cfg, argc - used, argv + used);
+	db_free(db);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,416 @@
+# shellcheck shell=bash
+#
+# Helpers shared by scripts/up, scripts/down and scripts/test. Source it from
+# bash after `set -euo pipefail`.
+#
+# A stack lives in one directory VAR (var/ for scripts/up, a mktemp directory
+# for scripts/test):
+#   VAR/db/            MariaDB data directory
+#   VAR/run/           sockets, pid files, mysqld.port
+#   VAR/log/           mysqld.err, tenantd.log, nginx-error.log, nginx-access.log
+#   VAR/nginx/         nginx prefix: nginx.conf (from nginx/dev.conf.in), tmp/
+#   VAR/tenantd.conf   config for tenantd and tenantctl (write_config)
+#   VAR/db-password, VAR/jwt-secret   generated once, reused on later runs
+# Nothing here uses the system's MariaDB or nginx services, /etc/mysql or
+# /var/lib/nginx: every daemon gets its own socket, pid file and a free port.
+
+TD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Debian's python3 (pytest, requests, lxml, jwt); a pyenv python3 on PATH has none of them.
+TD_PY=/usr/bin/python3
+
+TD_PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	libfcgi-dev libmariadb-dev mariadb-server mariadb-client
+	libxml2-dev libjansson-dev uuid-dev libssl-dev libcmocka-dev
+	nginx-light
+	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography
+	libxml2-utils iso-codes curl ca-certificates wrk spawn-fcgi
+)
+
+# MariaDB programs read /etc/mysql/*.cnf unless told not to; --no-defaults keeps the
+# project-local server and its clients independent of whatever the host configured.
+TD_MARIADB_CLIENT=(mariadb --no-defaults --default-character-set=utf8mb4)
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Prints the last lines of a log file, indented, to stderr (for error messages).
+show_tail() {
+	local file=$1 n=${2:-30}
+	if [[ -s $file ]]; then
+		printf -- '--- last %s lines of %s ---\n' "$n" "$file" >&2
+		tail -n "$n" "$file" | sed 's/^/    /' >&2
+		printf -- '---\n' >&2
+	else
+		printf -- '(%s is empty or missing)\n' "$file" >&2
+	fi
+}
+
+random_hex() { od -An -tx1 -N"${1:-24}" /dev/urandom | tr -d ' \n'; }
+
+# Reads FILE, creating it first with a random value (kept so re-runs reuse it).
+secret_file() {
+	local file=$1 bytes=${2:-24}
+	if [[ ! -s $file ]]; then
+		(umask 077 && random_hex "$bytes" >"$file")
+	fi
+	cat "$file"
+}
+
+#
+# Packages
+#
+
+install_deps() {
+	local p st missing=() sudo=()
+	for p in "${TD_PACKAGES[@]}"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[[ $st == "install ok installed" ]] || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || die "missing packages (${missing[*]}) and not root: install them or run as root"
+		sudo=(sudo)
+	fi
+	log "installing packages: ${missing[*]}"
+	"${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+	# Installing mariadb-server or nginx may start the system services (port
+	# 3306 / 80); that is harmless here: the stack never uses them.
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+		die "apt-get install failed for: ${missing[*]}"
+}
+
+#
+# Build
+#
+
+# build VARIANT [configure args...]: a VPATH build in $TD_ROOT/build/VARIANT.
+# Prints the build directory on stdout.
+build() {
+	local variant=$1; shift
+	local src=$TD_ROOT bdir=$TD_ROOT/build/$variant args_file
+	[[ -f $src/configure.ac ]] || die "no configure.ac in $src"
+	if [[ -f $src/config.status ]]; then
+		log "the source tree was configured in-tree: running make distclean there"
+		(cd "$src" && make distclean) >"$TD_ROOT/build-distclean.log" 2>&1 || {
+			show_tail "$TD_ROOT/build-distclean.log"
+			die "make distclean in $src failed; remove config.status there by hand"
+		}
+		rm -f "$TD_ROOT/build-distclean.log"
+	fi
+	mkdir -p "$bdir"
+	if [[ ! -x $src/configure || $src/configure -ot $src/configure.ac ||
+		( -f $src/Makefile.am && $src/configure -ot $src/Makefile.am ) ]]; then
+		log "autogen.sh"
+		(cd "$src" && ./autogen.sh) >"$bdir/autogen.log" 2>&1 || {
+			show_tail "$bdir/autogen.log" 40
+			die "./autogen.sh failed (full log: $bdir/autogen.log)"
+		}
+	fi
+	args_file=$bdir/.configure-args
+	if [[ ! -f $bdir/config.status || ! -f $bdir/Makefile || $bdir/config.status -ot $src/configure ||
+		"$(cat "$args_file" 2>/dev/null)" != "$*" ]]; then
+		log "configure $* (in build/$variant)"
+		(cd "$bdir" && "$src/configure" "$@") >"$bdir/configure.log" 2>&1 || {
+			show_tail "$bdir/configure.log" 40
+			die "configure failed (full log: $bdir/configure.log, details: $bdir/config.log)"
+		}
+		printf '%s' "$*" >"$args_file"
+	fi
+	log "make (build/$variant)"
+	make -C "$bdir" -j"$(nproc)" >&2 || die "make failed in $bdir"
+	[[ -x $bdir/tenantd && -x $bdir/tenantctl ]] || die "make succeeded but $bdir has no tenantd/tenantctl"
+	printf '%s\n' "$bdir"
+}
+
+#
+# Processes and ports
+#
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local pid=$1 state
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+	[[ -n $state && $state != Z && $state != X ]]
+}
+
+# pid_from_file PIDFILE NAME: prints the pid when it is alive and runs NAME.
+pid_from_file() {
+	local file=$1 name=$2 pid
+	[[ -s $file ]] || return 1
+	pid=$(tr -dc '0-9' <"$file")
+	alive "$pid" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name" || return 1
+	printf '%s\n' "$pid"
+}
+
+# Daemons that needed SIGKILL (scripts/test reports them).
+TD_KILLED=()
+
+# stop_pidfile NAME PIDFILE: SIGTERM, up to 10 s, then SIGKILL (the whole
+# process group when the daemon leads one, so pre-forked workers go too).
+stop_pidfile() {
+	local name=$1 file=$2 pid pgid stat i
+	if pid=$(pid_from_file "$file" "$name"); then
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null || true)
+		stat=${stat##*) }
+		# shellcheck disable=SC2086
+		pgid=$(set -- $stat && printf '%s' "${3:-}")
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+		if alive "$pid"; then
+			warn "$name (pid $pid) did not stop within 10 s of SIGTERM: SIGKILL"
+			TD_KILLED+=("$name")
+			if [[ $pgid == "$pid" ]]; then
+				kill -KILL -- "-$pid" 2>/dev/null || true
+			else
+				kill -KILL "$pid" 2>/dev/null || true
+			fi
+			sleep 0.2
+		fi
+		# Reap it when it is our child (scripts/test), so it does not linger as a zombie.
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -f "$file"
+}
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1, space-separated.
+free_ports() {
+	"$TD_PY" - "${1:-1}" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT (or on a wildcard address).
+port_free() {
+	"$TD_PY" - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# Who listens on PORT, for error messages.
+port_owner() {
+	ss -Hltnp "sport = :$1" 2>/dev/null || true
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
+wait_for() {
+	local secs=$1 what=$2 i; shift 2
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+#
+# MariaDB
+#
+
+db_socket() { printf '%s/run/mysqld.sock' "$1"; }
+
+db_root() {
+	local var=$1; shift
+	"${TD_MARIADB_CLIENT[@]}" --socket="$(db_socket "$var")" -uroot "$@"
+}
+
+db_ping() {
+	mariadb-admin --no-defaults --socket="$(db_socket "$1")" -uroot --connect-timeout=2 ping >/dev/null 2>&1
+}
+
+# db_start VAR [PORT]: a project-local MariaDB on VAR/run/mysqld.sock (and
+# 127.0.0.1:PORT, a free one by default), with database and user tenantd.
+db_start() {
+	local var=$1 port=${2:-} pidf=$1/run/mysqld.pid pid i pw
+	mkdir -p "$var/db" "$var/run" "$var/log"
+	if pid=$(pid_from_file "$pidf" mariadbd) && wait_for 30 "MariaDB ping" db_ping "$var"; then
+		log "MariaDB already running (pid $pid, socket $(db_socket "$var"))"
+	else
+		[[ -z ${pid:-} ]] || stop_pidfile mariadbd "$pidf"
+		rm -f "$pidf" "$(db_socket "$var")"
+		if [[ ! -d $var/db/mysql ]]; then
+			log "initialising MariaDB data directory $var/db"
+			mariadb-install-db --no-defaults --user=root --datadir="$var/db" \
+				--auth-root-authentication-method=normal --skip-test-db \
+				>"$var/log/mariadb-install-db.log" 2>&1 || {
+				show_tail "$var/log/mariadb-install-db.log"
+				rm -rf "$var/db"
+				die "mariadb-install-db failed"
+			}
+		fi
+		[[ -n $port ]] || port=$(free_ports 1)
+		port_free "$port" || die "MariaDB port 127.0.0.1:$port is taken: $(port_owner "$port")"
+		log "starting MariaDB (socket $(db_socket "$var"), port $port)"
+		setsid mariadbd --no-defaults --user=root --datadir="$var/db" \
+			--socket="$(db_socket "$var")" --port="$port" --bind-address=127.0.0.1 \
+			--pid-file="$pidf" --log-error="$var/log/mysqld.err" \
+			--innodb-buffer-pool-size=256M --skip-name-resolve \
+			--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+			</dev/null >>"$var/log/mysqld.out" 2>&1 &
+		pid=$!
+		for ((i = 0; i < 600; i++)); do
+			db_ping "$var" && break
+			if ! alive "$pid"; then
+				show_tail "$var/log/mysqld.err" 40
+				die "mariadbd exited during start-up (log: $var/log/mysqld.err)"
+			fi
+			sleep 0.1
+		done
+		if ! db_ping "$var"; then
+			show_tail "$var/log/mysqld.err" 40
+			die "MariaDB did not answer a ping within 60 s (log: $var/log/mysqld.err)"
+		fi
+		[[ -s $pidf ]] || printf '%s\n' "$pid" >"$pidf"
+		printf '%s\n' "$port" >"$var/run/mysqld.port"
+	fi
+	pw=$(secret_file "$var/db-password")
+	db_root "$var" <<SQL || die "creating database/user tenantd failed"
+CREATE DATABASE IF NOT EXISTS tenantd CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS 'tenantd'@'localhost' IDENTIFIED BY '$pw';
+ALTER USER 'tenantd'@'localhost' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS 'tenantd'@'127.0.0.1' IDENTIFIED BY '$pw';
+ALTER USER 'tenantd'@'127.0.0.1' IDENTIFIED BY '$pw';
+GRANT ALL ON tenantd.* TO 'tenantd'@'localhost';
+GRANT ALL ON tenantd.* TO 'tenantd'@'127.0.0.1';
+SQL
+}
+
+#
+# tenantd
+#
+
+# write_config VAR LISTEN [WORKERS]: VAR/tenantd.conf for tenantd and tenantctl.
+write_config() {
+	local var=$1 listen=$2 workers=${3:-$(nproc)} pw secret
+	pw=$(secret_file "$var/db-password")
+	secret=$(secret_file "$var/jwt-secret" 32)
+	(umask 077 && cat >"$var/tenantd.conf") <<EOF
+# Generated by scripts/lib.sh (write_config); rewritten on every start.
+# Any scalar key can be overridden by TENANTD_<KEY> in the environment,
+# e.g. TENANTD_RATE_LIMIT_PER_MINUTE=0.
+listen = $listen
+workers = $workers
+socket_mode = 0666
+mount_prefix =
+body_limit = 1048576
+db.socket = $(db_socket "$var")
+db.user = tenantd
+db.password = $pw
+db.name = tenantd
+rate_limit.per_minute = 60
+log.requests = 1
+jwt.dev.iss = https://dev.tenantd.local
+jwt.dev.audience = tenantd
+jwt.dev.alg = HS256
+jwt.dev.secret = $secret
+EOF
+}
+
+# tenantctl VAR BUILD ARGS...
+tenantctl() {
+	local var=$1 bdir=$2; shift 2
+	"$bdir/tenantctl" --config "$var/tenantd.conf" "$@"
+}
+
+migrate() {
+	local var=$1 bdir=$2
+	log "applying migrations from sql/"
+	tenantctl "$var" "$bdir" migrate --dir "$TD_ROOT/sql" >&2 || die "tenantctl migrate failed"
+}
+
+tenantd_socket() { printf '%s/run/tenantd.sock' "$1"; }
+
+# tenantd_start VAR BUILD: (re)starts tenantd from BUILD in the background;
+# its stderr goes to VAR/log/tenantd.log. The caller's environment passes
+# through (TENANTD_* overrides, ASAN_OPTIONS, ...).
+tenantd_start() {
+	local var=$1 bdir=$2 pidf=$1/run/tenantd.pid sock pid i
+	sock=$(tenantd_socket "$var")
+	[[ -x $bdir/tenantd ]] || die "$bdir/tenantd is missing (build first)"
+	stop_pidfile tenantd "$pidf"
+	rm -f "$sock"
+	log "starting tenantd ($bdir/tenantd, log $var/log/tenantd.log)"
+	setsid "$bdir/tenantd" --config "$var/tenantd.conf" --pidfile "$pidf" \
+		</dev/null >>"$var/log/tenantd.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		[[ -S $sock ]] && break
+		if ! alive "$pid"; then
+			show_tail "$var/log/tenantd.log"
+			die "tenantd exited during start-up (log: $var/log/tenantd.log)"
+		fi
+		sleep 0.1
+	done
+	if [[ ! -S $sock ]]; then
+		show_tail "$var/log/tenantd.log"
+		kill -TERM "$pid" 2>/dev/null || true
+		die "tenantd did not create $sock within 30 s"
+	fi
+	wait_for 5 "tenantd pid file" test -s "$pidf" || printf '%s\n' "$pid" >"$pidf"
+}
+
+#
+# nginx
+#
+
+nginx_args() { printf '%s\n' -p "$1/nginx/" -c "$1/nginx/nginx.conf" -e "$1/log/nginx-error.log"; }
+
+# nginx_is_ours VAR: the nginx whose pid file is in VAR runs.
+nginx_is_ours() { pid_from_file "$1/run/nginx.pid" nginx >/dev/null; }
+
+# nginx_start VAR PORT: (re)starts nginx on 127.0.0.1:PORT in front of tenantd's socket.
+nginx_start() {
+	local var=$1 port=$2 args i
+	mkdir -p "$var/nginx/tmp" "$var/log" "$var/run"
+	sed -e "s|@VAR@|$var|g" -e "s|@PORT@|$port|g" -e "s|@SOCKET@|$(tenantd_socket "$var")|g" \
+		"$TD_ROOT/nginx/dev.conf.in" >"$var/nginx/nginx.conf"
+	mapfile -t args < <(nginx_args "$var")
+	nginx -t -q "${args[@]}" || die "nginx rejects $var/nginx/nginx.conf (from nginx/dev.conf.in)"
+	stop_pidfile nginx "$var/run/nginx.pid"
+	port_free "$port" || die "127.0.0.1:$port is in use by another program: $(port_owner "$port")"
+	log "starting nginx on http://127.0.0.1:$port (log $var/log/nginx-error.log)"
+	nginx "${args[@]}" || {
+		show_tail "$var/log/nginx-error.log"
+		die "nginx failed to start"
+	}
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $var/run/nginx.pid ]] && ! port_free "$port" && return 0
+		sleep 0.1
+	done
+	show_tail "$var/log/nginx-error.log"
+	die "nginx did not start listening on 127.0.0.1:$port"
+}
+
+# stop_all VAR: nginx, tenantd, MariaDB, by their pid files only.
+stop_all() {
+	local var=$1
+	[[ -d $var/run ]] || return 0
+	stop_pidfile nginx "$var/run/nginx.pid"
+	stop_pidfile tenantd "$var/run/tenantd.pid"
+	rm -f "$(tenantd_socket "$var")"
+	stop_pidfile mariadbd "$var/run/mysqld.pid"
+}
+
+# http_status URL [curl args...]: prints the HTTP status code (000 when unreachable).
+http_status() {
+	local url=$1; shift
+	curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$@" "$url" || true
+}

@@ -1,0 +1,118 @@
+-- tenantd schema, version 1.  Applied by `tenantctl migrate`.
+-- Portable across MySQL 8.0 and MariaDB 10.6+: no RETURNING, no sequences,
+-- no engine- or vendor-only functions.  All times are UTC.
+
+CREATE TABLE accounts (
+  id                BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  name              VARCHAR(128) NOT NULL,
+  email             VARCHAR(254) NULL,
+  current_tenant_pk BIGINT UNSIGNED NULL,
+  created_at        DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (id),
+  UNIQUE KEY ux_accounts_name (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE tenants (
+  pk                        BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  slug                      VARCHAR(63) NOT NULL,
+  guid                      CHAR(36) NOT NULL,
+  short_id                  CHAR(11) NOT NULL,
+  account_id                BIGINT UNSIGNED NOT NULL,
+  name                      VARCHAR(200) NOT NULL,
+  display_name              VARCHAR(200) NULL,
+  description               VARCHAR(2000) NULL,
+  admin_email               VARCHAR(254) NULL,
+  is_active                 TINYINT(1) NOT NULL DEFAULT 1,
+  valid_upto                DATETIME NULL,
+  connection_string         VARCHAR(1000) NULL,
+  issuer                    VARCHAR(500) NULL,
+  country_code              CHAR(2) NULL,
+  city                      VARCHAR(100) NULL,
+  address                   VARCHAR(300) NULL,
+  post_code                 VARCHAR(20) NULL,
+  group_id                  VARCHAR(64) NULL,
+  group_name                VARCHAR(200) NULL,
+  is_academic               TINYINT(1) NOT NULL DEFAULT 0,
+  pre_release               TINYINT(1) NOT NULL DEFAULT 0,
+  max_user_count            INT UNSIGNED NULL,
+  max_analyst_count         INT UNSIGNED NULL,
+  user_count                INT UNSIGNED NOT NULL DEFAULT 0,
+  analyst_count             INT UNSIGNED NOT NULL DEFAULT 0,
+  case_count                INT UNSIGNED NOT NULL DEFAULT 0,
+  provisioning_status       VARCHAR(16) NOT NULL DEFAULT 'Pending',
+  ms_tenant_id              CHAR(36) NULL,
+  tenant_domain             VARCHAR(253) NULL,
+  default_domain            VARCHAR(253) NULL,
+  domain_count              INT UNSIGNED NOT NULL DEFAULT 0,
+  mailbox_count             INT UNSIGNED NOT NULL DEFAULT 0,
+  discovery_completed       TINYINT(1) NOT NULL DEFAULT 0,
+  exchange_bootstrap_status VARCHAR(16) NULL,
+  smtp_auth_org_enabled     TINYINT(1) NULL,
+  consented_at              DATETIME NULL,
+  last_sync_at              DATETIME NULL,
+  connected_by              VARCHAR(254) NULL,
+  version                   INT UNSIGNED NOT NULL DEFAULT 1,
+  created_at                DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  updated_at                DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (pk),
+  UNIQUE KEY ux_tenants_slug (slug),
+  UNIQUE KEY ux_tenants_guid (guid),
+  UNIQUE KEY ux_tenants_short_id (short_id),
+  UNIQUE KEY ux_tenants_name (name),
+  KEY ix_tenants_account (account_id, pk),
+  KEY ix_tenants_ms_tenant (ms_tenant_id),
+  CONSTRAINT fk_tenants_account FOREIGN KEY (account_id) REFERENCES accounts (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE api_keys (
+  id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  account_id   BIGINT UNSIGNED NOT NULL,
+  prefix       CHAR(20) NOT NULL,
+  hash         BINARY(32) NOT NULL,
+  kind         VARCHAR(8) NOT NULL,
+  tenant_pk    BIGINT UNSIGNED NULL,
+  permissions  INT UNSIGNED NOT NULL,
+  label        VARCHAR(200) NULL,
+  expires_at   DATETIME NULL,
+  revoked_at   DATETIME(3) NULL,
+  last_used_at DATETIME NULL,
+  created_at   DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (id),
+  KEY ix_api_keys_prefix (prefix),
+  KEY ix_api_keys_account (account_id),
+  CONSTRAINT fk_api_keys_account FOREIGN KEY (account_id) REFERENCES accounts (id),
+  CONSTRAINT fk_api_keys_tenant FOREIGN KEY (tenant_pk) REFERENCES tenants (pk) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE provisioning_jobs (
+  id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  correlation_id  CHAR(36) NOT NULL,
+  tenant_pk       BIGINT UNSIGNED NOT NULL,
+  status          VARCHAR(16) NOT NULL DEFAULT 'Pending',
+  step            VARCHAR(32) NULL,
+  attempts        INT UNSIGNED NOT NULL DEFAULT 0,
+  error           VARCHAR(1000) NULL,
+  next_attempt_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  created_at      DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  updated_at      DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (id),
+  UNIQUE KEY ux_jobs_correlation (correlation_id),
+  KEY ix_jobs_tenant (tenant_pk),
+  KEY ix_jobs_claim (status, next_attempt_at),
+  CONSTRAINT fk_jobs_tenant FOREIGN KEY (tenant_pk) REFERENCES tenants (pk) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE audit_events (
+  id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  at          DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  account_id  BIGINT UNSIGNED NULL,
+  principal   VARCHAR(160) NOT NULL,
+  action      VARCHAR(64) NOT NULL,
+  target_type VARCHAR(32) NOT NULL,
+  target_id   VARCHAR(64) NULL,
+  outcome     VARCHAR(16) NOT NULL DEFAULT 'ok',
+  request_id  VARCHAR(64) NULL,
+  detail      VARCHAR(4000) NULL,
+  PRIMARY KEY (id),
+  KEY ix_audit_account (account_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
