@@ -1,7 +1,9 @@
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
+#include "audit.h"
 #include "codec_json.h"
 #include "codec_xml.h"
 #include "problem.h"
@@ -10,6 +12,7 @@
 static const struct surface *const surfaces[] = {
 	&surface_system,
 	&surface_api_v1,
+	&surface_api_v1_keys,
 };
 
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))
@@ -64,6 +67,8 @@ route(struct ctx *c, char *allow, size_t allowlen)
 	return status;
 }
 
+static void	 audit_denied(struct ctx *, const char *);
+
 static int
 authenticate(struct ctx *c)
 {
@@ -100,10 +105,59 @@ authenticate(struct ctx *c)
 	if (r->perm != PERM_NONE && !(c->who.perms & PERM_BIT(r->perm))) {
 		snprintf(msg, sizeof(msg), "this operation requires the "
 		    "permission %s", perm_claim(r->perm));
+		if (r->method != HTTP_GET)
+			audit_denied(c, perm_claim(r->perm));
 		ctx_error(c, 403, "forbidden", msg, NULL);
 		return -1;
 	}
 	return 0;
+}
+
+/* A refused mutation is recorded; a failure to record it is not fatal. */
+static void
+audit_denied(struct ctx *c, const char *perm)
+{
+	char	 action[64], detail[160];
+
+	snprintf(action, sizeof(action), "%s %s", c->req->method_name,
+	    c->match.route->pattern);
+	snprintf(detail, sizeof(detail), "{\"missing\":\"%s\"}", perm);
+	(void)audit_write(c->db, &c->who, &(struct audit_event){
+	    .action = action, .target_type = "route",
+	    .target_id = c->req->path, .outcome = "denied",
+	    .request_id = c->req->request_id, .detail = detail });
+}
+
+/*
+ * Counts the request against its principal's budget on this route; the
+ * RateLimit-* headers go on every limited response, 429 past the limit.
+ */
+static int
+rate_limit(struct ctx *c)
+{
+	struct ratelimit_verdict v;
+	const struct route	*r = c->match.route;
+	char			 who[48], route[160];
+	long			 limit;
+
+	if (c->rl == NULL || (limit = config_rate_limit(c->cfg, r->pattern)) <= 0)
+		return 0;
+	if (c->who.via == VIA_KEY)
+		snprintf(who, sizeof(who), "k%lld", c->who.key_id);
+	else
+		snprintf(who, sizeof(who), "a%lld", c->who.account_id);
+	snprintf(route, sizeof(route), "%s %s", http_method_name(r->method),
+	    r->pattern);
+	ratelimit_hit(c->rl, who, route, limit, time(NULL), &v);
+	response_header(c->resp, "RateLimit-Limit", "%ld", v.limit);
+	response_header(c->resp, "RateLimit-Remaining", "%ld", v.remaining);
+	response_header(c->resp, "RateLimit-Reset", "%ld", v.reset);
+	if (v.allowed)
+		return 0;
+	response_header(c->resp, "Retry-After", "%ld", v.reset);
+	ctx_error(c, 429, "rate_limited", "too many requests on this route; "
+	    "see Retry-After", NULL);
+	return -1;
 }
 
 static int
@@ -167,7 +221,8 @@ app_handle(struct ctx *c, int early)
 		    "no resource at this path", NULL);
 		return;
 	}
-	if (!(c->match.route->flags & ROUTE_PUBLIC) && authenticate(c) == -1)
+	if (!(c->match.route->flags & ROUTE_PUBLIC) &&
+	    (authenticate(c) == -1 || rate_limit(c) == -1))
 		return;
 	if ((c->match.route->flags & ROUTE_BODY) && decode_body(c) == -1)
 		return;

@@ -169,12 +169,46 @@ bad:
 	return -1;
 }
 
+/* rate_limit.route./api/v1/tenants = 30 */
+static int
+set_rl_route(struct config *c, const char *pattern, const char *v, char *err,
+    size_t errlen)
+{
+	char	*end;
+	long	 n = strtol(v, &end, 10);
+
+	if (*pattern != '/' || strlen(pattern) >= sizeof(c->rl_routes[0].pattern) ||
+	    c->nrl_routes == CONFIG_RL_ROUTES_MAX || *v == '\0' || *end != '\0' ||
+	    n < 0) {
+		snprintf(err, errlen, "rate_limit.route.%s: expected a route "
+		    "pattern and a count", pattern);
+		return -1;
+	}
+	snprintf(c->rl_routes[c->nrl_routes].pattern,
+	    sizeof(c->rl_routes[0].pattern), "%s", pattern);
+	c->rl_routes[c->nrl_routes++].limit = n;
+	return 0;
+}
+
+long
+config_rate_limit(const struct config *c, const char *pattern)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nrl_routes; i++)
+		if (strcmp(c->rl_routes[i].pattern, pattern) == 0)
+			return c->rl_routes[i].limit;
+	return c->rate_limit_per_minute;
+}
+
 int
 config_set(struct config *c, const char *key, const char *v, char *err,
     size_t errlen)
 {
 	size_t	 i;
 
+	if (strncmp(key, "rate_limit.route.", 17) == 0)
+		return set_rl_route(c, key + 17, v, err, errlen);
 	if (strncmp(key, "jwt.", 4) == 0 && strcmp(key, "jwt.leeway") != 0)
 		return set_issuer(c, key, v, err, errlen);
 	for (i = 0; i < sizeof(copts) / sizeof(copts[0]); i++)

@@ -11,6 +11,7 @@
 #include "jwt.h"
 
 #define CONFIG_ISSUERS_MAX	8
+#define CONFIG_RL_ROUTES_MAX	32
 
 struct config {
 	char		 listen[256];	/* unix:PATH or HOST:PORT; "" = fd 0 */
@@ -27,6 +28,11 @@ struct config {
 	char		 db_name[64];
 	long		 db_connect_timeout;
 	long		 rate_limit_per_minute;
+	struct {
+		char	 pattern[128];	/* a route pattern, any method */
+		long	 limit;
+	}		 rl_routes[CONFIG_RL_ROUTES_MAX];
+	size_t		 nrl_routes;
 	long		 log_requests;	/* one JSON line per request */
 	long		 jwt_leeway;	/* default for issuers */
 	struct jwt_issuer issuers[CONFIG_ISSUERS_MAX];
@@ -46,5 +52,7 @@ void	 config_load_env(struct config *);
 /* Checks the whole and fills derived values (issuer leeway). */
 int	 config_finish(struct config *, char *err, size_t errlen);
 void	 config_free(struct config *);
+/* Requests per minute allowed on a route pattern (0 = unlimited). */
+long	 config_rate_limit(const struct config *, const char *pattern);
 
 #endif

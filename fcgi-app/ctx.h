@@ -8,6 +8,7 @@
 #include "config.h"
 #include "db.h"
 #include "negotiate.h"
+#include "ratelimit.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -19,6 +20,7 @@ struct ctx {
 	const struct request	*req;
 	struct response		*resp;
 	struct db		*db;
+	struct ratelimit	*rl;		/* shared by the node's workers */
 	struct principal	 who;
 	struct route_match	 match;
 	const struct surface	*surface;

@@ -15,15 +15,16 @@ static const char sql_revoke[] =
 static const char sql_revoke_scoped[] =
     "UPDATE api_keys SET revoked_at = UTC_TIMESTAMP(3) "
     "WHERE id = ? AND account_id = ? AND revoked_at IS NULL";
-static const char sql_list[] =
-    "SELECT k.id, k.prefix, k.kind, k.permissions, k.label, k.expires_at, "
-    "k.revoked_at, k.last_used_at, k.created_at, a.name "
-    "FROM api_keys k JOIN accounts a ON a.id = k.account_id ORDER BY k.id";
-static const char sql_list_scoped[] =
-    "SELECT k.id, k.prefix, k.kind, k.permissions, k.label, k.expires_at, "
-    "k.revoked_at, k.last_used_at, k.created_at, a.name "
-    "FROM api_keys k JOIN accounts a ON a.id = k.account_id "
+#define KEY_COLUMNS "SELECT k.id, k.prefix, k.kind, k.permissions, " \
+	"k.label, k.expires_at, k.revoked_at, k.last_used_at, k.created_at, " \
+	"a.name, t.slug FROM api_keys k JOIN accounts a ON a.id = k.account_id " \
+	"LEFT JOIN tenants t ON t.pk = k.tenant_pk "
+
+static const char sql_list[] = KEY_COLUMNS "ORDER BY k.id";
+static const char sql_list_scoped[] = KEY_COLUMNS
     "WHERE k.account_id = ? ORDER BY k.id";
+static const char sql_get[] = KEY_COLUMNS
+    "WHERE k.id = ? AND (? = 0 OR k.account_id = ?)";
 
 struct create_txn {
 	const struct principal	*actor;
@@ -125,4 +126,13 @@ key_store_list(struct db *db, long long account, struct db_res **res)
 	if (account)
 		return db_exec(db, sql_list_scoped, p, 1, res);
 	return db_exec(db, sql_list, NULL, 0, res);
+}
+
+int
+key_store_get(struct db *db, long long account, long long id,
+    struct db_row *row, struct db_res **res)
+{
+	struct db_param	 p[] = { DB_I64(id), DB_I64(account), DB_I64(account) };
+
+	return db_one(db, sql_get, p, 3, row, res);
 }

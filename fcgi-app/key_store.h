@@ -27,9 +27,17 @@ enum db_err	 key_store_create(struct db *, const struct principal *actor,
 /* Revokes key id of account (0 = any); 1 done, 0 not found, -1 error. */
 int		 key_store_revoke(struct db *, const struct principal *actor,
 		    long long account, long long id, const char *request_id);
-/* Keys of account (0 = all): id, prefix, kind, permissions, label,
- * expires_at, revoked_at, last_used_at, created_at, account name. */
+/* Columns of key_store_list and key_store_get rows. */
+enum keyrow {
+	KR_ID, KR_PREFIX, KR_KIND, KR_PERMS, KR_LABEL, KR_EXPIRES, KR_REVOKED,
+	KR_LAST_USED, KR_CREATED, KR_ACCOUNT, KR_TENANT, KR__MAX
+};
+
+/* Keys of account (0 = all), oldest first. */
 enum db_err	 key_store_list(struct db *, long long account,
 		    struct db_res **);
+/* One key of account (0 = any): 1 found, 0 not, -1 error. */
+int		 key_store_get(struct db *, long long account, long long id,
+		    struct db_row *, struct db_res **);
 
 #endif

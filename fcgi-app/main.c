@@ -32,6 +32,7 @@
 struct worker {
 	const struct config	*cfg;
 	struct db		*db;
+	struct ratelimit	*rl;
 	struct buf		 body;
 	struct buf		 headers;
 	struct buf		 scratch;
@@ -95,6 +96,7 @@ serve(struct worker *w, FCGX_Request *fr)
 	c.req = &req;
 	c.resp = &resp;
 	c.db = w->db;
+	c.rl = w->rl;
 	app_handle(&c, early);
 	if (response_serialize(&resp, c.out_fmt, req.request_id,
 	    req.method == HTTP_HEAD, &w->scratch, &w->out) == -1) {
@@ -109,7 +111,7 @@ serve(struct worker *w, FCGX_Request *fr)
 }
 
 static int
-worker_run(const struct config *cfg, int fd)
+worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 {
 	struct worker	 w;
 	struct db_params p = {
@@ -123,6 +125,7 @@ worker_run(const struct config *cfg, int fd)
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
+	w.rl = rl;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	codec_xml_init();
 	if ((w.db = db_new(&p)) == NULL)
@@ -180,14 +183,14 @@ open_listener(const struct config *cfg)
 }
 
 static pid_t
-spawn(const struct config *cfg, int fd)
+spawn(const struct config *cfg, struct ratelimit *rl, int fd)
 {
 	pid_t	 pid;
 
 	/* The child keeps the master's on_stop handler (no SA_RESTART). */
 	if ((pid = fork()) != 0)
 		return pid;
-	_exit(worker_run(cfg, fd));
+	_exit(worker_run(cfg, rl, fd));
 }
 
 static int
@@ -231,7 +234,7 @@ stop_workers(pid_t *pids, long n)
 }
 
 static int
-master_run(const struct config *cfg, int fd)
+master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 {
 	pid_t		 pids[WORKERS_MAX], pid;
 	time_t		 started[WORKERS_MAX];
@@ -246,7 +249,7 @@ master_run(const struct config *cfg, int fd)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < n; i++) {
-		pids[i] = spawn(cfg, fd);
+		pids[i] = spawn(cfg, rl, fd);
 		started[i] = time(NULL);
 	}
 	while (!stopping) {
@@ -263,7 +266,7 @@ master_run(const struct config *cfg, int fd)
 			sleep(1);
 		if (stopping)
 			break;
-		pids[slot] = spawn(cfg, fd);
+		pids[slot] = spawn(cfg, rl, fd);
 		started[slot] = time(NULL);
 	}
 	stop_workers(pids, n);
@@ -283,6 +286,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config	 cfg;
+	struct ratelimit *rl;
 	const char	*cfgpath = getenv("TENANTD_CONFIG"), *pidfile = NULL;
 	const char	*listen = NULL, *workers = NULL;
 	char		 err[512];
@@ -318,7 +322,12 @@ main(int argc, char *argv[])
 	}
 	fprintf(stderr, "tenantd %s: %ld workers on %s\n", PACKAGE_VERSION,
 	    cfg.workers, *cfg.listen ? cfg.listen : "fd 0");
-	rc = master_run(&cfg, fd);
+	if ((rl = ratelimit_new()) == NULL) {
+		fprintf(stderr, "tenantd: cannot map the rate-limit table\n");
+		return 1;
+	}
+	rc = master_run(&cfg, rl, fd);
+	ratelimit_free(rl);
 	if (pidfile != NULL)
 		unlink(pidfile);
 	config_free(&cfg);

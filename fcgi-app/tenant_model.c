@@ -321,10 +321,19 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 }
 
 json_t *
+tenant_col_json_time(const char *v)
+{
+	char	 t[40];
+
+	if (v == NULL || rfc3339_from_sql(v, t, sizeof(t)) == -1)
+		return json_null();
+	return json_string(t);
+}
+
+json_t *
 tenant_col_json(enum tcol c, const struct db_row *row)
 {
 	const char	*v = row->v[c];
-	char		 t[40];
 
 	if (v == NULL)
 		return json_null();
@@ -334,9 +343,7 @@ tenant_col_json(enum tcol c, const struct db_row *row)
 	case FT_INT:
 		return json_integer(strtoll(v, NULL, 10));
 	case FT_TIME:
-		if (rfc3339_from_sql(v, t, sizeof(t)) == -1)
-			return json_null();
-		return json_string(t);
+		return tenant_col_json_time(v);
 	case FT_STR:
 		break;
 	}

@@ -110,6 +110,8 @@ void		 tenant_input_from_json(const struct field_map *, size_t,
 void		 field_error(json_t *errors, const char *field,
 		    const char *msg);
 
+/* A DATETIME column value as an RFC 3339 JSON string (NULL -> null). */
+json_t		*tenant_col_json_time(const char *);
 /* Converts a row column into its JSON value by type. */
 json_t		*tenant_col_json(enum tcol, const struct db_row *);
 /*

@@ -12,6 +12,46 @@ static const char sql_job_insert[] =
     "INSERT INTO provisioning_jobs (correlation_id, tenant_pk, status) "
     "VALUES (?, ?, ?)";
 
+#define JOB_COLUMNS "SELECT j.correlation_id, t.slug, j.status, j.step, " \
+	"j.error, j.created_at, j.updated_at FROM provisioning_jobs j " \
+	"JOIN tenants t ON t.pk = j.tenant_pk "
+
+static const char sql_job_by_cid[] = JOB_COLUMNS
+    "WHERE j.correlation_id = ? AND (? = 0 OR t.account_id = ?)";
+static const char sql_job_by_slug[] = JOB_COLUMNS
+    "WHERE t.slug = ? AND (? = 0 OR t.account_id = ?) "
+    "ORDER BY j.id DESC LIMIT 1";
+static const char sql_job_by_guid[] = JOB_COLUMNS
+    "WHERE t.guid = ? AND (? = 0 OR t.account_id = ?) "
+    "ORDER BY j.id DESC LIMIT 1";
+
+static int
+job_query(struct db *db, const char *sql, long long scope, const char *key,
+    struct db_row *row, struct db_res **res)
+{
+	struct db_param	 p[] = { DB_STR(key), DB_I64(scope), DB_I64(scope) };
+
+	return db_one(db, sql, p, 3, row, res);
+}
+
+int
+tenants_job_by_tenant(struct db *db, long long scope, const char *id,
+    struct db_row *row, struct db_res **res)
+{
+	int	 rc;
+
+	if ((rc = job_query(db, sql_job_by_slug, scope, id, row, res)) != 0)
+		return rc;
+	return job_query(db, sql_job_by_guid, scope, id, row, res);
+}
+
+int
+tenants_job_by_correlation(struct db *db, long long scope, const char *cid,
+    struct db_row *row, struct db_res **res)
+{
+	return job_query(db, sql_job_by_cid, scope, cid, row, res);
+}
+
 long long
 tenants_scope(const struct principal *who)
 {

@@ -34,6 +34,16 @@ struct tenant_created {
 long long	 tenants_scope(const struct principal *);
 enum tres	 tenants_result(enum db_err);
 
+/*
+ * The newest provisioning job of a tenant (by slug or GUID), or the job
+ * with a correlation id: 1 found, 0 not, -1 error.  Columns:
+ * correlation_id, slug, status, step, error, created_at, updated_at.
+ */
+int		 tenants_job_by_tenant(struct db *, long long scope,
+		    const char *id, struct db_row *, struct db_res **);
+int		 tenants_job_by_correlation(struct db *, long long scope,
+		    const char *cid, struct db_row *, struct db_res **);
+
 enum tres	 tenants_create(struct db *, const struct principal *,
 		    const struct tenant_input *, const char *request_id,
 		    struct tenant_created *);

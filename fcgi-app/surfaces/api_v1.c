@@ -19,6 +19,8 @@
 static void	 h_list(struct ctx *);
 static void	 h_get(struct ctx *);
 static void	 h_create(struct ctx *);
+static void	 h_job_by_tenant(struct ctx *);
+static void	 h_job_by_correlation(struct ctx *);
 
 static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/tenants", PERM_VIEW, h_list, ROUTE_NO_TENANT_KEY },
@@ -26,6 +28,10 @@ static const struct route routes[] = {
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
 	    ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/tenants/{id}/provisioning", PERM_VIEW,
+	    h_job_by_tenant, ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/provisioning/{correlationId}", PERM_VIEW,
+	    h_job_by_correlation, ROUTE_NO_TENANT_KEY },
 };
 
 /* Canonical field names, in representation order. */
@@ -254,11 +260,83 @@ h_create(struct ctx *c)
 		db_failure(c, r);
 		return;
 	}
-	response_header(c->resp, "Location", "/api/v1/tenants/%s", out.slug);
+	response_header(c->resp, "Location", "/api/v1/provisioning/%s",
+	    out.correlation_id);
 	response_set(c->resp, 202, json_pack("{s:s, s:s, s:s, s:s}",
 	    "id", out.slug, "tenantId", out.guid,
 	    "provisioningCorrelationId", out.correlation_id,
 	    "status", out.status), "provisioning", NULL);
+}
+
+/* The steps a provisioning job runs, in order (see provision.c). */
+static const char *const job_steps[] = {
+	"validate", "database", "seed", "activate",
+};
+
+static json_t *
+job_json(const struct db_row *r)
+{
+	json_t		*steps = json_array();
+	const char	*status = r->v[2], *step = r->v[3];
+	size_t		 i;
+	int		 reached = 0;
+
+	/* Steps before the current one are done; the rest wait. */
+	for (i = 0; i < sizeof(job_steps) / sizeof(job_steps[0]); i++) {
+		const char *st = "Pending";
+
+		if (strcmp(status, "Completed") == 0)
+			st = "Completed";
+		else if (step != NULL && strcmp(step, job_steps[i]) == 0) {
+			reached = 1;
+			st = status;
+		} else if (step != NULL && !reached)
+			st = "Completed";
+		json_array_append_new(steps, json_pack("{s:s, s:s}", "name",
+		    job_steps[i], "status", st));
+	}
+	return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o}",
+	    "correlationId", r->v[0], "tenantId", r->v[1], "status", status,
+	    "steps", steps, "error", r->v[4],
+	    "createdAt", tenant_col_json_time(r->v[5]),
+	    "updatedAt", tenant_col_json_time(r->v[6]));
+}
+
+static void
+job_reply(struct ctx *c, int rc, struct db_row *row, struct db_res *res)
+{
+	if (rc == -1)
+		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+	else if (rc == 0)
+		ctx_error(c, 404, "provisioning_not_found", "no provisioning "
+		    "job here", NULL);
+	else
+		response_set(c->resp, 200, job_json(row), "provisioning", NULL);
+	db_res_free(res);
+}
+
+static void
+h_job_by_tenant(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	int		 rc;
+
+	rc = tenants_job_by_tenant(c->db, tenants_scope(&c->who),
+	    route_param(&c->match, "id"), &row, &res);
+	job_reply(c, rc, &row, res);
+}
+
+static void
+h_job_by_correlation(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	int		 rc;
+
+	rc = tenants_job_by_correlation(c->db, tenants_scope(&c->who),
+	    route_param(&c->match, "correlationId"), &row, &res);
+	job_reply(c, rc, &row, res);
 }
 
 const struct surface surface_api_v1 = {

@@ -26,7 +26,7 @@ import jwt
 import pytest
 import requests
 
-from helpers import sql_quote, tenant_body
+from helpers import tenant_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
