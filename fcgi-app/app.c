@@ -224,7 +224,9 @@ app_handle(struct ctx *c, int early)
 	if (!(c->match.route->flags & ROUTE_PUBLIC) &&
 	    (authenticate(c) == -1 || rate_limit(c) == -1))
 		return;
-	if ((c->match.route->flags & ROUTE_BODY) && decode_body(c) == -1)
+	if (((c->match.route->flags & ROUTE_BODY) ||
+	    ((c->match.route->flags & ROUTE_BODY_OPTIONAL) &&
+	    c->req->body_len > 0)) && decode_body(c) == -1)
 		return;
 	c->match.route->handler(c);
 }

@@ -22,6 +22,7 @@ enum route_flags {
 	ROUTE_PUBLIC = 1 << 1,		/* no credential needed */
 	ROUTE_GLOBAL_KEY = 1 << 2,	/* only global keys (seed 003) */
 	ROUTE_NO_TENANT_KEY = 1 << 3,	/* tenant-scoped keys get 401 */
+	ROUTE_BODY_OPTIONAL = 1 << 4,	/* reads a body when one is sent */
 };
 
 struct route {

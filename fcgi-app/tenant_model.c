@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "countries.h"
 #include "rfc3339.h"
 #include "tenant_model.h"
 
@@ -127,8 +128,7 @@ check_url(const char *s, size_t n)
 static const char *
 check_country(const char *s, size_t n)
 {
-	if (n != 2 || !isupper((unsigned char)s[0]) ||
-	    !isupper((unsigned char)s[1]))
+	if (n != 2 || country_name(s) == NULL)
 		return "must be an ISO 3166-1 alpha-2 country code";
 	return NULL;
 }
@@ -307,7 +307,8 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 		for (i = 0; i < nmap; i++)
 			if (strcmp(map[i].name, key) == 0)
 				break;
-		if (i == nmap || !tcols[map[i].col].writable) {
+		if (i == nmap || !tcols[map[i].col].writable ||
+		    map[i].derive != DERIVE_NONE) {
 			field_error(errors, key, i == nmap ? "is not a known field" :
 			    "is read-only");
 			continue;
@@ -404,7 +405,10 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		c = map[i].col;
-		if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
+		if (map[i].derive == DERIVE_COUNTRY_NAME)
+			v = row->v[c] && country_name(row->v[c]) ?
+			    json_string(country_name(row->v[c])) : json_null();
+		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
 			v = masked_connection_string(row->v[c], row->len[c]);
 		else
 			v = tenant_col_json(c, row);

@@ -91,10 +91,17 @@ struct tenant_input {
 	char		 store[TC__MAX][24]; /* converted scalars live here */
 };
 
+/* Values a surface shows that are derived from a column, not stored. */
+enum derive {
+	DERIVE_NONE,
+	DERIVE_COUNTRY_NAME,	/* ISO 3166-1 name of country_code */
+};
+
 /* One surface's field name for a column. */
 struct field_map {
 	const char	*name;
 	enum tcol	 col;
+	enum derive	 derive;	/* read-only when not DERIVE_NONE */
 };
 
 /*

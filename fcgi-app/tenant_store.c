@@ -14,6 +14,11 @@ enum tsql {
 	TS_COUNT,
 	TS_COUNT_SCOPED,
 	TS_INSERT,
+	TS_LOCK_SLUG,
+	TS_LOCK_SLUG_SCOPED,
+	TS_LOCK_GUID,
+	TS_LOCK_GUID_SCOPED,
+	TS_UPDATE,
 	TS__MAX
 };
 
@@ -31,7 +36,23 @@ static const char *const templates[TS__MAX] = {
 	[TS_COUNT] = "SELECT COUNT(*) FROM tenants t",
 	[TS_COUNT_SCOPED] = "SELECT COUNT(*) FROM tenants t WHERE t.account_id = ?",
 	[TS_INSERT] = NULL,	/* built from the column table */
+	[TS_LOCK_SLUG] = "SELECT %s FROM tenants t WHERE t.slug = ? FOR UPDATE",
+	[TS_LOCK_SLUG_SCOPED] = "SELECT %s FROM tenants t "
+	    "WHERE t.slug = ? AND t.account_id = ? FOR UPDATE",
+	[TS_LOCK_GUID] = "SELECT %s FROM tenants t WHERE t.guid = ? FOR UPDATE",
+	[TS_LOCK_GUID_SCOPED] = "SELECT %s FROM tenants t "
+	    "WHERE t.guid = ? AND t.account_id = ? FOR UPDATE",
+	[TS_UPDATE] = NULL,	/* built from the column table */
 };
+
+static const char sql_delete[] = "DELETE FROM tenants WHERE pk = ?";
+static const char sql_children[] =
+    "SELECT (SELECT COUNT(*) FROM provisioning_jobs WHERE tenant_pk = ?), "
+    "(SELECT COUNT(*) FROM api_keys WHERE tenant_pk = ?), "
+    "(SELECT COUNT(*) FROM tenant_users WHERE tenant_pk = ?), "
+    "(SELECT COUNT(*) FROM tenant_locations WHERE tenant_pk = ?)";
+static const char sql_user_status[] =
+    "UPDATE tenant_users SET status = ? WHERE tenant_pk = ? AND is_support = 0";
 
 static char	 sqls[TS__MAX][2048];
 
@@ -54,6 +75,22 @@ build_insert(char *out, size_t len)
 	strncat(out, ")", len - strlen(out) - 1);
 }
 
+static void
+build_update(char *out, size_t len)
+{
+	size_t	 i;
+
+	snprintf(out, len, "UPDATE tenants SET version = version + 1, "
+	    "updated_at = UTC_TIMESTAMP(3)");
+	for (i = 0; i < TC__MAX; i++)
+		if (tcols[i].writable) {
+			strncat(out, ", ", len - strlen(out) - 1);
+			strncat(out, tcols[i].sql, len - strlen(out) - 1);
+			strncat(out, " = ?", len - strlen(out) - 1);
+		}
+	strncat(out, " WHERE pk = ?", len - strlen(out) - 1);
+}
+
 static const char *
 sql(enum tsql which)
 {
@@ -61,6 +98,8 @@ sql(enum tsql which)
 		return sqls[which];
 	if (which == TS_INSERT)
 		build_insert(sqls[which], sizeof(sqls[which]));
+	else if (which == TS_UPDATE)
+		build_update(sqls[which], sizeof(sqls[which]));
 	else
 		snprintf(sqls[which], sizeof(sqls[which]), templates[which],
 		    tenant_select_list());
@@ -93,6 +132,66 @@ tenant_store_get(struct db *db, long long scope, const char *id,
 	if (rc != 0 || !guid_shaped(id))
 		return rc;
 	return get_by(db, TS_GET_GUID, scope, id, row, res);
+}
+
+int
+tenant_store_lock(struct db *db, long long scope, const char *id,
+    struct db_row *row, struct db_res **res)
+{
+	int	 rc;
+
+	rc = get_by(db, TS_LOCK_SLUG, scope, id, row, res);
+	if (rc != 0 || !guid_shaped(id))
+		return rc;
+	return get_by(db, TS_LOCK_GUID, scope, id, row, res);
+}
+
+enum db_err
+tenant_store_update(struct db *db, long long pk, const char *const v[TC__MAX])
+{
+	struct db_param	 p[TC__MAX + 1];
+	size_t		 i, n = 0;
+
+	for (i = 0; i < TC__MAX; i++)
+		if (tcols[i].writable)
+			p[n++] = DB_STR(v[i]);
+	p[n++] = DB_I64(pk);
+	return db_exec(db, sql(TS_UPDATE), p, n, NULL);
+}
+
+enum db_err
+tenant_store_delete(struct db *db, long long pk)
+{
+	struct db_param	 p[] = { DB_I64(pk) };
+
+	return db_exec(db, sql_delete, p, 1, NULL);
+}
+
+enum db_err
+tenant_store_children(struct db *db, long long pk, long long *jobs,
+    long long *keys, long long *users, long long *locations)
+{
+	struct db_param	 p[] = { DB_I64(pk), DB_I64(pk), DB_I64(pk), DB_I64(pk) };
+	struct db_row	 row;
+	struct db_res	*res;
+
+	if (db_one(db, sql_children, p, 4, &row, &res) != 1)
+		return db_classify(db_errno(db)) == DBE_OK ? DBE_OTHER :
+		    db_classify(db_errno(db));
+	*jobs = strtoll(row.v[0], NULL, 10);
+	*keys = strtoll(row.v[1], NULL, 10);
+	*users = strtoll(row.v[2], NULL, 10);
+	*locations = strtoll(row.v[3], NULL, 10);
+	db_res_free(res);
+	return DBE_OK;
+}
+
+enum db_err
+tenant_store_user_status(struct db *db, long long pk, int status)
+{
+	struct db_param	 p[] = { DB_I64(status), DB_I64(pk) };
+
+	return db_exec(db, sql_user_status, p, 2, NULL);
 }
 
 enum db_err

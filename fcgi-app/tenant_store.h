@@ -12,6 +12,23 @@
 /* By slug, or by GUID when id has that shape: 1 found, 0 not, -1 error. */
 int		 tenant_store_get(struct db *, long long scope, const char *id,
 		    struct db_row *, struct db_res **);
+/* As tenant_store_get, locking the row until the transaction ends. */
+int		 tenant_store_lock(struct db *, long long scope, const char *id,
+		    struct db_row *, struct db_res **);
+/*
+ * Writes every writable column from v (database strings; NULL = SQL
+ * NULL), bumps the version and updated_at.
+ */
+enum db_err	 tenant_store_update(struct db *, long long pk,
+		    const char *const v[TC__MAX]);
+enum db_err	 tenant_store_delete(struct db *, long long pk);
+/* Counts of the records that go with a tenant, for the delete answer. */
+enum db_err	 tenant_store_children(struct db *, long long pk,
+		    long long *jobs, long long *keys, long long *users,
+		    long long *locations);
+/* Sets the status of the tenant's users, except support users. */
+enum db_err	 tenant_store_user_status(struct db *, long long pk, int status);
+
 enum db_err	 tenant_store_list(struct db *, long long scope,
 		    long long limit, long long offset, struct db_res **);
 enum db_err	 tenant_store_count(struct db *, long long scope,

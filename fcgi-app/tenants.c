@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -154,5 +155,216 @@ tenants_create(struct db *db, const struct principal *who,
 	if (short_id_new(out->short_id) == -1)
 		return TR_ERROR;
 	e = db_txn(db, create_fn, &t);
+	return tenants_result(e);
+}
+
+static const char sql_switch[] =
+    "UPDATE accounts SET current_tenant_pk = ? WHERE id = ?";
+
+static const char *const op_actions[OP__MAX] = {
+	[OP_PATCH] = "tenant.update",
+	[OP_REPLACE] = "tenant.replace",
+	[OP_ACTIVATE] = "tenant.activate",
+	[OP_DEACTIVATE] = "tenant.deactivate",
+	[OP_UPGRADE] = "tenant.upgrade",
+	[OP_DELETE] = "tenant.delete",
+	[OP_SWITCH] = "tenant.switch",
+};
+
+int
+etag_matches(const char *h, const char *version)
+{
+	size_t	 vlen = strlen(version), n;
+
+	while (h != NULL && *h != '\0') {
+		while (*h == ' ' || *h == ',')
+			h++;
+		if (*h == '*')
+			return 1;
+		if (strncmp(h, "W/", 2) == 0)
+			h += 2;
+		n = strcspn(h, ",");
+		while (n > 0 && h[n - 1] == ' ')
+			n--;
+		if (n == vlen + 2 && h[0] == '"' && h[n - 1] == '"' &&
+		    strncmp(h + 1, version, vlen) == 0)
+			return 1;
+		h += strcspn(h, ",");
+	}
+	return 0;
+}
+
+struct change_txn {
+	const struct principal		*who;
+	const char			*id, *if_match, *request_id;
+	const struct tenant_change	*ch;
+	struct tenant_ref		*ref;
+	enum tres			 result;
+};
+
+static enum tres
+invalid(struct tenant_ref *ref, const char *field, const char *msg)
+{
+	ref->bad_field = field;
+	ref->bad_msg = msg;
+	return TR_INVALID;
+}
+
+/* New column values: the given ones over the current row (or defaults). */
+static enum db_err
+apply_fields(struct db *db, const struct db_row *row,
+    const struct tenant_change *ch, struct change_txn *t)
+{
+	const struct tenant_input	*in = ch->in;
+	const char			*v[TC__MAX];
+	size_t				 i;
+
+	if (in->set[TC_SLUG] && strcmp(in->v[TC_SLUG], row->v[TC_SLUG]) != 0) {
+		t->result = invalid(t->ref, "id", "cannot be changed");
+		return DBE_OTHER;
+	}
+	for (i = 0; i < TC__MAX; i++) {
+		if (in->set[i])
+			v[i] = in->v[i];
+		else if (ch->op == OP_REPLACE && i != TC_SLUG)
+			v[i] = tcols[i].dflt;
+		else
+			v[i] = row->v[i];
+	}
+	return tenant_store_update(db, t->ref->pk, v);
+}
+
+static enum db_err
+apply_one(struct db *db, const struct db_row *row, const char *col_value,
+    enum tcol col, struct change_txn *t)
+{
+	const char	*v[TC__MAX];
+	size_t		 i;
+
+	for (i = 0; i < TC__MAX; i++)
+		v[i] = row->v[i];
+	v[col] = col_value;
+	return tenant_store_update(db, t->ref->pk, v);
+}
+
+static enum db_err
+apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
+{
+	const struct tenant_change	*ch = t->ch;
+	struct tenant_ref		*ref = t->ref;
+	const char			*display = row->v[TC_DISPLAY_NAME] ?
+	    row->v[TC_DISPLAY_NAME] : row->v[TC_NAME];
+	enum db_err			 e;
+
+	if (ch->confirm_name == NULL || strcmp(ch->confirm_name,
+	    row->v[TC_NAME]) != 0) {
+		t->result = invalid(ref, "confirmName", "must equal the tenant's "
+		    "name");
+		return DBE_OTHER;
+	}
+	if (ch->confirm_display_name == NULL ||
+	    strcmp(ch->confirm_display_name, display) != 0) {
+		t->result = invalid(ref, "confirmDisplayName", "must equal the "
+		    "tenant's display name (its name when it has none)");
+		return DBE_OTHER;
+	}
+	if ((e = tenant_store_children(db, ref->pk, &ref->removed_jobs,
+	    &ref->removed_keys, &ref->removed_users,
+	    &ref->removed_locations)) != DBE_OK)
+		return e;
+	return tenant_store_delete(db, ref->pk);
+}
+
+static enum db_err
+apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
+{
+	const struct tenant_change	*ch = t->ch;
+	enum db_err			 e;
+
+	switch (ch->op) {
+	case OP_PATCH:
+	case OP_REPLACE:
+		return apply_fields(db, row, ch, t);
+	case OP_ACTIVATE:
+	case OP_DEACTIVATE:
+		e = apply_one(db, row, ch->op == OP_ACTIVATE ? "1" : "0",
+		    TC_IS_ACTIVE, t);
+		if (e == DBE_OK && ch->user_status >= 0)
+			e = tenant_store_user_status(db, t->ref->pk,
+			    ch->user_status);
+		return e;
+	case OP_UPGRADE:
+		/* DATETIME strings of one format order as the times do. */
+		if (row->v[TC_VALID_UPTO] != NULL &&
+		    strcmp(ch->valid_upto, row->v[TC_VALID_UPTO]) <= 0) {
+			t->result = invalid(t->ref, "extendedExpiryDate", "must "
+			    "be later than the current validUpto");
+			return DBE_OTHER;
+		}
+		return apply_one(db, row, ch->valid_upto, TC_VALID_UPTO, t);
+	case OP_DELETE:
+		return apply_delete(db, row, t);
+	case OP_SWITCH: {
+		struct db_param p[] = { DB_I64(t->ref->pk),
+		    DB_I64(t->who->account_id) };
+
+		return db_exec(db, sql_switch, p, 2, NULL);
+	}
+	default:
+		return DBE_OTHER;
+	}
+}
+
+static enum db_err
+change_fn(struct db *db, void *arg)
+{
+	struct change_txn	*t = arg;
+	struct tenant_ref	*ref = t->ref;
+	struct db_res		*res;
+	struct db_row		 row;
+	enum db_err		 e;
+	int			 rc;
+
+	t->result = TR_ERROR;
+	rc = tenant_store_lock(db, tenants_scope(t->who), t->id, &row, &res);
+	if (rc == -1)
+		return db_classify(db_errno(db));
+	if (rc == 0) {
+		t->result = TR_NOT_FOUND;
+		return DBE_OTHER;
+	}
+	ref->pk = strtoll(row.v[TC_PK], NULL, 10);
+	snprintf(ref->slug, sizeof(ref->slug), "%s", row.v[TC_SLUG]);
+	snprintf(ref->guid, sizeof(ref->guid), "%s", row.v[TC_GUID]);
+	snprintf(ref->name, sizeof(ref->name), "%s", row.v[TC_NAME]);
+	if (t->if_match != NULL && !etag_matches(t->if_match, row.v[TC_VERSION])) {
+		t->result = TR_PRECONDITION;
+		return DBE_OTHER;
+	}
+	if ((e = apply_change(db, &row, t)) != DBE_OK)
+		return e;
+	e = audit_write(db, t->who, &(struct audit_event){
+	    .action = op_actions[t->ch->op], .target_type = "tenant",
+	    .target_id = ref->slug, .request_id = t->request_id });
+	if (e == DBE_OK)
+		t->result = TR_OK;
+	return e;
+}
+
+enum tres
+tenants_change(struct db *db, const struct principal *who, const char *id,
+    const char *if_match, const char *request_id,
+    const struct tenant_change *ch, struct tenant_ref *ref)
+{
+	struct change_txn	 t = { who, id, if_match, request_id, ch, ref,
+	    TR_ERROR };
+	enum db_err		 e;
+
+	memset(ref, 0, sizeof(*ref));
+	e = db_txn(db, change_fn, &t);
+	if (e == DBE_OK)
+		return TR_OK;
+	if (t.result != TR_ERROR && t.result != TR_OK)
+		return t.result;
 	return tenants_result(e);
 }

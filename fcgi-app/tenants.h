@@ -17,6 +17,7 @@ enum tres {
 	TR_NOT_FOUND,
 	TR_CONFLICT,
 	TR_INVALID,
+	TR_PRECONDITION,	/* If-Match names another version */
 	TR_UNAVAILABLE,		/* database unreachable or overloaded */
 	TR_ERROR,
 };
@@ -28,6 +29,38 @@ struct tenant_created {
 	char		 correlation_id[37];
 	const char	*status;
 	const char	*conflict;	/* TR_CONFLICT: which field */
+};
+
+enum tenant_op {
+	OP_PATCH,	/* set the given fields */
+	OP_REPLACE,	/* set the given fields, reset the others */
+	OP_ACTIVATE,
+	OP_DEACTIVATE,
+	OP_UPGRADE,	/* move valid_upto forward */
+	OP_DELETE,	/* with every child record */
+	OP_SWITCH,	/* make it the caller's current tenant */
+	OP__MAX
+};
+
+struct tenant_change {
+	enum tenant_op	 op;
+	const struct tenant_input *in;	/* OP_PATCH, OP_REPLACE */
+	int		 user_status;	/* OP_(DE)ACTIVATE; -1 = leave users */
+	const char	*valid_upto;	/* OP_UPGRADE, SQL DATETIME */
+	const char	*confirm_name;	/* OP_DELETE */
+	const char	*confirm_display_name;
+};
+
+/* What a change touched, and why it was refused (TR_INVALID). */
+struct tenant_ref {
+	char		 slug[64];
+	char		 guid[37];
+	char		 name[201];
+	long long	 pk;
+	const char	*bad_field;
+	const char	*bad_msg;
+	long long	 removed_jobs, removed_keys, removed_users,
+			 removed_locations;
 };
 
 /* The account a principal may see tenants of; 0 = all (global keys). */
@@ -47,5 +80,16 @@ int		 tenants_job_by_correlation(struct db *, long long scope,
 enum tres	 tenants_create(struct db *, const struct principal *,
 		    const struct tenant_input *, const char *request_id,
 		    struct tenant_created *);
+
+/*
+ * Applies a change to the tenant id (slug or GUID) the principal may see,
+ * with its audit event, in one transaction.  if_match (an If-Match header
+ * value, or NULL) must name the current version.
+ */
+enum tres	 tenants_change(struct db *, const struct principal *,
+		    const char *id, const char *if_match, const char *request_id,
+		    const struct tenant_change *, struct tenant_ref *);
+/* 1 when an If-Match / If-None-Match value names version. */
+int		 etag_matches(const char *header, const char *version);
 
 #endif

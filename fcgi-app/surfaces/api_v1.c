@@ -3,12 +3,14 @@
  * holding the union of every seed's tenant fields.  Errors are RFC 9457
  * problem details.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../problem.h"
 #include "../query.h"
+#include "../rfc3339.h"
 #include "../surfaces.h"
 #include "../tenant_store.h"
 #include "../tenants.h"
@@ -19,6 +21,13 @@
 static void	 h_list(struct ctx *);
 static void	 h_get(struct ctx *);
 static void	 h_create(struct ctx *);
+static void	 h_put(struct ctx *);
+static void	 h_patch(struct ctx *);
+static void	 h_delete(struct ctx *);
+static void	 h_activate(struct ctx *);
+static void	 h_deactivate(struct ctx *);
+static void	 h_upgrade(struct ctx *);
+static void	 h_switch(struct ctx *);
 static void	 h_job_by_tenant(struct ctx *);
 static void	 h_job_by_correlation(struct ctx *);
 
@@ -27,6 +36,20 @@ static const struct route routes[] = {
 	{ HTTP_POST, "/api/v1/tenants", PERM_CREATE, h_create,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
+	    ROUTE_NO_TENANT_KEY },
+	{ HTTP_PUT, "/api/v1/tenants/{id}", PERM_UPDATE, h_put,
+	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	{ HTTP_PATCH, "/api/v1/tenants/{id}", PERM_UPDATE, h_patch,
+	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	{ HTTP_DELETE, "/api/v1/tenants/{id}", PERM_DELETE, h_delete,
+	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/activate", PERM_UPDATE, h_activate,
+	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/deactivate", PERM_UPDATE,
+	    h_deactivate, ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/upgrade", PERM_UPGRADE, h_upgrade,
+	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/switch", PERM_VIEW, h_switch,
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}/provisioning", PERM_VIEW,
 	    h_job_by_tenant, ROUTE_NO_TENANT_KEY },
@@ -47,6 +70,7 @@ static const struct field_map fields[] = {
 	{ "connectionString", TC_CONNECTION_STRING },
 	{ "issuer", TC_ISSUER },
 	{ "countryCode", TC_COUNTRY_CODE },
+	{ "countryName", TC_COUNTRY_CODE, DERIVE_COUNTRY_NAME },
 	{ "city", TC_CITY },
 	{ "address", TC_ADDRESS },
 	{ "postCode", TC_POST_CODE },
@@ -203,27 +227,238 @@ h_list(struct ctx *c)
 }
 
 static void
-h_get(struct ctx *c)
+not_found(struct ctx *c)
 {
-	const char	*id = route_param(&c->match, "id");
+	ctx_error(c, 404, "tenant_not_found", "no tenant with this id", NULL);
+}
+
+/*
+ * Answers with the tenant id as it is now, and its ETag; with
+ * conditional set, a matching If-None-Match gets 304.
+ */
+static void
+reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
+{
 	struct db_res	*res = NULL;
 	struct db_row	 row;
 	int		 rc;
 
 	rc = tenant_store_get(c->db, tenants_scope(&c->who), id, &row, &res);
-	if (rc == -1) {
+	if (rc == -1)
 		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
-		return;
+	else if (rc == 0)
+		not_found(c);
+	else {
+		response_header(c->resp, "ETag", "\"%s\"", row.v[TC_VERSION]);
+		if (conditional && c->req->if_none_match != NULL &&
+		    etag_matches(c->req->if_none_match, row.v[TC_VERSION]))
+			response_set(c->resp, 304, NULL, NULL, NULL);
+		else
+			response_set(c->resp, status, tenant_row_json(fields,
+			    NFIELDS, &row), "tenant", NULL);
 	}
-	if (rc == 0) {
-		ctx_error(c, 404, "tenant_not_found", "no tenant with this id",
-		    NULL);
-		return;
-	}
-	response_header(c->resp, "ETag", "\"%s\"", row.v[TC_VERSION]);
-	response_set(c->resp, 200, tenant_row_json(fields, NFIELDS, &row),
-	    "tenant", NULL);
 	db_res_free(res);
+}
+
+static void
+h_get(struct ctx *c)
+{
+	reply_tenant(c, route_param(&c->match, "id"), 200, true);
+}
+
+/* Maps a refused change to its answer; 0 when there is nothing to say. */
+static int
+change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref)
+{
+	switch (r) {
+	case TR_OK:
+		return 0;
+	case TR_NOT_FOUND:
+		not_found(c);
+		break;
+	case TR_PRECONDITION:
+		ctx_error(c, 412, "precondition_failed", "If-Match does not name "
+		    "the tenant's current version (see its ETag)", NULL);
+		break;
+	case TR_INVALID:
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", json_pack("{s:[s]}", ref->bad_field, ref->bad_msg));
+		break;
+	case TR_CONFLICT:
+		ctx_error(c, 409, "tenant_exists", "another tenant already has "
+		    "this name", NULL);
+		break;
+	default:
+		db_failure(c, r);
+		break;
+	}
+	return -1;
+}
+
+/* Runs a change on the {id} tenant and answers with the tenant after it. */
+static void
+change_and_reply(struct ctx *c, struct tenant_change *ch)
+{
+	struct tenant_ref	 ref;
+	enum tres		 r;
+
+	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"),
+	    c->req->if_match, c->req->request_id, ch, &ref);
+	if (change_failed(c, r, &ref) == 0)
+		reply_tenant(c, ref.slug, 200, false);
+}
+
+static void
+h_update(struct ctx *c, enum tenant_op op)
+{
+	struct tenant_input	 in;
+	struct tenant_change	 ch = { .op = op, .in = &in };
+	json_t			*errors = json_object();
+	size_t			 i;
+
+	tenant_input_from_json(fields, NFIELDS, c->input, c->in_fmt == FMT_XML,
+	    &in, errors);
+	for (i = 0; op == OP_REPLACE && i < sizeof(create_required) /
+	    sizeof(create_required[0]); i++)
+		if (create_required[i] != TC_SLUG && !in.set[create_required[i]] &&
+		    json_object_get(errors, field_name(create_required[i])) == NULL)
+			field_error(errors, field_name(create_required[i]),
+			    "is required");
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	change_and_reply(c, &ch);
+}
+
+static void
+h_put(struct ctx *c)
+{
+	h_update(c, OP_REPLACE);
+}
+
+static void
+h_patch(struct ctx *c)
+{
+	h_update(c, OP_PATCH);
+}
+
+/*
+ * A parameter from the query or, failing that, from the body: DELETE
+ * confirmations may come either way.
+ */
+static const char *
+query_or_body(struct ctx *c, const char *name, char *buf, size_t len)
+{
+	json_t	*v;
+
+	if (query_get(c->req->query, name, buf, len) == 1)
+		return buf;
+	if (c->input != NULL && (v = json_object_get(c->input, name)) != NULL)
+		return json_string_value(v);
+	return NULL;
+}
+
+static void
+h_delete(struct ctx *c)
+{
+	struct tenant_change	 ch = { .op = OP_DELETE };
+	struct tenant_ref	 ref;
+	char			 n[256], d[256];
+	enum tres		 r;
+
+	ch.confirm_name = query_or_body(c, "confirmName", n, sizeof(n));
+	ch.confirm_display_name = query_or_body(c, "confirmDisplayName", d,
+	    sizeof(d));
+	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"),
+	    c->req->if_match, c->req->request_id, &ch, &ref);
+	if (change_failed(c, r, &ref) != 0)
+		return;
+	response_set(c->resp, 200, json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, "
+	    "s:I, s:I}}", "id", ref.slug, "tenantId", ref.guid, "name", ref.name,
+	    "deleted", 1, "removed", "provisioningJobs",
+	    (json_int_t)ref.removed_jobs, "apiKeys", (json_int_t)ref.removed_keys,
+	    "users", (json_int_t)ref.removed_users, "locations",
+	    (json_int_t)ref.removed_locations), "deletion", NULL);
+}
+
+/* userStatus: 0 Passive, 1 Active, 2 Banned; absent leaves users alone. */
+static int
+user_status(struct ctx *c, int *out)
+{
+	json_t		*v = c->input ? json_object_get(c->input, "userStatus") : NULL;
+	const char	*s;
+
+	*out = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v))
+		*out = (int)json_integer_value(v);
+	else if (c->in_fmt == FMT_XML && (s = json_string_value(v)) != NULL &&
+	    s[0] >= '0' && s[0] <= '2' && s[1] == '\0')
+		*out = s[0] - '0';
+	if (*out < 0 || *out > 2 || !(json_is_integer(v) || c->in_fmt == FMT_XML)) {
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", json_pack("{s:[s]}", "userStatus", "must be 0 "
+		    "(Passive), 1 (Active) or 2 (Banned)"));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+h_activation(struct ctx *c, enum tenant_op op)
+{
+	struct tenant_change	 ch = { .op = op };
+
+	if (user_status(c, &ch.user_status) == 0)
+		change_and_reply(c, &ch);
+}
+
+static void
+h_activate(struct ctx *c)
+{
+	h_activation(c, OP_ACTIVATE);
+}
+
+static void
+h_deactivate(struct ctx *c)
+{
+	h_activation(c, OP_DEACTIVATE);
+}
+
+static void
+h_upgrade(struct ctx *c)
+{
+	struct tenant_change	 ch = { .op = OP_UPGRADE };
+	const char		*s;
+	char			 when[24];
+
+	s = json_string_value(json_object_get(c->input, "extendedExpiryDate"));
+	if (s == NULL || rfc3339_to_sql(s, when, sizeof(when)) == -1) {
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", json_pack("{s:[s]}", "extendedExpiryDate",
+		    "must be an RFC 3339 date-time"));
+		return;
+	}
+	ch.valid_upto = when;
+	change_and_reply(c, &ch);
+}
+
+static void
+h_switch(struct ctx *c)
+{
+	struct tenant_change	 ch = { .op = OP_SWITCH };
+	struct tenant_ref	 ref;
+	enum tres		 r;
+
+	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"), NULL,
+	    c->req->request_id, &ch, &ref);
+	if (change_failed(c, r, &ref) == 0)
+		response_set(c->resp, 200, json_pack("{s:s, s:s, s:b}", "id",
+		    ref.slug, "tenantId", ref.guid, "current", 1), "switch", NULL);
 }
 
 static void
