@@ -9,14 +9,16 @@
 
 #include "db.h"
 
-#define DB_STMTS_MAX	96
+#define DB_STMTS_MAX	128
 #define DB_TXN_RETRIES	4
 #define DB_COL_INITIAL	1024
 
 /* One prepared statement and the buffers its result columns land in. */
 struct db_res {
 	struct db	*db;
-	const char	*sql;		/* key: the caller's static string */
+	char		*sql;		/* key: a copy of the statement text */
+	uint64_t	 hash;
+	uint64_t	 used;		/* db->tick at the last use */
 	MYSQL_STMT	*st;
 	unsigned int	 ncols;
 	MYSQL_BIND	*out;
@@ -33,6 +35,7 @@ struct db {
 	struct db_res	 stmts[DB_STMTS_MAX];
 	size_t		 nstmts;
 	bool		 in_txn;
+	uint64_t	 tick;
 	unsigned int	 err;
 	char		 errmsg[256];
 	uint64_t	 affected;
@@ -53,6 +56,7 @@ res_clear(struct db_res *r)
 	free(r->lens);
 	free(r->nulls);
 	free(r->errs);
+	free(r->sql);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -210,25 +214,58 @@ fail:
 	return -1;
 }
 
+static uint64_t
+text_hash(const char *s)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * The prepared statement for this text, preparing it on first use.
+ * Lookup is by content, so statements built at run time (list queries
+ * with their filters) are prepared once per shape, not per request.
+ */
 static struct db_res *
 stmt_get(struct db *db, const char *sql)
 {
 	struct db_res	*r;
+	uint64_t	 h = text_hash(sql);
 	size_t		 i;
 
 	for (i = 0; i < db->nstmts; i++)
-		if (db->stmts[i].sql == sql)
+		if (db->stmts[i].hash == h && db->stmts[i].sql != NULL &&
+		    strcmp(db->stmts[i].sql, sql) == 0) {
+			db->stmts[i].used = ++db->tick;
 			return &db->stmts[i];
-	if (db->nstmts == DB_STMTS_MAX) {
-		set_err(db, CR_OUT_OF_MEMORY, "too many prepared statements");
+		}
+	if (db->nstmts < DB_STMTS_MAX)
+		r = &db->stmts[db->nstmts++];
+	else {
+		/*
+		 * Full: the least recently used statement goes.  Callers hold
+		 * rows of the last few statements only, never of that one.
+		 */
+		r = &db->stmts[0];
+		for (i = 1; i < db->nstmts; i++)
+			if (db->stmts[i].used < r->used)
+				r = &db->stmts[i];
+		res_clear(r);
+	}
+	memset(r, 0, sizeof(*r));
+	r->used = ++db->tick;
+	r->db = db;
+	r->hash = h;
+	if ((r->sql = strdup(sql)) == NULL) {
+		set_err(db, CR_OUT_OF_MEMORY, "out of memory");
 		return NULL;
 	}
-	r = &db->stmts[db->nstmts];
-	memset(r, 0, sizeof(*r));
-	r->db = db;
-	r->sql = sql;
 	if ((r->st = mysql_stmt_init(db->m)) == NULL) {
 		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+		res_clear(r);
 		return NULL;
 	}
 	if (mysql_stmt_prepare(r->st, sql, strlen(sql)) != 0) {
@@ -241,7 +278,6 @@ stmt_get(struct db *db, const char *sql)
 		res_clear(r);
 		return NULL;
 	}
-	db->nstmts++;
 	return r;
 }
 

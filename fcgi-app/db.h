@@ -1,10 +1,9 @@
 /*
  * The database connection of one process, with its prepared statements.
  *
- * Every statement is a prepared statement.  Callers pass the SQL text as a
- * static string; the first use on a connection prepares it and later uses
- * find it again by pointer, so each module keeps its SQL beside the code
- * that reads it.  Parameters and result columns travel as strings (MariaDB
+ * Every statement is a prepared statement.  The first use of a statement
+ * text on a connection prepares it and later uses find it again by its
+ * text, so each module keeps its SQL beside the code that reads it.  Parameters and result columns travel as strings (MariaDB
  * converts them), which keeps the binding code in one place.
  */
 #ifndef DB_H

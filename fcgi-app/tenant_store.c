@@ -9,10 +9,6 @@ enum tsql {
 	TS_GET_SLUG_SCOPED,
 	TS_GET_GUID,
 	TS_GET_GUID_SCOPED,
-	TS_LIST,
-	TS_LIST_SCOPED,
-	TS_COUNT,
-	TS_COUNT_SCOPED,
 	TS_INSERT,
 	TS_LOCK_SLUG,
 	TS_LOCK_SLUG_SCOPED,
@@ -30,11 +26,6 @@ static const char *const templates[TS__MAX] = {
 	[TS_GET_GUID] = "SELECT %s FROM tenants t WHERE t.guid = ?",
 	[TS_GET_GUID_SCOPED] = "SELECT %s FROM tenants t "
 	    "WHERE t.guid = ? AND t.account_id = ?",
-	[TS_LIST] = "SELECT %s FROM tenants t ORDER BY t.pk LIMIT ? OFFSET ?",
-	[TS_LIST_SCOPED] = "SELECT %s FROM tenants t WHERE t.account_id = ? "
-	    "ORDER BY t.pk LIMIT ? OFFSET ?",
-	[TS_COUNT] = "SELECT COUNT(*) FROM tenants t",
-	[TS_COUNT_SCOPED] = "SELECT COUNT(*) FROM tenants t WHERE t.account_id = ?",
 	[TS_INSERT] = NULL,	/* built from the column table */
 	[TS_LOCK_SLUG] = "SELECT %s FROM tenants t WHERE t.slug = ? FOR UPDATE",
 	[TS_LOCK_SLUG_SCOPED] = "SELECT %s FROM tenants t "
@@ -194,31 +185,161 @@ tenant_store_user_status(struct db *db, long long pk, int status)
 	return db_exec(db, sql_user_status, p, 2, NULL);
 }
 
-enum db_err
-tenant_store_list(struct db *db, long long scope, long long limit,
-    long long offset, struct db_res **res)
-{
-	struct db_param	 p[] = { DB_I64(scope), DB_I64(limit), DB_I64(offset) };
+static const char *const sort_cols[TSORT__MAX] = {
+	[TSORT_CREATED] = NULL,		/* the primary key alone */
+	[TSORT_NAME] = "t.name",
+	[TSORT_SLUG] = "t.slug",
+	[TSORT_VALID_UPTO] = "t.valid_upto",
+	[TSORT_CONSENTED] = "t.consented_at",
+};
 
-	if (scope)
-		return db_exec(db, sql(TS_LIST_SCOPED), p, 3, res);
-	return db_exec(db, sql(TS_LIST), p + 1, 2, res);
+static const char sql_count_fast[] =
+    "SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = ?";
+static const char sql_count_add[] =
+    "INSERT INTO tenant_counts (account_id, shard, n) VALUES (?, ?, ?) "
+    "ON DUPLICATE KEY UPDATE n = n + ?";
+
+/* LIKE pattern for a substring: %, _ and the escape itself are literal. */
+static void
+like_pattern(const char *q, char *out, size_t len)
+{
+	size_t	 o = 0;
+
+	out[o++] = '%';
+	for (; *q != '\0' && o + 3 < len; q++) {
+		if (*q == '%' || *q == '_' || *q == '\\')
+			out[o++] = '\\';
+		out[o++] = *q;
+	}
+	out[o++] = '%';
+	out[o] = '\0';
+}
+
+/*
+ * Appends the WHERE clause for q to sql and its values to p.  Column
+ * names come from this file only; every value is a bound parameter.
+ */
+static size_t
+where_clause(const struct tenant_query *q, char *sql, size_t len,
+    struct db_param *p, char *like, size_t likelen)
+{
+	size_t	 n = 0;
+
+	strncat(sql, " WHERE 1 = 1", len - strlen(sql) - 1);
+	if (q->scope) {
+		strncat(sql, " AND t.account_id = ?", len - strlen(sql) - 1);
+		p[n++] = DB_I64(q->scope);
+	}
+	if (q->name != NULL) {
+		strncat(sql, " AND t.name = ?", len - strlen(sql) - 1);
+		p[n++] = DB_STR(q->name);
+	}
+	if (q->q != NULL) {
+		like_pattern(q->q, like, likelen);
+		strncat(sql, " AND (t.name LIKE ? OR t.description LIKE ?)",
+		    len - strlen(sql) - 1);
+		p[n++] = DB_STR(like);
+		p[n++] = DB_STR(like);
+	}
+	if (q->is_active >= 0) {
+		strncat(sql, " AND t.is_active = ?", len - strlen(sql) - 1);
+		p[n++] = DB_I64(q->is_active);
+	}
+	return n;
+}
+
+static void
+order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
+{
+	const char	*dir = desc ? " DESC" : " ASC";
+	size_t		 n = strlen(sql);
+
+	if (sort_cols[q->sort] != NULL)
+		snprintf(sql + n, len - n, " ORDER BY %s%s, t.pk%s",
+		    sort_cols[q->sort], dir, dir);
+	else
+		snprintf(sql + n, len - n, " ORDER BY t.pk%s", dir);
+}
+
+/*
+ * A deferred join: the page's primary keys come from an index-only scan,
+ * and only those rows are read whole.  Past the middle the inner scan
+ * runs from the other end.
+ */
+enum db_err
+tenant_store_list(struct db *db, const struct tenant_query *q, long long total,
+    long long limit, long long offset, struct db_res **res)
+{
+	struct db_param	 p[8];
+	char		 sql[4096], like[512];
+	size_t		 n;
+	bool		 reverse = offset > 0 && offset + limit / 2 > total / 2;
+	long long	 inner_off = offset;
+
+	if (reverse) {
+		inner_off = total - offset - limit;
+		if (inner_off < 0) {
+			limit += inner_off;
+			inner_off = 0;
+		}
+		if (limit <= 0)
+			limit = 0;
+	}
+	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t JOIN "
+	    "(SELECT t.pk FROM tenants t", tenant_select_list());
+	n = where_clause(q, sql, sizeof(sql), p, like, sizeof(like));
+	order_by(q, q->desc != reverse, sql, sizeof(sql));
+	strncat(sql, " LIMIT ? OFFSET ?) k ON k.pk = t.pk",
+	    sizeof(sql) - strlen(sql) - 1);
+	order_by(q, q->desc, sql, sizeof(sql));
+	p[n++] = DB_I64(limit);
+	p[n++] = DB_I64(inner_off);
+	return db_exec(db, sql, p, n, res);
 }
 
 enum db_err
-tenant_store_count(struct db *db, long long scope, long long *count)
+tenant_store_count(struct db *db, const struct tenant_query *q,
+    long long *count)
 {
-	struct db_param	 p[] = { DB_I64(scope) };
+	struct db_param	 p[8];
 	struct db_row	 row;
 	struct db_res	*res;
+	char		 sql[512], like[512];
+	size_t		 n;
 	int		 rc;
 
-	rc = db_one(db, sql(scope ? TS_COUNT_SCOPED : TS_COUNT), p,
-	    scope ? 1 : 0, &row, &res);
+	if (q->name == NULL && q->q == NULL && q->is_active < 0) {
+		p[0] = DB_I64(q->scope);
+		rc = db_one(db, sql_count_fast, p, 1, &row, &res);
+	} else {
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tenants t");
+		n = where_clause(q, sql, sizeof(sql), p, like, sizeof(like));
+		rc = db_one(db, sql, p, n, &row, &res);
+	}
 	if (rc == 1)
 		*count = strtoll(row.v[0], NULL, 10);
 	db_res_free(res);
-	return rc == 1 ? DBE_OK : db_classify(db_errno(db));
+	if (rc == 1)
+		return DBE_OK;
+	return db_classify(db_errno(db)) == DBE_OK ? DBE_OTHER :
+	    db_classify(db_errno(db));
+}
+
+enum db_err
+tenant_store_count_add(struct db *db, long long account, int delta)
+{
+	struct db_param	 p[4];
+	long long	 shard = random() % 8;
+	enum db_err	 e;
+
+	p[0] = DB_I64(account);
+	p[1] = DB_I64(shard);
+	p[2] = DB_I64(delta);
+	p[3] = DB_I64(delta);
+	if ((e = db_exec(db, sql_count_add, p, 4, NULL)) != DBE_OK)
+		return e;
+	p[0] = DB_I64(0);
+	return db_exec(db, sql_count_add, p, 4, NULL);
 }
 
 enum db_err

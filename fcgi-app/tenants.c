@@ -124,6 +124,8 @@ create_fn(struct db *db, void *arg)
 		    "name" : "id";
 	if (e != DBE_OK)
 		return e;
+	if ((e = tenant_store_count_add(db, t->who->account_id, 1)) != DBE_OK)
+		return e;
 	{
 		struct db_param p[] = { DB_STR(o->correlation_id), DB_I64(pk),
 		    DB_STR(o->status) };
@@ -270,7 +272,9 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	}
 	if ((e = tenant_store_children(db, ref->pk, &ref->removed_jobs,
 	    &ref->removed_keys, &ref->removed_users,
-	    &ref->removed_locations)) != DBE_OK)
+	    &ref->removed_locations)) != DBE_OK ||
+	    (e = tenant_store_count_add(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
+	    10), -1)) != DBE_OK)
 		return e;
 	return tenant_store_delete(db, ref->pk);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../problem.h"
 #include "../query.h"
@@ -19,6 +20,7 @@
 #define PAGE_SIZE_MAX		100
 
 static void	 h_list(struct ctx *);
+static void	 h_count(struct ctx *);
 static void	 h_get(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
@@ -33,6 +35,8 @@ static void	 h_job_by_correlation(struct ctx *);
 
 static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/tenants", PERM_VIEW, h_list, ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/tenants/count", PERM_VIEW, h_count,
+	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants", PERM_CREATE, h_create,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
@@ -160,18 +164,44 @@ query_int(struct ctx *c, const char *name, long lo, long hi, long dflt,
 	return 0;
 }
 
+/*
+ * The query string without pageNumber and pageSize, to carry filters and
+ * sort into the Link header's references.
+ */
+static void
+other_params(const char *qs, char *out, size_t len)
+{
+	const char	*p = qs, *amp;
+	size_t		 n, o = 0;
+
+	*out = '\0';
+	while (*p != '\0') {
+		n = strcspn(p, "&");
+		amp = p + n;
+		if (strncmp(p, "pageNumber=", 11) != 0 &&
+		    strncmp(p, "pageSize=", 9) != 0 && n > 0 && o + n + 2 < len) {
+			memcpy(out + o, p, n);
+			o += n;
+			out[o++] = '&';
+			out[o] = '\0';
+		}
+		p = *amp ? amp + 1 : amp;
+	}
+}
+
 /* Link header: relative references to the same path, RFC 8288. */
 static void
 link_header(struct ctx *c, long page, long size, long pages)
 {
 	const char	*uri = c->req->request_uri ? c->req->request_uri : "";
 	int		 plen = (int)strcspn(uri, "?#");
-	char		 links[1024];
+	char		 links[2048], keep[512];
 	size_t		 n = 0;
 
+	other_params(c->req->query, keep, sizeof(keep));
 #define LINK(p, rel) n += (size_t)snprintf(links + n, sizeof(links) - n, \
-	"%s<%.*s?pageNumber=%ld&pageSize=%ld>; rel=\"%s\"", n ? ", " : "", \
-	plen, uri, (long)(p), size, rel)
+	"%s<%.*s?%spageNumber=%ld&pageSize=%ld>; rel=\"%s\"", n ? ", " : "", \
+	plen, uri, keep, (long)(p), size, rel)
 	LINK(1, "first");
 	if (page > 1)
 		LINK(page - 1 > pages ? pages : page - 1, "prev");
@@ -182,28 +212,131 @@ link_header(struct ctx *c, long page, long size, long pages)
 	response_header(c->resp, "Link", "%s", links);
 }
 
-static void
-h_list(struct ctx *c)
-{
-	json_t		*errors = json_object(), *data, *body;
-	long		 page, size, pages;
-	long long	 total, scope = tenants_scope(&c->who);
-	struct db_res	*res;
-	struct db_row	 row;
-	enum db_err	 e;
-	int		 rc;
+/* Sortable fields, by their canonical names. */
+static const struct {
+	const char	*name;
+	enum tsort	 sort;
+} sorts[] = {
+	{ "id", TSORT_SLUG },
+	{ "name", TSORT_NAME },
+	{ "createdAt", TSORT_CREATED },
+	{ "validUpto", TSORT_VALID_UPTO },
+	{ "consentedAt", TSORT_CONSENTED },
+};
 
-	query_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
-	query_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
-	    errors);
+/* "name", "name desc", "name asc" or "-name". */
+static int
+parse_sort(const char *s, struct tenant_query *q)
+{
+	size_t	 i, n;
+
+	q->desc = false;
+	if (*s == '-') {
+		q->desc = true;
+		s++;
+	}
+	n = strcspn(s, " ");
+	if (s[n] != '\0') {
+		if (strcasecmp(s + n + 1, "desc") == 0)
+			q->desc = true;
+		else if (strcasecmp(s + n + 1, "asc") != 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
+		if (strlen(sorts[i].name) == n && strncmp(s, sorts[i].name, n) == 0) {
+			q->sort = sorts[i].sort;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * Filters shared by the list and the count; the strings live in bufs.
+ * Problems land in errors.
+ */
+static void
+read_filters(struct ctx *c, struct tenant_query *q, char bufs[3][256],
+    json_t *errors)
+{
+	int	 rc;
+
+	memset(q, 0, sizeof(*q));
+	q->scope = tenants_scope(&c->who);
+	q->is_active = -1;
+	if ((rc = query_get(c->req->query, "name", bufs[0], 256)) == 1)
+		q->name = bufs[0];
+	else if (rc == -1)
+		field_error(errors, "name", "must be at most 200 characters");
+	if ((rc = query_get(c->req->query, "q", bufs[1], 256)) == 1 &&
+	    *bufs[1] != '\0')
+		q->q = bufs[1];
+	else if (rc == -1)
+		field_error(errors, "q", "must be at most 200 characters");
+	if ((rc = query_get(c->req->query, "isActive", bufs[2], 256)) == 1) {
+		if (strcmp(bufs[2], "true") == 0)
+			q->is_active = 1;
+		else if (strcmp(bufs[2], "false") == 0)
+			q->is_active = 0;
+		else
+			rc = -1;
+	}
+	if (rc == -1)
+		field_error(errors, "isActive", "must be true or false");
+}
+
+static void
+h_count(struct ctx *c)
+{
+	struct tenant_query	 q;
+	char			 bufs[3][256];
+	json_t			*errors = json_object();
+	long long		 n;
+	enum db_err		 e;
+
+	read_filters(c, &q, bufs, errors);
 	if (json_object_size(errors) > 0) {
 		ctx_error(c, 422, "validation_failed", "the query parameters "
 		    "are invalid", errors);
 		return;
 	}
 	json_decref(errors);
-	if ((e = tenant_store_count(c->db, scope, &total)) != DBE_OK ||
-	    (e = tenant_store_list(c->db, scope, size, (page - 1) * size,
+	if ((e = tenant_store_count(c->db, &q, &n)) != DBE_OK) {
+		db_failure(c, tenants_result(e));
+		return;
+	}
+	response_set(c->resp, 200, json_pack("{s:I}", "count", (json_int_t)n),
+	    "count", NULL);
+}
+
+static void
+h_list(struct ctx *c)
+{
+	struct tenant_query	 q;
+	json_t			*errors = json_object(), *data, *body;
+	char			 bufs[3][256], sort[64];
+	long			 page, size, pages;
+	long long		 total;
+	struct db_res		*res;
+	struct db_row		 row;
+	enum db_err		 e;
+	int			 rc;
+
+	read_filters(c, &q, bufs, errors);
+	query_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
+	query_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	    errors);
+	rc = query_get(c->req->query, "sort", sort, sizeof(sort));
+	if (rc == -1 || (rc == 1 && parse_sort(sort, &q) == -1))
+		field_error(errors, "sort", "must be one of id, name, createdAt, "
+		    "validUpto, consentedAt, optionally followed by asc or desc");
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "the query parameters "
+		    "are invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	if ((e = tenant_store_count(c->db, &q, &total)) != DBE_OK ||
+	    (e = tenant_store_list(c->db, &q, total, size, (page - 1) * size,
 	    &res)) != DBE_OK) {
 		db_failure(c, tenants_result(e));
 		return;
