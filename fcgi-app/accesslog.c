@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -9,12 +10,14 @@
 
 /*
  * jansson escapes the client-supplied strings; the line goes out in one
- * write so lines from several workers never interleave.
+ * write(2), which the kernel keeps whole against the other workers'
+ * lines (stdio would split it).
  */
 void
 accesslog_write(const struct ctx *c, double ms, size_t bytes)
 {
 	char		 ts[32], *line;
+	size_t		 n;
 	struct timespec	 now;
 	struct tm	 tm;
 	json_t		*j;
@@ -35,7 +38,9 @@ accesslog_write(const struct ctx *c, double ms, size_t bytes)
 	if (j == NULL)
 		return;
 	if ((line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6))) != NULL) {
-		fprintf(stderr, "%s\n", line);
+		n = strlen(line);
+		line[n] = '\n';	/* over the NUL: the line is written by length */
+		(void)!write(STDERR_FILENO, line, n + 1);
 		free(line);
 	}
 	json_decref(j);

@@ -230,3 +230,18 @@ app_handle(struct ctx *c, int early)
 		return;
 	c->match.route->handler(c);
 }
+
+void
+app_print_routes(FILE *f)
+{
+	const struct route	*r;
+	size_t			 i, j;
+
+	for (i = 0; i < NSURFACES; i++)
+		for (j = 0; j < surfaces[i]->nroutes; j++) {
+			r = &surfaces[i]->routes[j];
+			fprintf(f, "%s %s %s\n", http_method_name(r->method),
+			    r->pattern, r->perm == PERM_NONE ? "-" :
+			    perm_claim(r->perm));
+		}
+}

@@ -5,6 +5,8 @@
 #ifndef APP_H
 #define APP_H
 
+#include <stdio.h>
+
 #include "ctx.h"
 
 /*
@@ -12,5 +14,8 @@
  * already decided on (400, 413), or 0.
  */
 void	 app_handle(struct ctx *c, int early);
+
+/* Prints every route, "METHOD PATTERN PERMISSION" a line (tenantd --routes). */
+void	 app_print_routes(FILE *);
 
 #endif

@@ -61,6 +61,7 @@ usage(FILE *f)
 	    "  -p, --pidfile FILE  write the master's pid here\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
+	    "  -R, --routes        list every route and its permission\n"
 	    "Settings may also come from TENANTD_* environment variables,\n"
 	    "e.g. TENANTD_DB_SOCKET, TENANTD_RATE_LIMIT_PER_MINUTE.\n");
 }
@@ -126,14 +127,15 @@ worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.rl = rl;
-	setvbuf(stderr, NULL, _IOLBF, 0);
 	codec_xml_init();
 	if ((w.db = db_new(&p)) == NULL)
 		return 1;
 	if (db_connect(w.db) == -1)	/* not fatal: retried per request */
 		fprintf(stderr, "tenantd[%d]: database: %s\n", (int)getpid(),
 		    db_error(w.db));
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, fd, 0) != 0)
+	/* Without FAIL_ACCEPT_ON_INTR libfcgi retries accept() after SIGTERM. */
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		return 1;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
@@ -142,6 +144,13 @@ worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		sigprocmask(SIG_BLOCK, &term, &old);
 		serve(&w, &fr);
+		/*
+		 * One request per connection, whatever FCGI_KEEP_CONN says: a
+		 * libfcgi worker holds one connection at a time, and waiting on
+		 * an idle kept-alive one would stall new connections queued
+		 * behind it.
+		 */
+		fr.keepConnection = 0;
 		FCGX_Finish_r(&fr);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
@@ -283,6 +292,7 @@ main(int argc, char *argv[])
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "routes", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config	 cfg;
@@ -293,7 +303,7 @@ main(int argc, char *argv[])
 	FILE		*f;
 	int		 ch, fd, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:l:w:p:hV", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:l:w:p:hVR", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'l': listen = optarg; break;
@@ -301,6 +311,7 @@ main(int argc, char *argv[])
 		case 'p': pidfile = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tenantd %s\n", PACKAGE_VERSION); return 0;
+		case 'R': app_print_routes(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	config_defaults(&cfg);

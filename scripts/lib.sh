@@ -208,12 +208,14 @@ PY
 
 # Who listens on PORT, for error messages.
 port_owner() {
-	ss -Hltnp "sport = :$1" 2>/dev/null || true
+	local out
+	out=$(ss -Hltnp "sport = :$1" 2>/dev/null || true)
+	printf '%s\n' "${out:-(unknown program; ss from iproute2 would name it)}"
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
 wait_for() {
-	local secs=$1 what=$2 i; shift 2
+	local secs=$1 i; shift
 	for ((i = 0; i < secs * 10; i++)); do
 		"$@" && return 0
 		sleep 0.1
@@ -241,7 +243,7 @@ db_ping() {
 db_start() {
 	local var=$1 port=${2:-} pidf=$1/run/mysqld.pid pid i pw
 	mkdir -p "$var/db" "$var/run" "$var/log"
-	if pid=$(pid_from_file "$pidf" mariadbd) && wait_for 30 "MariaDB ping" db_ping "$var"; then
+	if pid=$(pid_from_file "$pidf" mariadbd) && wait_for 30 db_ping "$var"; then
 		log "MariaDB already running (pid $pid, socket $(db_socket "$var"))"
 	else
 		[[ -z ${pid:-} ]] || stop_pidfile mariadbd "$pidf"
@@ -264,7 +266,7 @@ db_start() {
 			--pid-file="$pidf" --log-error="$var/log/mysqld.err" \
 			--innodb-buffer-pool-size=256M --skip-name-resolve \
 			--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-			</dev/null >>"$var/log/mysqld.out" 2>&1 &
+			</dev/null >>"$var/log/mysqld.out" 2>&1 3>&- 4>&- &
 		pid=$!
 		for ((i = 0; i < 600; i++)); do
 			db_ping "$var" && break
@@ -349,7 +351,7 @@ tenantd_start() {
 	rm -f "$sock"
 	log "starting tenantd ($bdir/tenantd, log $var/log/tenantd.log)"
 	setsid "$bdir/tenantd" --config "$var/tenantd.conf" --pidfile "$pidf" \
-		</dev/null >>"$var/log/tenantd.log" 2>&1 &
+		</dev/null >>"$var/log/tenantd.log" 2>&1 3>&- 4>&- &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
 		[[ -S $sock ]] && break
@@ -364,7 +366,7 @@ tenantd_start() {
 		kill -TERM "$pid" 2>/dev/null || true
 		die "tenantd did not create $sock within 30 s"
 	fi
-	wait_for 5 "tenantd pid file" test -s "$pidf" || printf '%s\n' "$pid" >"$pidf"
+	wait_for 5 test -s "$pidf" || printf '%s\n' "$pid" >"$pidf"
 }
 
 #
@@ -387,7 +389,7 @@ nginx_start() {
 	stop_pidfile nginx "$var/run/nginx.pid"
 	port_free "$port" || die "127.0.0.1:$port is in use by another program: $(port_owner "$port")"
 	log "starting nginx on http://127.0.0.1:$port (log $var/log/nginx-error.log)"
-	nginx "${args[@]}" || {
+	nginx "${args[@]}" 3>&- 4>&- || {
 		show_tail "$var/log/nginx-error.log"
 		die "nginx failed to start"
 	}

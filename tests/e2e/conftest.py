@@ -19,7 +19,7 @@ import os
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jwt
@@ -64,11 +64,11 @@ class Stack:
     config: str
     db_socket: str
     db_user: str
-    db_password: str
+    db_password: str = field(repr=False)
     db_name: str
     jwt_issuer: str
     jwt_audience: str
-    jwt_secret: str
+    jwt_secret: str = field(repr=False)
     log: str
 
     @classmethod
@@ -346,3 +346,11 @@ def create_tenant(api):
         assert r.status_code == 202, f"create {slug}: {r.status_code} {r.text[:500]}"
         return r
     return create
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "run_last: runs after every other test (may disturb the stack)")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)

@@ -1,5 +1,6 @@
 """Credentials: API keys (Bearer and X-API-Key), permissions, JWTs from the dev issuer."""
 
+import jwt
 import pytest
 
 from helpers import assert_json, assert_problem, describe
@@ -91,3 +92,32 @@ def test_jwt_signature_tampered_401(api, tokens):
     head, payload, sig = t.split(".")
     sig = sig[:-2] + ("AA" if sig[-2:] != "AA" else "BB")
     assert_unauthorized(api.get(LIST, token=f"{head}.{payload}.{sig}"))
+
+
+# Key kinds (DESIGN: global sees every account's tenants, account its own, tenant keys are
+# refused by tenant management with 401)
+
+
+def test_global_key_sees_other_accounts_tenant(api, new_key, slug, create_tenant):
+    owner = new_key("all")
+    create_tenant(owner, slug)
+    g = new_key("View", kind="global")
+    t = assert_json(api.get(f"{LIST}/{slug}", key=g.key), 200)
+    assert t["id"] == slug
+
+
+def test_tenant_key_refused_by_tenant_management(api, new_key, slug, create_tenant):
+    owner = new_key("all")
+    create_tenant(owner, slug)
+    tk = new_key("all", kind="tenant", account=owner.account, tenant=slug)
+    assert_unauthorized(api.get(LIST, key=tk.key))
+
+
+def test_tenantctl_dev_token_verifies_and_works(api, ctl, stack):
+    name, _ = ctl.account()
+    token = ctl.run("token", "dev", "--account", name, "--permissions", "View", "--ttl", "300").stdout.strip()
+    token = token.splitlines()[-1].strip()
+    claims = jwt.decode(token, stack.jwt_secret, algorithms=["HS256"], audience=stack.jwt_audience,
+                        issuer=stack.jwt_issuer)
+    assert claims["sub"] == name, claims
+    assert_json(api.get(LIST, token=token), 200)
