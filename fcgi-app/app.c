@@ -13,6 +13,7 @@ static const struct surface *const surfaces[] = {
 	&surface_system,
 	&surface_api_v1,
 	&surface_api_v1_keys,
+	&surface_api_v1_audit,
 };
 
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))

@@ -30,3 +30,28 @@ audit_write(struct db *db, const struct principal *who,
 	p[7] = DB_STR(ev->detail);
 	return db_exec(db, sql_insert, p, 8, NULL);
 }
+
+#define AUDIT_COLUMNS "SELECT id, at, principal, action, target_type, " \
+	"target_id, outcome, request_id, detail FROM audit_events "
+
+/* The id cursor walks the primary key (or ix_audit_account) backwards. */
+static const char sql_list[] = AUDIT_COLUMNS
+    "WHERE id < ? ORDER BY id DESC LIMIT ?";
+static const char sql_list_scoped[] = AUDIT_COLUMNS
+    "WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
+
+enum db_err
+audit_list(struct db *db, long long account, long long before,
+    long long limit, struct db_res **res)
+{
+	struct db_param	 p[3];
+	size_t		 n = 0;
+
+	if (before <= 0)
+		before = 9223372036854775807LL;
+	if (account)
+		p[n++] = DB_I64(account);
+	p[n++] = DB_I64(before);
+	p[n++] = DB_I64(limit);
+	return db_exec(db, account ? sql_list_scoped : sql_list, p, n, res);
+}

@@ -17,4 +17,17 @@ struct audit_event {
 enum db_err	 audit_write(struct db *, const struct principal *,
 		    const struct audit_event *);
 
+/* Columns of audit_list rows. */
+enum auditcol {
+	AC_ID, AC_AT, AC_PRINCIPAL, AC_ACTION, AC_TARGET_TYPE, AC_TARGET_ID,
+	AC_OUTCOME, AC_REQUEST_ID, AC_DETAIL, AC__MAX
+};
+
+/*
+ * Events of account (0 = all), newest first, with ids below before (0 =
+ * from the newest), at most limit of them.
+ */
+enum db_err	 audit_list(struct db *, long long account, long long before,
+		    long long limit, struct db_res **);
+
 #endif

@@ -35,6 +35,7 @@ struct config {
 	size_t		 nrl_routes;
 	long		 log_requests;	/* one JSON line per request */
 	long		 jwt_leeway;	/* default for issuers */
+	long		 expiry_grace_days; /* InGrace after validUpto */
 	struct jwt_issuer issuers[CONFIG_ISSUERS_MAX];
 	size_t		 nissuers;
 	/* PEM paths of issuers[i].keys[j], loaded by config_finish */

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "codec_xml.h"
 #include "ctx.h"
+#include "tenant_model.h"
 
 #define WORKERS_MAX	256
 #define STOP_GRACE_S	10
@@ -325,6 +326,7 @@ main(int argc, char *argv[])
 	    (workers && config_set(&cfg, "workers", workers, err, sizeof(err))) ||
 	    config_finish(&cfg, err, sizeof(err)) == -1)
 		goto bad;
+	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
 	if ((fd = open_listener(&cfg)) < 0)
 		return 1;
 	if (pidfile != NULL && (f = fopen(pidfile, "w")) != NULL) {

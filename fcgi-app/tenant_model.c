@@ -65,6 +65,30 @@ const struct tcol_def tcols[TC__MAX] = {
 	[TC_UPDATED_AT] = COL("updated_at", FT_TIME, 40, false, false, NULL),
 };
 
+static long	 grace_seconds = 7 * 86400;
+
+void
+tenant_model_set_grace(long s)
+{
+	grace_seconds = s;
+}
+
+static json_t *
+expiry_state(const char *valid_upto)
+{
+	struct tm	 tm;
+	time_t		 until, now = time(NULL);
+
+	memset(&tm, 0, sizeof(tm));
+	if (valid_upto == NULL ||
+	    strptime(valid_upto, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+		return json_string("Active");
+	until = timegm(&tm);
+	if (now <= until)
+		return json_string("Active");
+	return json_string(now <= until + grace_seconds ? "InGrace" : "Expired");
+}
+
 /* Words that are routes under /tenants/ and so can never be slugs. */
 static const char *const reserved_slugs[] = { "me", "count" };
 
@@ -405,7 +429,9 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		c = map[i].col;
-		if (map[i].derive == DERIVE_COUNTRY_NAME)
+		if (map[i].derive == DERIVE_EXPIRY_STATE)
+			v = expiry_state(row->v[c]);
+		else if (map[i].derive == DERIVE_COUNTRY_NAME)
 			v = row->v[c] && country_name(row->v[c]) ?
 			    json_string(country_name(row->v[c])) : json_null();
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)

@@ -95,7 +95,11 @@ struct tenant_input {
 enum derive {
 	DERIVE_NONE,
 	DERIVE_COUNTRY_NAME,	/* ISO 3166-1 name of country_code */
+	DERIVE_EXPIRY_STATE,	/* Active, InGrace or Expired by valid_upto */
 };
+
+/* Grace after valid_upto before a tenant counts as Expired (seconds). */
+void		 tenant_model_set_grace(long);
 
 /* One surface's field name for a column. */
 struct field_map {

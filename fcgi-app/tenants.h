@@ -6,6 +6,8 @@
 #ifndef TENANTS_H
 #define TENANTS_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "auth.h"
@@ -18,8 +20,15 @@ enum tres {
 	TR_CONFLICT,
 	TR_INVALID,
 	TR_PRECONDITION,	/* If-Match names another version */
+	TR_KEY_REUSED,		/* Idempotency-Key sent with another body */
 	TR_UNAVAILABLE,		/* database unreachable or overloaded */
 	TR_ERROR,
+};
+
+/* An Idempotency-Key and the SHA-256 of the request it came with. */
+struct idempotency {
+	const char	*key;
+	unsigned char	 hash[32];
 };
 
 struct tenant_created {
@@ -29,6 +38,7 @@ struct tenant_created {
 	char		 correlation_id[37];
 	const char	*status;
 	const char	*conflict;	/* TR_CONFLICT: which field */
+	bool		 replayed;	/* answered from an Idempotency-Key */
 };
 
 enum tenant_op {
@@ -77,9 +87,14 @@ int		 tenants_job_by_tenant(struct db *, long long scope,
 int		 tenants_job_by_correlation(struct db *, long long scope,
 		    const char *cid, struct db_row *, struct db_res **);
 
+/*
+ * Creates a tenant, its provisioning job and audit event in one
+ * transaction.  With idem (may be NULL), a repeat of an earlier request
+ * is answered with what that one created (out->replayed).
+ */
 enum tres	 tenants_create(struct db *, const struct principal *,
-		    const struct tenant_input *, const char *request_id,
-		    struct tenant_created *);
+		    const struct tenant_input *, const struct idempotency *,
+		    const char *request_id, struct tenant_created *);
 
 /*
  * Applies a change to the tenant id (slug or GUID) the principal may see,
