@@ -185,12 +185,18 @@ tenant_store_user_status(struct db *db, long long pk, int status)
 	return db_exec(db, sql_user_status, p, 2, NULL);
 }
 
-static const char *const sort_cols[TSORT__MAX] = {
-	[TSORT_CREATED] = NULL,		/* the primary key alone */
-	[TSORT_NAME] = "t.name",
-	[TSORT_SLUG] = "t.slug",
-	[TSORT_VALID_UPTO] = "t.valid_upto",
-	[TSORT_CONSENTED] = "t.consented_at",
+static const struct {
+	const char	*col;		/* NULL: the primary key alone */
+	const char	*index;		/* whose order it is, all accounts */
+	const char	*scoped_index;	/* the same within one account */
+} sorts[TSORT__MAX] = {
+	[TSORT_CREATED] = { NULL, "PRIMARY", "ix_tenants_account" },
+	[TSORT_NAME] = { "t.name", "ux_tenants_name", "ix_tenants_account_name" },
+	[TSORT_SLUG] = { "t.slug", "ux_tenants_slug", "ix_tenants_account_slug" },
+	[TSORT_VALID_UPTO] = { "t.valid_upto", "ix_tenants_valid_upto",
+	    "ix_tenants_account_valid_upto" },
+	[TSORT_CONSENTED] = { "t.consented_at", "ix_tenants_consented",
+	    "ix_tenants_account_consented" },
 };
 
 static const char sql_count_fast[] =
@@ -254,9 +260,9 @@ order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
 	const char	*dir = desc ? " DESC" : " ASC";
 	size_t		 n = strlen(sql);
 
-	if (sort_cols[q->sort] != NULL)
+	if (sorts[q->sort].col != NULL)
 		snprintf(sql + n, len - n, " ORDER BY %s%s, t.pk%s",
-		    sort_cols[q->sort], dir, dir);
+		    sorts[q->sort].col, dir, dir);
 	else
 		snprintf(sql + n, len - n, " ORDER BY t.pk%s", dir);
 }
@@ -285,8 +291,19 @@ tenant_store_list(struct db *db, const struct tenant_query *q, long long total,
 		if (limit <= 0)
 			limit = 0;
 	}
+	/*
+	 * The optimiser tends to pick any (account_id, ...) index and sort;
+	 * the index in the page's order is the one that scans least.  An
+	 * exact name filter has a better index of its own.
+	 */
 	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t JOIN "
 	    "(SELECT t.pk FROM tenants t", tenant_select_list());
+	if (q->name == NULL) {
+		strncat(sql, " FORCE INDEX (", sizeof(sql) - strlen(sql) - 1);
+		strncat(sql, q->scope ? sorts[q->sort].scoped_index :
+		    sorts[q->sort].index, sizeof(sql) - strlen(sql) - 1);
+		strncat(sql, ")", sizeof(sql) - strlen(sql) - 1);
+	}
 	n = where_clause(q, sql, sizeof(sql), p, like, sizeof(like));
 	order_by(q, q->desc != reverse, sql, sizeof(sql));
 	strncat(sql, " LIMIT ? OFFSET ?) k ON k.pk = t.pk",
@@ -326,7 +343,7 @@ tenant_store_count(struct db *db, const struct tenant_query *q,
 }
 
 enum db_err
-tenant_store_count_add(struct db *db, long long account, int delta)
+tenant_store_count_add(struct db *db, long long account, long long delta)
 {
 	struct db_param	 p[4];
 	long long	 shard = random() % 8;

@@ -63,7 +63,7 @@ enum db_err	 tenant_store_count(struct db *, const struct tenant_query *,
 		    long long *count);
 /* Moves the counts of account (and of all) by delta. */
 enum db_err	 tenant_store_count_add(struct db *, long long account,
-		    int delta);
+		    long long delta);
 enum db_err	 tenant_store_insert(struct db *, long long account,
 		    const struct tenant_input *, const char *guid,
 		    const char *short_id, const char *status, long long *pk);
