@@ -43,6 +43,9 @@ static const struct copt copts[] = {
 	NUM("log.requests", log_requests, 0, 1),
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
 	NUM("expiry.grace_days", expiry_grace_days, 0, 3650),
+	NUM("provision.enabled", provision_enabled, 0, 1),
+	STR("provision.db_hosts", provision_db_hosts),
+	STR("provision.sql_dir", provision_sql_dir),
 };
 
 void
@@ -61,6 +64,11 @@ config_defaults(struct config *c)
 	c->log_requests = 1;
 	c->jwt_leeway = 60;
 	c->expiry_grace_days = 7;
+	c->provision_enabled = 1;
+	snprintf(c->provision_db_hosts, sizeof(c->provision_db_hosts),
+	    "localhost,127.0.0.1,::1");
+	snprintf(c->provision_sql_dir, sizeof(c->provision_sql_dir),
+	    "%s/tenant", SQLDIR);
 }
 
 static int

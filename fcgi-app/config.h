@@ -36,6 +36,9 @@ struct config {
 	long		 log_requests;	/* one JSON line per request */
 	long		 jwt_leeway;	/* default for issuers */
 	long		 expiry_grace_days; /* InGrace after validUpto */
+	long		 provision_enabled; /* run the provisioning process */
+	char		 provision_db_hosts[512]; /* allowed tenant DB hosts */
+	char		 provision_sql_dir[256]; /* sql/tenant migrations */
 	struct jwt_issuer issuers[CONFIG_ISSUERS_MAX];
 	size_t		 nissuers;
 	/* PEM paths of issuers[i].keys[j], loaded by config_finish */

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "codec_xml.h"
 #include "ctx.h"
+#include "provision.h"
 #include "tenant_model.h"
 
 #define WORKERS_MAX	256
@@ -243,13 +244,29 @@ stop_workers(pid_t *pids, long n)
 		}
 }
 
+/* The provisioning process: no socket, its own database connection. */
+static pid_t
+spawn_provisioner(const struct config *cfg, int fd)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	close(fd);
+	_exit(provision_run(cfg, &stopping));
+}
+
+/*
+ * Slots 0..workers-1 are the workers; the slot after them, when
+ * provisioning is enabled, is the provisioning process.
+ */
 static int
 master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 {
-	pid_t		 pids[WORKERS_MAX], pid;
-	time_t		 started[WORKERS_MAX];
+	pid_t		 pids[WORKERS_MAX + 1], pid;
+	time_t		 started[WORKERS_MAX + 1];
 	struct sigaction sa;
-	long		 i, n = cfg->workers;
+	long		 i, n = cfg->workers + (cfg->provision_enabled ? 1 : 0);
 	int		 st, slot;
 
 	/* No SA_RESTART, so a blocked accept() or waitpid() sees the stop. */
@@ -259,7 +276,8 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < n; i++) {
-		pids[i] = spawn(cfg, rl, fd);
+		pids[i] = i < cfg->workers ? spawn(cfg, rl, fd) :
+		    spawn_provisioner(cfg, fd);
 		started[i] = time(NULL);
 	}
 	while (!stopping) {
@@ -276,7 +294,8 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 			sleep(1);
 		if (stopping)
 			break;
-		pids[slot] = spawn(cfg, rl, fd);
+		pids[slot] = slot < cfg->workers ? spawn(cfg, rl, fd) :
+		    spawn_provisioner(cfg, fd);
 		started[slot] = time(NULL);
 	}
 	stop_workers(pids, n);

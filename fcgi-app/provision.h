@@ -1,0 +1,20 @@
+/*
+ * The provisioning process: one per node, beside the workers.  It claims
+ * jobs with SELECT ... FOR UPDATE SKIP LOCKED (so several nodes share the
+ * queue), runs their steps, and records progress and failures on the
+ * job.  Every step is idempotent, so a job resumes where it stopped.
+ */
+#ifndef PROVISION_H
+#define PROVISION_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "db.h"
+
+/* Runs until *stop becomes non-zero. */
+int	 provision_run(const struct config *, volatile sig_atomic_t *stop);
+/* Claims and runs at most one due job: 1 ran one, 0 none due, -1 error. */
+int	 provision_once(struct db *, const struct config *);
+
+#endif
