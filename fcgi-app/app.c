@@ -19,6 +19,13 @@ static const struct surface *const surfaces[] = {
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))
 
 void
+ctx_problem(struct ctx *c, int status, const char *code, const char *detail,
+    json_t *errors)
+{
+	problem_set(c->resp, status, code, detail, errors);
+}
+
+void
 ctx_error(struct ctx *c, int status, const char *code, const char *detail,
     json_t *errors)
 {

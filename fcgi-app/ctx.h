@@ -43,6 +43,10 @@ struct surface {
 			    const char *detail, json_t *errors);
 };
 
+/* The canonical error envelope, an RFC 9457 problem (surface.error). */
+void	 ctx_problem(struct ctx *, int status, const char *code,
+	    const char *detail, json_t *errors);
+
 /* Answers with the current surface's error envelope. */
 void	 ctx_error(struct ctx *, int status, const char *code,
 	    const char *detail, json_t *errors);

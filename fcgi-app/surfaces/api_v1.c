@@ -111,13 +111,6 @@ static const struct field_map fields[] = {
 /* Fields a create must carry (seed 001). */
 static const enum tcol create_required[] = { TC_SLUG, TC_NAME, TC_ADMIN_EMAIL };
 
-static void
-api_v1_error(struct ctx *c, int status, const char *code, const char *detail,
-    json_t *errors)
-{
-	problem_set(c->resp, status, code, detail, errors);
-}
-
 static const char *
 field_name(enum tcol col)
 {
@@ -757,5 +750,5 @@ const struct surface surface_api_v1 = {
 	.prefix = "/api/v1",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.error = api_v1_error,
+	.error = ctx_problem,
 };

@@ -19,13 +19,6 @@ static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/audit", PERM_VIEW, h_list, ROUTE_NO_TENANT_KEY },
 };
 
-static void
-audit_error(struct ctx *c, int status, const char *code, const char *detail,
-    json_t *errors)
-{
-	problem_set(c->resp, status, code, detail, errors);
-}
-
 static json_t *
 event_json(const struct db_row *r)
 {
@@ -112,5 +105,5 @@ const struct surface surface_api_v1_audit = {
 	.prefix = "/api/v1/audit",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.error = audit_error,
+	.error = ctx_problem,
 };

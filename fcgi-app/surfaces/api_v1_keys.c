@@ -30,13 +30,6 @@ static const struct route routes[] = {
 	    ROUTE_NO_TENANT_KEY },
 };
 
-static void
-keys_error(struct ctx *c, int status, const char *code, const char *detail,
-    json_t *errors)
-{
-	problem_set(c->resp, status, code, detail, errors);
-}
-
 static json_t *
 perms_json(uint32_t perms)
 {
@@ -301,5 +294,5 @@ const struct surface surface_api_v1_keys = {
 	.prefix = "/api/v1/api-keys",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.error = keys_error,
+	.error = ctx_problem,
 };

@@ -11,13 +11,6 @@ static const struct route routes[] = {
 };
 
 static void
-system_error(struct ctx *c, int status, const char *code, const char *detail,
-    json_t *errors)
-{
-	problem_set(c->resp, status, code, detail, errors);
-}
-
-static void
 h_healthz(struct ctx *c)
 {
 	response_set(c->resp, 200, json_pack("{s:s}", "status", "ok"),
@@ -42,5 +35,5 @@ const struct surface surface_system = {
 	.prefix = "/healthz",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.error = system_error,
+	.error = ctx_problem,
 };
