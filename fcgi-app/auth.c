@@ -10,6 +10,7 @@
 #include "apikey.h"
 #include "auth.h"
 #include "jwt.h"
+#include "keycache.h"
 
 static const char *const kind_names[KEY__MAX] = {
 	[KEY_GLOBAL] = "global",
@@ -19,7 +20,7 @@ static const char *const kind_names[KEY__MAX] = {
 
 enum keycol {
 	KC_ID, KC_ACCOUNT_ID, KC_ACCOUNT, KC_KIND, KC_TENANT, KC_PERMS,
-	KC_HASH, KC_EXPIRED, KC_REVOKED, KC_STALE, KC__MAX
+	KC_HASH, KC_EXPIRED, KC_REVOKED, KC_STALE, KC_EXPIRES, KC__MAX
 };
 
 /* A prefix can in theory be shared, so every candidate's hash is compared. */
@@ -28,7 +29,8 @@ static const char sql_key_lookup[] =
     "k.hash, (k.expires_at IS NOT NULL AND k.expires_at <= UTC_TIMESTAMP()), "
     "(k.revoked_at IS NOT NULL), "
     "(k.last_used_at IS NULL OR "
-    " k.last_used_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE) "
+    " k.last_used_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE), "
+    "UNIX_TIMESTAMP(k.expires_at) "
     "FROM api_keys k JOIN accounts a ON a.id = k.account_id "
     "WHERE k.prefix = ?";
 
@@ -104,6 +106,8 @@ auth_key(struct db *db, const char *key, struct principal *p, const char **why)
 	if (!apikey_wellformed(key))
 		return AUTH_INVALID;
 	apikey_hash(key, hash);
+	if (keycache_get(hash, time(NULL), p))
+		return AUTH_OK;
 	if (db_exec(db, sql_key_lookup, prm, 1, &res) != DBE_OK) {
 		*why = "the credential store is unavailable";
 		return AUTH_UNAVAILABLE;
@@ -113,6 +117,10 @@ auth_key(struct db *db, const char *key, struct principal *p, const char **why)
 		    CRYPTO_memcmp(row.v[KC_HASH], hash, APIKEY_HASH_LEN) != 0)
 			continue;
 		rc = fill_from_key(db, &row, p, why);
+		if (rc == AUTH_OK)
+			keycache_put(hash, p, row.v[KC_EXPIRES] ?
+			    (time_t)strtoll(row.v[KC_EXPIRES], NULL, 10) : 0,
+			    time(NULL));
 		break;
 	}
 	db_res_free(res);

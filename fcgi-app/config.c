@@ -42,6 +42,7 @@ static const struct copt copts[] = {
 	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
 	NUM("log.requests", log_requests, 0, 1),
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
+	NUM("auth.cache_ttl", auth_cache_ttl, 0, 300),
 	NUM("expiry.grace_days", expiry_grace_days, 0, 3650),
 	NUM("provision.enabled", provision_enabled, 0, 1),
 	STR("provision.db_hosts", provision_db_hosts),
@@ -63,6 +64,7 @@ config_defaults(struct config *c)
 	c->rate_limit_per_minute = 60;
 	c->log_requests = 1;
 	c->jwt_leeway = 60;
+	c->auth_cache_ttl = 5;
 	c->expiry_grace_days = 7;
 	c->provision_enabled = 1;
 	snprintf(c->provision_db_hosts, sizeof(c->provision_db_hosts),

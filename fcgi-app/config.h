@@ -35,6 +35,7 @@ struct config {
 	size_t		 nrl_routes;
 	long		 log_requests;	/* one JSON line per request */
 	long		 jwt_leeway;	/* default for issuers */
+	long		 auth_cache_ttl; /* seconds a worker trusts a key */
 	long		 expiry_grace_days; /* InGrace after validUpto */
 	long		 provision_enabled; /* run the provisioning process */
 	char		 provision_db_hosts[512]; /* allowed tenant DB hosts */

@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "key_store.h"
+#include "keycache.h"
 
 static const char sql_insert[] =
     "INSERT INTO api_keys (account_id, prefix, hash, kind, tenant_pk, "
@@ -113,8 +114,10 @@ key_store_revoke(struct db *db, const struct principal *actor,
 	enum db_err		 e;
 
 	e = db_txn(db, revoke_fn, &t);
-	if (e == DBE_OK)
+	if (e == DBE_OK) {
+		keycache_invalidate();
 		return 1;
+	}
 	return t.found == 0 ? 0 : -1;
 }
 

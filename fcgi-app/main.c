@@ -24,6 +24,7 @@
 #include "app.h"
 #include "codec_xml.h"
 #include "ctx.h"
+#include "keycache.h"
 #include "provision.h"
 #include "tenant_model.h"
 
@@ -42,6 +43,7 @@ struct worker {
 };
 
 static volatile sig_atomic_t	 stopping;
+static struct keycache_shared	*keys_shared;	/* mapped before fork */
 
 static void
 on_stop(int sig)
@@ -130,6 +132,7 @@ worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	w.cfg = cfg;
 	w.rl = rl;
 	codec_xml_init();
+	keycache_attach(keys_shared, cfg->auth_cache_ttl);
 	if ((w.db = db_new(&p)) == NULL)
 		return 1;
 	if (db_connect(w.db) == -1)	/* not fatal: retried per request */
@@ -354,8 +357,9 @@ main(int argc, char *argv[])
 	}
 	fprintf(stderr, "tenantd %s: %ld workers on %s\n", PACKAGE_VERSION,
 	    cfg.workers, *cfg.listen ? cfg.listen : "fd 0");
-	if ((rl = ratelimit_new()) == NULL) {
-		fprintf(stderr, "tenantd: cannot map the rate-limit table\n");
+	if ((rl = ratelimit_new()) == NULL ||
+	    (keys_shared = keycache_shared_new()) == NULL) {
+		fprintf(stderr, "tenantd: cannot map shared memory\n");
 		return 1;
 	}
 	rc = master_run(&cfg, rl, fd);

@@ -6,6 +6,7 @@
 #include <uuid/uuid.h>
 
 #include "audit.h"
+#include "keycache.h"
 #include "tenant_store.h"
 #include "tenants.h"
 
@@ -455,6 +456,8 @@ tenants_change(struct db *db, const struct principal *who, const char *id,
 
 	memset(ref, 0, sizeof(*ref));
 	e = db_txn(db, change_fn, &t);
+	if (e == DBE_OK && ref->removed_keys > 0)
+		keycache_invalidate();	/* its tenant keys went with it */
 	if (e == DBE_OK)
 		return TR_OK;
 	if (t.result != TR_ERROR && t.result != TR_OK)

@@ -708,14 +708,18 @@ job_json(const struct db_row *r)
 	    "updatedAt", tenant_col_json_time(r->v[6]));
 }
 
+/* by_tenant: the path names a tenant, and its absence is the tenant's. */
 static void
-job_reply(struct ctx *c, int rc, struct db_row *row, struct db_res *res)
+job_reply(struct ctx *c, int rc, struct db_row *row, struct db_res *res,
+    bool by_tenant)
 {
 	if (rc == -1)
 		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+	else if (rc == 0 && by_tenant)
+		not_found(c);
 	else if (rc == 0)
 		ctx_error(c, 404, "provisioning_not_found", "no provisioning "
-		    "job here", NULL);
+		    "job with this correlation id", NULL);
 	else
 		response_set(c->resp, 200, job_json(row), "provisioning", NULL);
 	db_res_free(res);
@@ -730,7 +734,7 @@ h_job_by_tenant(struct ctx *c)
 
 	rc = tenants_job_by_tenant(c->db, tenants_scope(&c->who),
 	    route_param(&c->match, "id"), &row, &res);
-	job_reply(c, rc, &row, res);
+	job_reply(c, rc, &row, res, true);
 }
 
 static void
@@ -742,7 +746,7 @@ h_job_by_correlation(struct ctx *c)
 
 	rc = tenants_job_by_correlation(c->db, tenants_scope(&c->who),
 	    route_param(&c->match, "correlationId"), &row, &res);
-	job_reply(c, rc, &row, res);
+	job_reply(c, rc, &row, res, false);
 }
 
 const struct surface surface_api_v1 = {
