@@ -85,8 +85,26 @@ static const char internal_error[] =
     "{\"type\":\"urn:tenantd:problem:internal\",\"title\":\"Internal Server "
     "Error\",\"status\":500,\"code\":\"internal\"}";
 
+static int
+fcgi_body(void *arg, char *buf, int len)
+{
+	return FCGX_GetStr(buf, len, arg);
+}
+
+static int
+stdin_body(void *arg, char *buf, int len)
+{
+	(void)arg;
+	return (int)fread(buf, 1, (size_t)len, stdin);
+}
+
+/*
+ * One request from envp and in, its whole response handed to out(arg,
+ * bytes, len): the FastCGI stream, or stdout in CGI mode.
+ */
 static void
-serve(struct worker *w, FCGX_Request *fr)
+serve(struct worker *w, char **envp, const struct body_source *in,
+    void (*out)(void *, const char *, size_t), void *arg)
 {
 	struct request	 req;
 	struct response	 resp;
@@ -94,7 +112,7 @@ serve(struct worker *w, FCGX_Request *fr)
 	double		 t0 = now_ms();
 	int		 early;
 
-	early = request_read(&req, fr->envp, fr->in, w->cfg, &w->body);
+	early = request_read(&req, envp, in, w->cfg, &w->body);
 	response_init(&resp, &w->headers);
 	memset(&c, 0, sizeof(c));
 	c.cfg = w->cfg;
@@ -106,25 +124,84 @@ serve(struct worker *w, FCGX_Request *fr)
 	if (response_serialize(&resp, c.out_fmt, req.request_id,
 	    req.method == HTTP_HEAD, &w->scratch, &w->out) == -1) {
 		resp.status = 500;
-		FCGX_PutStr(internal_error, sizeof(internal_error) - 1, fr->out);
+		out(arg, internal_error, sizeof(internal_error) - 1);
 	} else
-		FCGX_PutStr(w->out.data, (int)w->out.len, fr->out);
+		out(arg, w->out.data, w->out.len);
 	if (w->cfg->log_requests)
 		accesslog_write(&c, now_ms() - t0, w->out.len);
 	json_decref(c.input);
 	response_clear(&resp);
 }
 
-static int
-worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
+static void
+fcgi_out(void *arg, const char *p, size_t n)
 {
-	struct worker	 w;
+	FCGX_PutStr(p, (int)n, arg);
+}
+
+static void
+stdout_out(void *arg, const char *p, size_t n)
+{
+	(void)arg;
+	fwrite(p, 1, n, stdout);
+	fflush(stdout);
+}
+
+static struct db *
+worker_db(const struct config *cfg)
+{
 	struct db_params p = {
 		.host = cfg->db_host, .port = (unsigned)cfg->db_port,
 		.socket = cfg->db_socket, .user = cfg->db_user,
 		.password = cfg->db_password, .name = cfg->db_name,
 		.connect_timeout = (unsigned)cfg->db_connect_timeout,
 	};
+	struct db	*db;
+
+	if ((db = db_new(&p)) != NULL && db_connect(db) == -1)
+		/* not fatal: every request tries again */
+		fprintf(stderr, "tenantd[%d]: database: %s\n", (int)getpid(),
+		    db_error(db));
+	return db;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	db_free(w->db);
+	buf_free(&w->body);
+	buf_free(&w->headers);
+	buf_free(&w->scratch);
+	buf_free(&w->out);
+}
+
+/*
+ * CGI mode (mod_cgid, lighttpd mod_cgi): one request from the environment
+ * and stdin.  libfcgi's accept has no CGI fallback, so this is checked
+ * first.
+ */
+static int
+cgi_run(const struct config *cfg)
+{
+	extern char		**environ;
+	struct worker		 w;
+	struct body_source	 in = { stdin_body, NULL };
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	codec_xml_init();
+	if ((w.db = worker_db(cfg)) == NULL)
+		return 1;
+	serve(&w, environ, &in, stdout_out, NULL);
+	worker_free(&w);
+	return 0;
+}
+
+static int
+worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
+{
+	struct worker	 w;
+	struct body_source in = { fcgi_body, NULL };
 	FCGX_Request	 fr;
 	sigset_t	 term, old;
 
@@ -133,11 +210,8 @@ worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	w.rl = rl;
 	codec_xml_init();
 	keycache_attach(keys_shared, cfg->auth_cache_ttl);
-	if ((w.db = db_new(&p)) == NULL)
+	if ((w.db = worker_db(cfg)) == NULL)
 		return 1;
-	if (db_connect(w.db) == -1)	/* not fatal: retried per request */
-		fprintf(stderr, "tenantd[%d]: database: %s\n", (int)getpid(),
-		    db_error(w.db));
 	/* Without FAIL_ACCEPT_ON_INTR libfcgi retries accept() after SIGTERM. */
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
@@ -148,7 +222,8 @@ worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	/* Requests run with SIGTERM held, so a stop never cuts one short. */
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		sigprocmask(SIG_BLOCK, &term, &old);
-		serve(&w, &fr);
+		in.arg = fr.in;
+		serve(&w, fr.envp, &in, fcgi_out, fr.out);
 		/*
 		 * One request per connection, whatever FCGI_KEEP_CONN says: a
 		 * libfcgi worker holds one connection at a time, and waiting on
@@ -160,11 +235,7 @@ worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	FCGX_Free(&fr, 1);
-	db_free(w.db);
-	buf_free(&w.body);
-	buf_free(&w.headers);
-	buf_free(&w.scratch);
-	buf_free(&w.out);
+	worker_free(&w);
 	return 0;
 }
 
@@ -349,6 +420,11 @@ main(int argc, char *argv[])
 	    config_finish(&cfg, err, sizeof(err)) == -1)
 		goto bad;
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
+	if (*cfg.listen == '\0' && FCGX_IsCGI()) {
+		rc = cgi_run(&cfg);
+		config_free(&cfg);
+		return rc;
+	}
 	if ((fd = open_listener(&cfg)) < 0)
 		return 1;
 	if (pidfile != NULL && (f = fopen(pidfile, "w")) != NULL) {

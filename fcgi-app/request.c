@@ -137,7 +137,8 @@ set_method(struct request *r)
  * kept-alive FastCGI connection stays in step.
  */
 static int
-read_body(struct request *r, FCGX_Stream *in, size_t limit, struct buf *body)
+read_body(struct request *r, const struct body_source *in, size_t limit,
+    struct buf *body)
 {
 	char	 scratch[8192];
 	int	 n;
@@ -145,20 +146,20 @@ read_body(struct request *r, FCGX_Stream *in, size_t limit, struct buf *body)
 	buf_reset(body);
 	if (r->content_length != NULL && *r->content_length != '\0' &&
 	    strtoull(r->content_length, NULL, 10) > limit) {
-		while (FCGX_GetStr(scratch, sizeof(scratch), in) > 0)
+		while (in->read(in->arg, scratch, sizeof(scratch)) > 0)
 			;
 		return 413;
 	}
 	for (;;) {
 		if (buf_reserve(body, sizeof(scratch)) == -1)
 			return 500;
-		n = FCGX_GetStr(body->data + body->len, sizeof(scratch), in);
+		n = in->read(in->arg, body->data + body->len, sizeof(scratch));
 		if (n <= 0)
 			break;
 		body->len += (size_t)n;
 		body->data[body->len] = '\0';
 		if (body->len > limit) {
-			while (FCGX_GetStr(scratch, sizeof(scratch), in) > 0)
+			while (in->read(in->arg, scratch, sizeof(scratch)) > 0)
 				;
 			return 413;
 		}
@@ -172,7 +173,7 @@ read_body(struct request *r, FCGX_Stream *in, size_t limit, struct buf *body)
 }
 
 int
-request_read(struct request *r, char **envp, FCGX_Stream *in,
+request_read(struct request *r, char **envp, const struct body_source *in,
     const struct config *cfg, struct buf *body)
 {
 	int	 rc;

@@ -8,8 +8,6 @@
 
 #include <stddef.h>
 
-#include <fcgiapp.h>
-
 #include "buf.h"
 #include "config.h"
 
@@ -51,12 +49,22 @@ struct request {
 };
 
 /*
+ * Where the body comes from: a FastCGI stream, or stdin in CGI mode.
+ * Returns the bytes read, 0 at the end, -1 on error.
+ */
+struct body_source {
+	int		(*read)(void *arg, char *buf, int len);
+	void		*arg;
+};
+
+/*
  * Fills r from the parameters and reads the body into body (at most
  * limit bytes).  Returns 0, or the HTTP status to answer with: 400 for a
  * path that cannot be decoded, 413 for a body over the limit.
  */
-int		 request_read(struct request *r, char **envp, FCGX_Stream *in,
-		    const struct config *, struct buf *body);
+int		 request_read(struct request *r, char **envp,
+		    const struct body_source *, const struct config *,
+		    struct buf *body);
 const char	*http_method_name(enum http_method);
 
 #endif
