@@ -65,6 +65,7 @@ struct dec {
 
 static const struct xname xname_value = { "value", 5, "", 0 };
 static const struct xname xname_item = { "item", 4, "", 0 };
+static const struct xname xname_message = { "message", 7, "", 0 };
 
 static int
 xml_name_ok(const char *s, size_t len)
@@ -265,8 +266,13 @@ enc_scalar(struct buf *out, const json_t *v)
 static int	enc_element(const struct enc *, const struct xname *,
 		    const json_t *, const struct xname *, const char *);
 
+/*
+ * The members of obj.  Under "errors" (a problem's field -> messages
+ * map) each array holds messages whatever the field is called, so its
+ * items are <message>, not a singular made from a field name.
+ */
 static int
-enc_members(const struct enc *e, const json_t *obj)
+enc_members(const struct enc *e, const json_t *obj, int errors)
 {
 	const char	*key;
 	size_t		 len;
@@ -276,7 +282,10 @@ enc_members(const struct enc *e, const json_t *obj)
 	/* jansson's iterators take a non-const object but do not modify it. */
 	json_object_keylen_foreach((json_t *)obj, key, len, v) {
 		enc_key(&n, key, len);
-		enc_item_name(e, &n, &item);
+		if (errors)
+			item = xname_message;
+		else
+			enc_item_name(e, &n, &item);
 		if (enc_element(e, &n, v, &item, "") == -1)
 			return -1;
 	}
@@ -312,7 +321,8 @@ enc_element(const struct enc *e, const struct xname *n, const json_t *v,
 	if (enc_open(e->out, n, attrs, 0) == -1)
 		return -1;
 	if (json_is_object(v))
-		rc = enc_members(e, v);
+		rc = enc_members(e, v, !n->entry && n->len == 6 &&
+		    memcmp(n->s, "errors", 6) == 0);
 	else if (json_is_array(v))
 		rc = enc_items(e, v, item);
 	else
@@ -596,7 +606,8 @@ dec_is_entry(xmlNodePtr n)
 /*
  * Children that all share one name are an array if there are several,
  * or if the one child is named like an array item (the singular of the
- * parent, "item" or "value").  Keyed <entry> elements are object members.
+ * parent, "item", "value" or "message").  Keyed <entry> elements are
+ * object members.
  */
 static int
 dec_is_array(xmlNodePtr n, const char *name)
@@ -621,7 +632,8 @@ dec_is_array(xmlNodePtr n, const char *name)
 	if (first == NULL)
 		return 0;
 	if (count >= 2 || xmlStrEqual(first, BAD_CAST "item") ||
-	    xmlStrEqual(first, BAD_CAST "value"))
+	    xmlStrEqual(first, BAD_CAST "value") ||
+	    xmlStrEqual(first, BAD_CAST "message"))
 		return 1;
 	if (xml_singular(name, strlen(name), &plen, &suffix) == -1)
 		return 0;

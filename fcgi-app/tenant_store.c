@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mysqld_error.h>
+
 #include "tenant_store.h"
 
 enum tsql {
@@ -272,9 +274,26 @@ order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
  * and only those rows are read whole.  Past the middle the inner scan
  * runs from the other end.
  */
+static enum db_err	 list_page(struct db *, const struct tenant_query *,
+			    long long, long long, long long, bool,
+			    struct db_res **);
+
 enum db_err
 tenant_store_list(struct db *db, const struct tenant_query *q, long long total,
     long long limit, long long offset, struct db_res **res)
+{
+	enum db_err	 e;
+
+	e = list_page(db, q, total, limit, offset, true, res);
+	/* A database whose schema lacks the index still answers, slower. */
+	if (e == DBE_OTHER && db_errno(db) == ER_KEY_DOES_NOT_EXISTS)
+		e = list_page(db, q, total, limit, offset, false, res);
+	return e;
+}
+
+static enum db_err
+list_page(struct db *db, const struct tenant_query *q, long long total,
+    long long limit, long long offset, bool hint, struct db_res **res)
 {
 	struct db_param	 p[8];
 	char		 sql[4096], like[512];
@@ -298,7 +317,7 @@ tenant_store_list(struct db *db, const struct tenant_query *q, long long total,
 	 */
 	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t JOIN "
 	    "(SELECT t.pk FROM tenants t", tenant_select_list());
-	if (q->name == NULL) {
+	if (hint && q->name == NULL) {
 		strncat(sql, " FORCE INDEX (", sizeof(sql) - strlen(sql) - 1);
 		strncat(sql, q->scope ? sorts[q->sort].scoped_index :
 		    sorts[q->sort].index, sizeof(sql) - strlen(sql) - 1);

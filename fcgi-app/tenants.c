@@ -14,8 +14,8 @@ static const char sql_job_insert[] =
     "INSERT INTO provisioning_jobs (correlation_id, tenant_pk, status) "
     "VALUES (?, ?, ?)";
 
-#define JOB_COLUMNS "SELECT j.correlation_id, t.slug, j.status, j.step, " \
-	"j.error, j.created_at, j.updated_at FROM provisioning_jobs j " \
+#define JOB_COLUMNS "SELECT j.correlation_id, t.guid, j.status, j.step, " \
+	"j.error, j.created_at, j.updated_at, t.slug FROM provisioning_jobs j " \
 	"JOIN tenants t ON t.pk = j.tenant_pk "
 
 static const char sql_job_by_cid[] = JOB_COLUMNS
@@ -294,11 +294,15 @@ struct change_txn {
 	enum tres			 result;
 };
 
+/* Records one more reason a change is refused (up to TENANT_REF_BAD). */
 static enum tres
 invalid(struct tenant_ref *ref, const char *field, const char *msg)
 {
-	ref->bad_field = field;
-	ref->bad_msg = msg;
+	if (ref->nbad < TENANT_REF_BAD) {
+		ref->bad[ref->nbad].field = field;
+		ref->bad[ref->nbad].msg = msg;
+		ref->nbad++;
+	}
 	return TR_INVALID;
 }
 
@@ -349,17 +353,15 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	enum db_err			 e;
 
 	if (ch->confirm_name == NULL || strcmp(ch->confirm_name,
-	    row->v[TC_NAME]) != 0) {
+	    row->v[TC_NAME]) != 0)
 		t->result = invalid(ref, "confirmName", "must equal the tenant's "
 		    "name");
-		return DBE_OTHER;
-	}
 	if (ch->confirm_display_name == NULL ||
-	    strcmp(ch->confirm_display_name, display) != 0) {
+	    strcmp(ch->confirm_display_name, display) != 0)
 		t->result = invalid(ref, "confirmDisplayName", "must equal the "
 		    "tenant's display name (its name when it has none)");
+	if (t->result == TR_INVALID)
 		return DBE_OTHER;
-	}
 	if ((e = tenant_store_children(db, ref->pk, &ref->removed_jobs,
 	    &ref->removed_keys, &ref->removed_users,
 	    &ref->removed_locations)) != DBE_OK ||
@@ -389,6 +391,11 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 		return e;
 	case OP_UPGRADE:
 		/* DATETIME strings of one format order as the times do. */
+		if (strcmp(ch->valid_upto, ch->now) <= 0) {
+			t->result = invalid(t->ref, "extendedExpiryDate", "must "
+			    "be in the future");
+			return DBE_OTHER;
+		}
 		if (row->v[TC_VALID_UPTO] != NULL &&
 		    strcmp(ch->valid_upto, row->v[TC_VALID_UPTO]) <= 0) {
 			t->result = invalid(t->ref, "extendedExpiryDate", "must "

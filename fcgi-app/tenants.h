@@ -57,9 +57,12 @@ struct tenant_change {
 	const struct tenant_input *in;	/* OP_PATCH, OP_REPLACE */
 	int		 user_status;	/* OP_(DE)ACTIVATE; -1 = leave users */
 	const char	*valid_upto;	/* OP_UPGRADE, SQL DATETIME */
+	const char	*now;		/* OP_UPGRADE, SQL DATETIME */
 	const char	*confirm_name;	/* OP_DELETE */
 	const char	*confirm_display_name;
 };
+
+#define TENANT_REF_BAD	4
 
 /* What a change touched, and why it was refused (TR_INVALID). */
 struct tenant_ref {
@@ -67,8 +70,11 @@ struct tenant_ref {
 	char		 guid[37];
 	char		 name[201];
 	long long	 pk;
-	const char	*bad_field;
-	const char	*bad_msg;
+	struct {
+		const char	*field;
+		const char	*msg;
+	}		 bad[TENANT_REF_BAD];
+	size_t		 nbad;
 	long long	 removed_jobs, removed_keys, removed_users,
 			 removed_locations;
 };
@@ -80,7 +86,7 @@ enum tres	 tenants_result(enum db_err);
 /*
  * The newest provisioning job of a tenant (by slug or GUID), or the job
  * with a correlation id: 1 found, 0 not, -1 error.  Columns:
- * correlation_id, slug, status, step, error, created_at, updated_at.
+ * correlation_id, guid, status, step, error, created_at, updated_at, slug.
  */
 int		 tenants_job_by_tenant(struct db *, long long scope,
 		    const char *id, struct db_row *, struct db_res **);

@@ -23,7 +23,7 @@ TD_PACKAGES=(
 	libfcgi-dev libmariadb-dev mariadb-server mariadb-client
 	libxml2-dev libjansson-dev uuid-dev libssl-dev libcmocka-dev
 	nginx-light
-	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography
+	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography python3-yaml
 	libxml2-utils iso-codes curl ca-certificates wrk spawn-fcgi
 )
 
@@ -79,6 +79,42 @@ install_deps() {
 	# 3306 / 80); that is harmless here: the stack never uses them.
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
 		die "apt-get install failed for: ${missing[*]}"
+}
+
+# @redocly/cli for `redocly lint docs/openapi.yaml` (tests/e2e/test_docs.py). Pinned to
+# 1.x, which runs on Debian 12's nodejs 18 as well as on newer ones.
+TD_REDOCLY_VERSION=1.34.20
+
+# redocly_install: installs @redocly/cli once into build/npm (reused while it is the
+# pinned version) and prints the path of its redocly program. Installs Debian's
+# nodejs and npm first when npm is missing (a node from elsewhere that brings its
+# own npm is used as it is).
+redocly_install() {
+	local dir=$TD_ROOT/build/npm sudo=()
+	local bin=$dir/node_modules/.bin/redocly pkg=$dir/node_modules/@redocly/cli/package.json
+	if [[ -x $bin ]] && grep -q "\"version\": *\"$TD_REDOCLY_VERSION\"" "$pkg" 2>/dev/null; then
+		printf '%s\n' "$bin"
+		return 0
+	fi
+	if ! command -v npm >/dev/null; then
+		if [[ $(id -u) -ne 0 ]]; then
+			command -v sudo >/dev/null || die "npm is missing and not root: install nodejs and npm"
+			sudo=(sudo)
+		fi
+		log "installing packages: nodejs npm"
+		"${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm ||
+			die "apt-get install failed for: nodejs npm"
+	fi
+	mkdir -p "$dir"
+	log "installing @redocly/cli@$TD_REDOCLY_VERSION into build/npm (once; log build/npm/install.log)"
+	npm install --prefix "$dir" --save-exact --no-audit --no-fund --update-notifier=false \
+		"@redocly/cli@$TD_REDOCLY_VERSION" >"$dir/install.log" 2>&1 || {
+		show_tail "$dir/install.log" 20
+		die "npm install @redocly/cli@$TD_REDOCLY_VERSION failed (log: $dir/install.log)"
+	}
+	[[ -x $bin ]] || die "npm installed @redocly/cli but $bin is missing"
+	printf '%s\n' "$bin"
 }
 
 #
@@ -324,6 +360,54 @@ jwt.dev.audience = tenantd
 jwt.dev.alg = HS256
 jwt.dev.secret = $secret
 EOF
+}
+
+# add_test_jwt_issuers VAR: for the test stack only (scripts/test, after
+# write_config). Generates key pairs into VAR/jwt/ and appends two issuers to
+# VAR/tenantd.conf: jwt.rs (RS256, two keys, kids r1 and r2, for rotation)
+# and jwt.es (ES256, one P-256 key). Exports the private keys' paths (and
+# the public ones) with each issuer's iss and audience for the e2e tests.
+add_test_jwt_issuers() {
+	local var=$1 dir=$1/jwt
+	mkdir -p "$dir"
+	"$TD_PY" - "$dir" <<'PY' || die "generating the test JWT key pairs failed"
+import os, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+d = sys.argv[1]
+keys = {
+    "rs-r1": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    "rs-r2": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    "es": ec.generate_private_key(ec.SECP256R1()),
+}
+for name, k in keys.items():
+    priv = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                           serialization.NoEncryption())
+    pub = k.public_key().public_bytes(serialization.Encoding.PEM,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+    fd = os.open(os.path.join(d, name + ".key.pem"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(priv)
+    with open(os.path.join(d, name + ".pub.pem"), "wb") as f:
+        f.write(pub)
+PY
+	cat >>"$var/tenantd.conf" <<EOF
+# Test-only issuers (scripts/lib.sh, add_test_jwt_issuers); keys in $dir.
+jwt.rs.iss = https://rs.test.tenantd.local
+jwt.rs.audience = tenantd-rs
+jwt.rs.alg = RS256
+jwt.rs.key.r1 = $dir/rs-r1.pub.pem
+jwt.rs.key.r2 = $dir/rs-r2.pub.pem
+jwt.es.iss = https://es.test.tenantd.local
+jwt.es.audience = tenantd-es
+jwt.es.alg = ES256
+jwt.es.key = $dir/es.pub.pem
+EOF
+	export TENANTD_JWT_RS_ISSUER=https://rs.test.tenantd.local TENANTD_JWT_RS_AUDIENCE=tenantd-rs
+	export TENANTD_JWT_RS_KEY_R1=$dir/rs-r1.key.pem TENANTD_JWT_RS_KEY_R2=$dir/rs-r2.key.pem
+	export TENANTD_JWT_RS_PUBLIC_R1=$dir/rs-r1.pub.pem TENANTD_JWT_RS_PUBLIC_R2=$dir/rs-r2.pub.pem
+	export TENANTD_JWT_ES_ISSUER=https://es.test.tenantd.local TENANTD_JWT_ES_AUDIENCE=tenantd-es
+	export TENANTD_JWT_ES_KEY=$dir/es.key.pem TENANTD_JWT_ES_PUBLIC=$dir/es.pub.pem
 }
 
 # tenantctl VAR BUILD ARGS...

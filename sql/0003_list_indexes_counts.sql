@@ -12,8 +12,7 @@ ALTER TABLE tenants
   ADD KEY ix_tenants_account_created (account_id, created_at),
   ADD KEY ix_tenants_valid_upto (valid_upto),
   ADD KEY ix_tenants_account_valid_upto (account_id, valid_upto),
-  ADD KEY ix_tenants_consented (consented_at),
-  ADD KEY ix_tenants_account_consented (account_id, consented_at);
+  ADD KEY ix_tenants_consented (consented_at);
 
 CREATE TABLE tenant_counts (
   account_id BIGINT UNSIGNED NOT NULL,

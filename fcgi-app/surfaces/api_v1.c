@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -20,6 +21,7 @@
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
+#define FILTER_MAX		1024	/* 200 characters of up to 4 bytes, and more */
 
 static void	 h_list(struct ctx *);
 static void	 h_count(struct ctx *);
@@ -250,8 +252,33 @@ parse_sort(const char *s, struct tenant_query *q)
  * Filters shared by the list and the count; the strings live in bufs.
  * Problems land in errors.
  */
+/*
+ * A text filter of at most 200 characters (UTF-8), like the name it is
+ * compared with: 1 with the value in buf, 0 when absent, -1 on error.
+ */
+static int
+text_filter(struct ctx *c, const char *name, char *buf, size_t len,
+    json_t *errors)
+{
+	size_t	 i, chars = 0;
+	int	 rc;
+
+	if ((rc = query_get(c->req->query, name, buf, len)) == 0)
+		return 0;
+	for (i = 0; rc == 1 && buf[i] != '\0'; i++)
+		if (((unsigned char)buf[i] & 0xC0) != 0x80)
+			chars++;
+	if (rc == -1 && strlen(c->req->query) < len)
+		field_error(errors, name, "is not correctly percent-encoded");
+	else if (rc == -1 || chars > 200)
+		field_error(errors, name, "must be at most 200 characters");
+	else
+		return 1;
+	return -1;
+}
+
 static void
-read_filters(struct ctx *c, struct tenant_query *q, char bufs[3][256],
+read_filters(struct ctx *c, struct tenant_query *q, char bufs[3][FILTER_MAX],
     json_t *errors)
 {
 	int	 rc;
@@ -259,16 +286,12 @@ read_filters(struct ctx *c, struct tenant_query *q, char bufs[3][256],
 	memset(q, 0, sizeof(*q));
 	q->scope = tenants_scope(&c->who);
 	q->is_active = -1;
-	if ((rc = query_get(c->req->query, "name", bufs[0], 256)) == 1)
+	if (text_filter(c, "name", bufs[0], FILTER_MAX, errors) == 1)
 		q->name = bufs[0];
-	else if (rc == -1)
-		field_error(errors, "name", "must be at most 200 characters");
-	if ((rc = query_get(c->req->query, "q", bufs[1], 256)) == 1 &&
+	if (text_filter(c, "q", bufs[1], FILTER_MAX, errors) == 1 &&
 	    *bufs[1] != '\0')
 		q->q = bufs[1];
-	else if (rc == -1)
-		field_error(errors, "q", "must be at most 200 characters");
-	if ((rc = query_get(c->req->query, "isActive", bufs[2], 256)) == 1) {
+	if ((rc = query_get(c->req->query, "isActive", bufs[2], FILTER_MAX)) == 1) {
 		if (strcmp(bufs[2], "true") == 0)
 			q->is_active = 1;
 		else if (strcmp(bufs[2], "false") == 0)
@@ -284,7 +307,7 @@ static void
 h_count(struct ctx *c)
 {
 	struct tenant_query	 q;
-	char			 bufs[3][256];
+	char			 bufs[3][FILTER_MAX];
 	json_t			*errors = json_object();
 	long long		 n;
 	enum db_err		 e;
@@ -309,7 +332,7 @@ h_list(struct ctx *c)
 {
 	struct tenant_query	 q;
 	json_t			*errors = json_object(), *data, *body;
-	char			 bufs[3][256], sort[64];
+	char			 bufs[3][FILTER_MAX], sort[64];
 	long			 page, size, pages;
 	long long		 total;
 	struct db_res		*res;
@@ -409,10 +432,16 @@ change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref)
 		ctx_error(c, 412, "precondition_failed", "If-Match does not name "
 		    "the tenant's current version (see its ETag)", NULL);
 		break;
-	case TR_INVALID:
+	case TR_INVALID: {
+		json_t	*errors = json_object();
+		size_t	 i;
+
+		for (i = 0; i < ref->nbad; i++)
+			field_error(errors, ref->bad[i].field, ref->bad[i].msg);
 		ctx_error(c, 422, "validation_failed", "one or more fields are "
-		    "invalid", json_pack("{s:[s]}", ref->bad_field, ref->bad_msg));
+		    "invalid", errors);
 		break;
+	}
 	case TR_CONFLICT:
 		ctx_error(c, 409, "tenant_exists", "another tenant already has "
 		    "this name", NULL);
@@ -563,7 +592,9 @@ h_upgrade(struct ctx *c)
 {
 	struct tenant_change	 ch = { .op = OP_UPGRADE };
 	const char		*s;
-	char			 when[24];
+	char			 when[24], now[24];
+	time_t			 t = time(NULL);
+	struct tm		 tm;
 
 	s = json_string_value(json_object_get(c->input, "extendedExpiryDate"));
 	if (s == NULL || rfc3339_to_sql(s, when, sizeof(when)) == -1) {
@@ -572,7 +603,10 @@ h_upgrade(struct ctx *c)
 		    "must be an RFC 3339 date-time"));
 		return;
 	}
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S", &tm);
 	ch.valid_upto = when;
+	ch.now = now;
 	change_and_reply(c, &ch);
 }
 
@@ -701,8 +735,9 @@ job_json(const struct db_row *r)
 		json_array_append_new(steps, json_pack("{s:s, s:s}", "name",
 		    job_steps[i], "status", st));
 	}
-	return json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o}",
-	    "correlationId", r->v[0], "tenantId", r->v[1], "status", status,
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:o, s:o}",
+	    "correlationId", r->v[0], "id", r->v[7], "tenantId", r->v[1],
+	    "status", status,
 	    "steps", steps, "error", r->v[4],
 	    "createdAt", tenant_col_json_time(r->v[5]),
 	    "updatedAt", tenant_col_json_time(r->v[6]));

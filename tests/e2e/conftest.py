@@ -6,6 +6,11 @@
     TENANTD_CONFIG       the config file tenantd and tenantctl use
     TENANTD_DB_SOCKET, TENANTD_DB_USER, TENANTD_DB_PASSWORD, TENANTD_DB_NAME
     TENANTD_JWT_ISSUER, TENANTD_JWT_AUDIENCE, TENANTD_JWT_SECRET   (the "dev" HS256 issuer)
+    TENANTD_JWT_RS_ISSUER, TENANTD_JWT_RS_AUDIENCE, TENANTD_JWT_RS_KEY_R1, TENANTD_JWT_RS_KEY_R2
+    TENANTD_JWT_ES_ISSUER, TENANTD_JWT_ES_AUDIENCE, TENANTD_JWT_ES_KEY
+                         the test-only RS256 (kids r1, r2) and ES256 issuers and their private
+                         key files (scripts/lib.sh, add_test_jwt_issuers); tests needing them
+                         skip without them
     TENANTD_LOG          tenantd's log file (optional)
 Without TENANTD_URL the tests use the dev stack of ./scripts/up (var/dev-credentials,
 var/tenantd.conf, build/up/tenantctl), so this works too:
@@ -178,8 +183,8 @@ class Ctl:
         out = self.run("account", "create", name).stdout.strip()
         return name, (out.splitlines()[-1].strip() if out else "")
 
-    def key(self, account=None, permissions="all", kind="account", tenant=None, label=None):
-        """A new API key; creates a fresh account unless one is named."""
+    def key(self, account=None, permissions="all", kind="account", tenant=None, label=None, expires=None):
+        """A new API key; creates a fresh account unless one is named. expires: RFC 3339."""
         name, acc_id = self.account(account)
         if not isinstance(permissions, str):
             permissions = ",".join(permissions)
@@ -188,6 +193,8 @@ class Ctl:
             args += ["--tenant", tenant]
         if label:
             args += ["--label", label]
+        if expires:
+            args += ["--expires", expires]
         out = self.run(*args).stdout.strip().splitlines()
         key = out[-1].strip() if out else ""
         assert key.startswith("tk_live_"), f"tenantctl key create printed {out!r}"
@@ -232,6 +239,77 @@ class Tokens:
         """The same claims with {"alg": "none"} and an empty signature."""
         header = {"alg": "none", "typ": "JWT"}
         return f"{b64url(header)}.{b64url(self.claims(sub, permissions, ttl, **extra))}."
+
+
+@dataclass(frozen=True)
+class JwtIssuer:
+    """A configured issuer and the keys to sign for it (tests only).
+
+    keys: kid ("" = none) -> HS256 secret (str) or private key PEM (bytes);
+    public: kid -> public key PEM (bytes), as configured in tenantd (RS256/ES256)."""
+    name: str
+    iss: str
+    aud: str
+    alg: str
+    keys: dict = field(repr=False)
+    public: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def default_kid(self):
+        return sorted(self.keys)[0]
+
+    def claims(self, sub=None, permissions=("View",), ttl=300, **extra):
+        now = int(time.time())
+        perms = [permission_claim(p) for p in ([permissions] if isinstance(permissions, str) else permissions)]
+        c = {"iss": self.iss, "aud": self.aud, "sub": sub or unique_name("jwt"),
+             "iat": now, "nbf": now, "exp": now + ttl, "permission": perms}
+        c.update(extra)
+        return {k: v for k, v in c.items() if v is not None}
+
+    def mint(self, sub=None, permissions=("View",), ttl=300, *, kid=None, key=None, alg=None, headers=None,
+             **extra):
+        """A token for this issuer, signed with its key kid (default: the first one). key= and
+        alg= sign with something else (PyJWT: a secret or a private PEM); extra claims override
+        the defaults (None removes one)."""
+        return self.sign(self.claims(sub, permissions, ttl, **extra), kid=kid, key=key, alg=alg, headers=headers)
+
+    def sign(self, claims, *, kid=None, key=None, alg=None, headers=None):
+        """Any claims (a dict), signed as mint() does."""
+        kid = self.default_kid if kid is None else kid
+        signing_key = key if key is not None else self.keys.get(kid, self.keys[self.default_kid])
+        h = {"kid": kid} if kid else {}
+        h.update(headers or {})
+        return jwt.encode(claims, signing_key, algorithm=alg or self.alg, headers=h or None)
+
+
+def _env_or_conf(env, conf, name, key):
+    return env.get(name) or conf.get(key) or ""
+
+
+def load_issuers(stack):
+    """The dev issuer and, when configured (./scripts/test), the RS256 and ES256 test issuers:
+    name -> JwtIssuer. Private keys come from TENANTD_JWT_{RS_KEY_R1,RS_KEY_R2,ES_KEY}."""
+    env, conf = os.environ, _read_kv(stack.config)
+    out = {"dev": JwtIssuer("dev", stack.jwt_issuer, stack.jwt_audience, "HS256", {"": stack.jwt_secret})}
+
+    def pem(path):
+        try:
+            return Path(path).read_bytes() if path else None
+        except OSError:
+            return None
+
+    rs_iss = _env_or_conf(env, conf, "TENANTD_JWT_RS_ISSUER", "jwt.rs.iss")
+    rs_keys = {kid: pem(env.get(f"TENANTD_JWT_RS_KEY_{kid.upper()}")) for kid in ("r1", "r2")}
+    if rs_iss and all(rs_keys.values()):
+        out["rs"] = JwtIssuer("rs", rs_iss, _env_or_conf(env, conf, "TENANTD_JWT_RS_AUDIENCE", "jwt.rs.audience"),
+                              "RS256", rs_keys,
+                              {kid: pem(conf.get(f"jwt.rs.key.{kid}")) for kid in rs_keys})
+    es_iss = _env_or_conf(env, conf, "TENANTD_JWT_ES_ISSUER", "jwt.es.iss")
+    es_key = pem(env.get("TENANTD_JWT_ES_KEY"))
+    if es_iss and es_key:
+        out["es"] = JwtIssuer("es", es_iss, _env_or_conf(env, conf, "TENANTD_JWT_ES_AUDIENCE", "jwt.es.audience"),
+                              "ES256", {"": es_key}, {"": pem(conf.get("jwt.es.key"))})
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -326,9 +404,11 @@ def slug():
 
 @pytest.fixture
 def new_key(ctl):
-    """new_key(permissions="all", kind="account", account=None, tenant=None) -> Principal."""
-    def make(permissions="all", kind="account", account=None, tenant=None, label=None):
-        return ctl.key(account=account, permissions=permissions, kind=kind, tenant=tenant, label=label)
+    """new_key(permissions="all", kind="account", account=None, tenant=None, label=None, expires=None)
+    -> Principal (expires: RFC 3339, may lie in the past)."""
+    def make(permissions="all", kind="account", account=None, tenant=None, label=None, expires=None):
+        return ctl.key(account=account, permissions=permissions, kind=kind, tenant=tenant, label=label,
+                       expires=expires)
     return make
 
 
@@ -346,6 +426,121 @@ def create_tenant(api):
         assert r.status_code == 202, f"create {slug}: {r.status_code} {r.text[:500]}"
         return r
     return create
+
+
+@pytest.fixture(scope="session")
+def issuers(stack):
+    """name -> JwtIssuer: "dev" (HS256) always; "rs" (RS256, kids r1/r2) and "es" (ES256) when
+    the stack configures them (./scripts/test does)."""
+    return load_issuers(stack)
+
+
+def _issuer(issuers, name):
+    if name not in issuers:
+        pytest.skip(f"the stack has no jwt.{name} issuer with known private keys (./scripts/test sets one up)")
+    return issuers[name]
+
+
+@pytest.fixture(scope="session")
+def dev_issuer(issuers):
+    return issuers["dev"]
+
+
+@pytest.fixture(scope="session")
+def rs_issuer(issuers):
+    return _issuer(issuers, "rs")
+
+
+@pytest.fixture(scope="session")
+def es_issuer(issuers):
+    return _issuer(issuers, "es")
+
+
+@pytest.fixture(scope="session")
+def foreign_keys():
+    """Private key PEMs tenantd does not know: {"rsa": RSA-2048, "ec": P-256}."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    def pem(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+    return {"rsa": pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+            "ec": pem(ec.generate_private_key(ec.SECP256R1()))}
+
+
+def _listen_socket_inode(stack):
+    """The inode of tenantd's listening unix socket (config: listen = unix:PATH), or None."""
+    listen = _read_kv(stack.config).get("listen", "")
+    if not listen.startswith("unix:"):
+        return None
+    try:
+        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        # Num RefCount Protocol Flags Type St Inode Path; accepted connections show the path
+        # too, the listening socket alone has __SO_ACCEPTCON (0x10000) in Flags.
+        f = line.split()
+        if len(f) >= 8 and f[7] == listen[5:] and int(f[3], 16) & 0x10000:
+            return f[6]
+    return None
+
+
+def _tenantd_worker_pids(stack):
+    """tenantd's FastCGI workers: the master's children that hold the listening socket (the
+    provisioning process, also a child, does not)."""
+    try:
+        master = int(Path(stack.config).parent.joinpath("run", "tenantd.pid").read_text().strip())
+    except (OSError, ValueError):
+        return []
+    inode = _listen_socket_inode(stack)
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            # pid (comm) state ppid ...: comm may hold spaces, so split after the last ")".
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master:
+                continue
+            if inode is not None and not any(_readlink(fd) == f"socket:[{inode}]" for fd in (d / "fd").iterdir()):
+                continue
+        except (OSError, ValueError, IndexError):
+            continue
+        pids.append(int(d.name))
+    return pids
+
+
+def _readlink(path):
+    try:
+        return os.readlink(path)
+    except OSError:     # a connection closed while we looked
+        return ""
+
+
+@pytest.fixture(scope="session")
+def tenantd_workers(stack):
+    """() -> {pid: activity} for tenantd's worker processes, where activity (system calls that
+    read or wrote, or else context switches) grows whenever a worker serves a request. An idle
+    worker sleeps in accept() and does not move. {} when the workers cannot be found (no pid
+    file next to the config, as with a stack not started by scripts/)."""
+    def probe():
+        out = {}
+        for pid in _tenantd_worker_pids(stack):
+            try:
+                text = Path(f"/proc/{pid}/io").read_text()
+                vals = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+                out[pid] = int(vals["syscr"]) + int(vals["syscw"])
+            except (OSError, KeyError, ValueError):
+                try:
+                    st = Path(f"/proc/{pid}/status").read_text()
+                    out[pid] = sum(int(line.split(":")[1]) for line in st.splitlines()
+                                   if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+                except (OSError, ValueError):
+                    continue
+        return out
+    return probe
 
 
 def pytest_configure(config):

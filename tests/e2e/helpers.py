@@ -1,6 +1,13 @@
 """Assertions shared by the e2e tests (import: from helpers import ...)."""
 
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
 import uuid
+from pathlib import Path
 
 from lxml import etree
 
@@ -96,3 +103,50 @@ def assert_xml(r, status, root, media="application/xml"):
 
 def allow_methods(r):
     return {m.strip().upper() for m in r.headers.get("Allow", "").split(",") if m.strip()}
+
+
+def assert_invalid_credential(r):
+    """401 problem for a credential that was presented but is not acceptable (bad JWT or key),
+    with the RFC 6750 challenge naming invalid_token."""
+    body = assert_problem(r, 401)
+    challenge = r.headers.get("WWW-Authenticate", "")
+    assert challenge.lower().startswith("bearer"), f"WWW-Authenticate: {challenge!r}{describe(r)}"
+    assert 'error="invalid_token"' in challenge, f"WWW-Authenticate: {challenge!r}{describe(r)}"
+    return body
+
+
+def tenantd_binary():
+    """The tenantd the stack runs: $TENANTD_BIN, else next to $TENANTCTL, else build/up/tenantd."""
+    if os.environ.get("TENANTD_BIN"):
+        return os.environ["TENANTD_BIN"]
+    if os.environ.get("TENANTCTL"):
+        return str(Path(os.environ["TENANTCTL"]).with_name("tenantd"))
+    return str(Path(__file__).resolve().parents[2] / "build" / "up" / "tenantd")
+
+
+def tenantd_routes(binary=None):
+    """[(method, pattern, permission or None)] as `tenantd --routes` prints them."""
+    out = subprocess.run([binary or tenantd_binary(), "--routes"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    routes = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            routes.append((parts[0], parts[1], None if parts[2] == "-" else parts[2]))
+    return routes
+
+
+def jwt_b64(data):
+    """base64url without padding of bytes, or of a dict/list as compact JSON."""
+    if isinstance(data, (dict, list)):
+        data = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_raw(header, claims, secret):
+    """An HS256 token over any header and claims with any secret bytes. PyJWT refuses a PEM
+    as HMAC secret, which is exactly what an algorithm-confusion attack uses."""
+    signing_input = f"{jwt_b64(header)}.{jwt_b64(claims)}"
+    sig = hmac.new(secret if isinstance(secret, bytes) else secret.encode(), signing_input.encode(),
+                   hashlib.sha256).digest()
+    return f"{signing_input}.{jwt_b64(sig)}"

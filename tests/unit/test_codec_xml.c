@@ -186,8 +186,8 @@ test_encode_arrays(void **state)
 	    "<misc><value>true</value></misc>");
 	check_encode_obj("{\"errors\":{\"Name\":[\"required\",\"too long\"],"
 	    "\"emails\":[\"bad\"]}}", "problem", NULL,
-	    "<errors><Name><value>required</value><value>too long</value>"
-	    "</Name><emails><email>bad</email></emails></errors>");
+	    "<errors><Name><message>required</message><message>too long"
+	    "</message></Name><emails><message>bad</message></emails></errors>");
 	check_encode_obj("{\"grid\":[[1,2],[],[[3]]]}", "r", NULL,
 	    "<grid><value><value>1</value><value>2</value></value>"
 	    "<value></value><value><value><value>3</value></value></value>"
