@@ -50,10 +50,17 @@ apikey_wellformed(const char *s)
 	return 1;
 }
 
+/*
+ * The digest is fetched once per process: OpenSSL 3 otherwise looks the
+ * algorithm up on every call.
+ */
 void
 apikey_hash(const char *key, unsigned char out[APIKEY_HASH_LEN])
 {
+	static EVP_MD	*md;
 	unsigned int	 len = APIKEY_HASH_LEN;
 
-	EVP_Digest(key, strlen(key), out, &len, EVP_sha256(), NULL);
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	EVP_Digest(key, strlen(key), out, &len, md ? md : EVP_sha256(), NULL);
 }

@@ -49,20 +49,45 @@ buf_putc(struct buf *b, char c)
 	return buf_append(b, &c, 1);
 }
 
+/* Formats into the room there is; only a text too long for it goes twice. */
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list	 cp;
+	size_t	 room;
 	int	 n;
 
-	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
-	va_end(cp);
-	if (n < 0 || buf_reserve(b, (size_t)n) == -1)
+	if (buf_reserve(b, 64) == -1)
 		return -1;
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	room = b->cap - b->len;
+	va_copy(cp, ap);
+	n = vsnprintf(b->data + b->len, room, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= room) {
+		if (buf_reserve(b, (size_t)n) == -1)
+			return -1;
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 	return 0;
+}
+
+int
+buf_put_i64(struct buf *b, long long n)
+{
+	char			 tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long	 u = n < 0 ? 0ULL - (unsigned long long)n :
+	    (unsigned long long)n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (n < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 int

@@ -22,6 +22,8 @@ int	 buf_putc(struct buf *, char);
 int	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 buf_vprintf(struct buf *, const char *, va_list);
+/* Decimal digits of n, without printf. */
+int	 buf_put_i64(struct buf *, long long n);
 void	 buf_reset(struct buf *);
 void	 buf_free(struct buf *);
 

@@ -3,17 +3,117 @@
 
 #include "codec_json.h"
 
-static int
-dump_cb(const char *p, size_t n, void *arg)
+/*
+ * A writer of its own rather than json_dump_callback: straight into the
+ * worker's buffer, runs of plain bytes copied at once.  This path runs
+ * for every response.
+ */
+int
+codec_json_string(struct buf *out, const char *s, size_t len)
 {
-	return buf_append(arg, p, n);
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i, run = 0;
+	unsigned char		 c;
+	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	const char		*rep;
+	size_t			 replen;
+
+	if (buf_reserve(out, len + 2) == -1 || buf_putc(out, '"') == -1)
+		return -1;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (buf_append(out, s + run, i - run) == -1)
+			return -1;
+		run = i + 1;
+		replen = 2;
+		switch (c) {
+		case '"': rep = "\\\""; break;
+		case '\\': rep = "\\\\"; break;
+		case '\n': rep = "\\n"; break;
+		case '\r': rep = "\\r"; break;
+		case '\t': rep = "\\t"; break;
+		case '\b': rep = "\\b"; break;
+		case '\f': rep = "\\f"; break;
+		default:
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			rep = esc;
+			replen = 6;
+			break;
+		}
+		if (buf_append(out, rep, replen) == -1)
+			return -1;
+	}
+	if (buf_append(out, s + run, len - run) == -1)
+		return -1;
+	return buf_putc(out, '"');
+}
+
+static int
+enc_real(struct buf *out, double d)
+{
+	size_t	 start = out->len;
+
+	if (buf_printf(out, "%.17g", d) == -1)
+		return -1;
+	/* Keep it a real when read back, as jansson writes it. */
+	if (strpbrk(out->data + start, ".eEn") == NULL)
+		return buf_puts(out, ".0");
+	return 0;
+}
+
+static int
+enc_value(const json_t *v, struct buf *out)
+{
+	const char	*key;
+	size_t		 klen, i;
+	json_t		*m;
+	char		 sep = 0;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (buf_putc(out, '{') == -1)
+			return -1;
+		json_object_keylen_foreach((json_t *)v, key, klen, m) {
+			if ((sep && buf_putc(out, sep) == -1) ||
+			    codec_json_string(out, key, klen) == -1 ||
+			    buf_putc(out, ':') == -1 || enc_value(m, out) == -1)
+				return -1;
+			sep = ',';
+		}
+		return buf_putc(out, '}');
+	case JSON_ARRAY:
+		if (buf_putc(out, '[') == -1)
+			return -1;
+		json_array_foreach(v, i, m) {
+			if ((i > 0 && buf_putc(out, ',') == -1) ||
+			    enc_value(m, out) == -1)
+				return -1;
+		}
+		return buf_putc(out, ']');
+	case JSON_STRING:
+		return codec_json_string(out, json_string_value(v),
+		    json_string_length(v));
+	case JSON_INTEGER:
+		return buf_put_i64(out, json_integer_value(v));
+	case JSON_REAL:
+		return enc_real(out, json_real_value(v));
+	case JSON_TRUE:
+		return buf_puts(out, "true");
+	case JSON_FALSE:
+		return buf_puts(out, "false");
+	case JSON_NULL:
+	default:
+		return buf_puts(out, "null");
+	}
 }
 
 int
 codec_json_encode(const json_t *tree, struct buf *out)
 {
-	return json_dump_callback(tree, dump_cb, out,
-	    JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	return enc_value(tree, out);
 }
 
 /* Nesting depth of the bracket structure, outside strings. */

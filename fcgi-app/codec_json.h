@@ -12,6 +12,8 @@
 #define CODEC_JSON_MAX_DEPTH	32
 
 int	 codec_json_encode(const json_t *, struct buf *out);
+/* Appends s[0..len) as a JSON string literal, quotes included. */
+int	 codec_json_string(struct buf *out, const char *s, size_t len);
 /*
  * Parses a request body: an object, no duplicate keys, nesting at most
  * CODEC_JSON_MAX_DEPTH.  Returns NULL with a message in err otherwise.

@@ -250,8 +250,7 @@ enc_scalar(struct buf *out, const json_t *v)
 		return enc_escape(out, json_string_value(v),
 		    json_string_length(v), 0);
 	case JSON_INTEGER:
-		return buf_printf(out, "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
+		return buf_put_i64(out, json_integer_value(v));
 	case JSON_REAL:
 		return buf_printf(out, "%.17g", json_real_value(v));
 	case JSON_TRUE:

@@ -68,7 +68,7 @@ struct tenant_change {
 struct tenant_ref {
 	char		 slug[64];
 	char		 guid[37];
-	char		 name[201];
+	char		 name[801];	/* 200 characters of up to 4 bytes */
 	long long	 pk;
 	struct {
 		const char	*field;

@@ -166,25 +166,30 @@ query_int(struct ctx *c, const char *name, long lo, long hi, long dflt,
  * The query string without pageNumber and pageSize, to carry filters and
  * sort into the Link header's references.
  */
-static void
-other_params(const char *qs, char *out, size_t len)
+static int
+other_params(const char *qs, struct buf *out)
 {
 	const char	*p = qs, *amp;
-	size_t		 n, o = 0;
+	size_t		 n;
 
-	*out = '\0';
 	while (*p != '\0') {
 		n = strcspn(p, "&");
 		amp = p + n;
 		if (strncmp(p, "pageNumber=", 11) != 0 &&
-		    strncmp(p, "pageSize=", 9) != 0 && n > 0 && o + n + 2 < len) {
-			memcpy(out + o, p, n);
-			o += n;
-			out[o++] = '&';
-			out[o] = '\0';
-		}
+		    strncmp(p, "pageSize=", 9) != 0 && n > 0 &&
+		    (buf_append(out, p, n) == -1 || buf_putc(out, '&') == -1))
+			return -1;
 		p = *amp ? amp + 1 : amp;
 	}
+	return 0;
+}
+
+static int
+link_one(struct buf *b, int plen, const char *uri, const char *keep, long page,
+    long size, const char *rel)
+{
+	return buf_printf(b, "%s<%.*s?%spageNumber=%ld&pageSize=%ld>; "
+	    "rel=\"%s\"", b->len ? ", " : "", plen, uri, keep, page, size, rel);
 }
 
 /* Link header: relative references to the same path, RFC 8288. */
@@ -193,21 +198,21 @@ link_header(struct ctx *c, long page, long size, long pages)
 {
 	const char	*uri = c->req->request_uri ? c->req->request_uri : "";
 	int		 plen = (int)strcspn(uri, "?#");
-	char		 links[2048], keep[512];
-	size_t		 n = 0;
+	struct buf	 keep = { 0 }, links = { 0 };
 
-	other_params(c->req->query, keep, sizeof(keep));
-#define LINK(p, rel) n += (size_t)snprintf(links + n, sizeof(links) - n, \
-	"%s<%.*s?%spageNumber=%ld&pageSize=%ld>; rel=\"%s\"", n ? ", " : "", \
-	plen, uri, keep, (long)(p), size, rel)
-	LINK(1, "first");
-	if (page > 1)
-		LINK(page - 1 > pages ? pages : page - 1, "prev");
-	if (page < pages)
-		LINK(page + 1, "next");
-	LINK(pages, "last");
-#undef LINK
-	response_header(c->resp, "Link", "%s", links);
+	if (other_params(c->req->query, &keep) == -1 ||
+	    buf_append(&keep, "", 0) == -1 ||	/* NUL-terminated even when empty */
+	    link_one(&links, plen, uri, keep.data, 1, size, "first") == -1 ||
+	    (page > 1 && link_one(&links, plen, uri, keep.data,
+	    page - 1 > pages ? pages : page - 1, size, "prev") == -1) ||
+	    (page < pages && link_one(&links, plen, uri, keep.data, page + 1,
+	    size, "next") == -1) ||
+	    link_one(&links, plen, uri, keep.data, pages, size, "last") == -1)
+		goto done;
+	response_header(c->resp, "Link", "%s", links.data);
+done:
+	buf_free(&keep);
+	buf_free(&links);
 }
 
 /* Sortable fields, by their canonical names. */
@@ -524,7 +529,7 @@ h_delete(struct ctx *c)
 {
 	struct tenant_change	 ch = { .op = OP_DELETE };
 	struct tenant_ref	 ref;
-	char			 n[256], d[256];
+	char			 n[FILTER_MAX], d[FILTER_MAX];
 	enum tres		 r;
 
 	ch.confirm_name = query_or_body(c, "confirmName", n, sizeof(n));

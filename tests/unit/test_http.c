@@ -244,6 +244,35 @@ test_json_limits(void **state)
 	json_decref(j);
 }
 
+static void
+test_json_encode(void **state)
+{
+	struct buf	 b = { 0 };
+	json_t		*j, *back;
+
+	(void)state;
+	j = json_pack("{s:s, s:i, s:I, s:b, s:n, s:f, s:f, s:[s, {}], s:{}}",
+	    "s", "a\"b\\c\n\t\x01\xc3\xa9/", "i", -42, "big",
+	    (json_int_t)9007199254740993LL, "t", 1, "z", "r", 1.5, "whole", 2.0,
+	    "arr", "x", "o");
+	assert_int_equal(codec_json_encode(j, &b), 0);
+	assert_string_equal(b.data, "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001\xc3\xa9/\","
+	    "\"i\":-42,\"big\":9007199254740993,\"t\":true,\"z\":null,"
+	    "\"r\":1.5,\"whole\":2.0,\"arr\":[\"x\",{}],\"o\":{}}");
+	/* What jansson reads back is what was encoded. */
+	back = json_loadb(b.data, b.len, 0, NULL);
+	assert_non_null(back);
+	assert_true(json_equal(j, back));
+	json_decref(back);
+	json_decref(j);
+	buf_reset(&b);
+	j = json_integer(-9223372036854775807LL - 1);
+	assert_int_equal(codec_json_encode(j, &b), 0);
+	assert_string_equal(b.data, "-9223372036854775808");
+	json_decref(j);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -256,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_apikey),
 		cmocka_unit_test(test_perm),
 		cmocka_unit_test(test_json_limits),
+		cmocka_unit_test(test_json_encode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
