@@ -1,0 +1,90 @@
+-- wrk script for tenantd's canonical API (bench/run sets the environment).
+--
+--   KIND  get     GET /api/v1/tenants/tenant-K, K random in 1..N, JSON
+--         xml     the same with Accept: application/xml
+--         etag    the same with If-None-Match: "1" (every seeded tenant is at version 1) -> 304
+--         list    GET /api/v1/tenants?pageNumber=PAGE (page size 10)
+--         count   GET /api/v1/tenants/count
+--         search  GET /api/v1/tenants?q=K (substring search in name/description)
+--         create  POST /api/v1/tenants, a new slug and name per request -> 202
+--         mix     get, xml, etag, list page 1, count in turn (the long RSS run)
+--   N     number of seeded tenants (100000)
+--   KEY   API key (tk_live_...), sent as Authorization: Bearer
+--   PAGE  page number for KIND=list (1)
+--   RUN   a tag unique to this wrk invocation; part of every created slug
+--
+-- The anchors use ../shared/anchors/rand-id.lua as given; random ids here are
+-- drawn the same way (math.random over 1..N, one wrk.format per request).
+
+local kind = os.getenv("KIND") or "get"
+local n = tonumber(os.getenv("N") or "100000")
+local key = os.getenv("KEY") or ""
+local page = os.getenv("PAGE") or "1"
+local run = os.getenv("RUN") or "x"
+
+local threads = {}
+
+-- main state: number the threads so created slugs differ between them
+function setup(thread)
+  threads[#threads + 1] = thread
+  thread:set("tid", #threads)
+end
+
+local base = "/api/v1/tenants"
+local fixed          -- pre-formatted request for the fixed-path kinds
+local counter = 0
+local h_json, h_xml, h_etag
+
+function init(args)
+  local t = tonumber(tid) or 1
+  math.randomseed(os.time() * 1000 + t * 7919)
+  wrk.headers["Authorization"] = "Bearer " .. key
+  wrk.headers["Accept"] = "application/json"
+  h_json = { ["Authorization"] = "Bearer " .. key, ["Accept"] = "application/json" }
+  h_xml = { ["Authorization"] = "Bearer " .. key, ["Accept"] = "application/xml" }
+  h_etag = { ["Authorization"] = "Bearer " .. key, ["Accept"] = "application/json",
+             ["If-None-Match"] = '"1"' }
+  if kind == "xml" then
+    wrk.headers["Accept"] = "application/xml"
+  elseif kind == "etag" then
+    wrk.headers["If-None-Match"] = '"1"'
+  elseif kind == "list" then
+    fixed = wrk.format("GET", base .. "?pageNumber=" .. page)
+  elseif kind == "count" then
+    fixed = wrk.format("GET", base .. "/count")
+  elseif kind == "create" then
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+  end
+end
+
+local function by_id()
+  return base .. "/tenant-" .. math.random(1, n)
+end
+
+local mix_i = 0
+
+request = function()
+  if fixed then
+    return fixed
+  elseif kind == "get" or kind == "xml" or kind == "etag" then
+    return wrk.format("GET", by_id())
+  elseif kind == "search" then
+    return wrk.format("GET", base .. "?q=" .. math.random(1, n))
+  elseif kind == "create" then
+    counter = counter + 1
+    local s = string.format("b%s-%d-%d", run, tonumber(tid) or 1, counter)
+    local body = string.format(
+      '{"id":"%s","name":"Bench %s","adminEmail":"admin@%s.example.com","issuer":"https://%s.example.com"}',
+      s, s, s, s)
+    return wrk.format("POST", base, nil, body)
+  elseif kind == "mix" then
+    mix_i = mix_i % 5 + 1
+    if mix_i == 1 then return wrk.format("GET", by_id(), h_json)
+    elseif mix_i == 2 then return wrk.format("GET", by_id(), h_xml)
+    elseif mix_i == 3 then return wrk.format("GET", by_id(), h_etag)
+    elseif mix_i == 4 then return wrk.format("GET", base .. "?pageNumber=1", h_json)
+    else return wrk.format("GET", base .. "/count", h_json) end
+  end
+  error("unknown KIND " .. kind)
+end
