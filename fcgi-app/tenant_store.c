@@ -115,28 +115,31 @@ get_by(struct db *db, enum tsql q, long long scope, const char *id,
 	return db_one(db, sql(scope ? q + 1 : q), p, scope ? 2 : 1, row, res);
 }
 
+/* By slug first; a GUID-shaped id that is no slug is tried as a GUID. */
+static int
+find(struct db *db, enum tsql by_slug, enum tsql by_guid, long long scope,
+    const char *id, struct db_row *row, struct db_res **res)
+{
+	int	 rc;
+
+	rc = get_by(db, by_slug, scope, id, row, res);
+	if (rc != 0 || !guid_shaped(id))
+		return rc;
+	return get_by(db, by_guid, scope, id, row, res);
+}
+
 int
 tenant_store_get(struct db *db, long long scope, const char *id,
     struct db_row *row, struct db_res **res)
 {
-	int	 rc;
-
-	rc = get_by(db, TS_GET_SLUG, scope, id, row, res);
-	if (rc != 0 || !guid_shaped(id))
-		return rc;
-	return get_by(db, TS_GET_GUID, scope, id, row, res);
+	return find(db, TS_GET_SLUG, TS_GET_GUID, scope, id, row, res);
 }
 
 int
 tenant_store_lock(struct db *db, long long scope, const char *id,
     struct db_row *row, struct db_res **res)
 {
-	int	 rc;
-
-	rc = get_by(db, TS_LOCK_SLUG, scope, id, row, res);
-	if (rc != 0 || !guid_shaped(id))
-		return rc;
-	return get_by(db, TS_LOCK_GUID, scope, id, row, res);
+	return find(db, TS_LOCK_SLUG, TS_LOCK_GUID, scope, id, row, res);
 }
 
 enum db_err
