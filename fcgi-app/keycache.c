@@ -2,6 +2,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -24,17 +27,38 @@ static long			 ttl;
 static uint64_t			 seen;		/* epoch the cache is of */
 static struct entry		 slots[KEYCACHE_SLOTS];
 
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (h ^ '|') * 1099511628211ULL;
+}
+
 struct keycache_shared *
-keycache_shared_new(void)
+keycache_shared_open(const struct config *cfg, int create)
 {
 	struct keycache_shared	*s;
+	char			 name[64], port[24];
+	uint64_t		 h = 1469598103934665603ULL;
+	int			 fd;
 
-	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED)
+	snprintf(port, sizeof(port), "%ld", cfg->db_port);
+	h = fnv(fnv(fnv(fnv(h, cfg->db_socket), cfg->db_host), port),
+	    cfg->db_name);
+	snprintf(name, sizeof(name), "/tenantd-keys-%016llx",
+	    (unsigned long long)h);
+	fd = shm_open(name, O_RDWR | (create ? O_CREAT : 0), 0600);
+	if (fd == -1)
 		return NULL;
-	atomic_init(&s->epoch, 0);
-	return s;
+	/* The epoch only grows, so an object left by an earlier run is fine. */
+	if (create && ftruncate(fd, sizeof(*s)) == -1) {
+		close(fd);
+		return NULL;
+	}
+	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return s == MAP_FAILED ? NULL : s;
 }
 
 void
@@ -52,6 +76,13 @@ keycache_invalidate(void)
 	memset(slots, 0, sizeof(slots));
 	if (shared != NULL)
 		seen = atomic_fetch_add(&shared->epoch, 1) + 1;
+}
+
+void
+keycache_bump(struct keycache_shared *s)
+{
+	if (s != NULL)
+		atomic_fetch_add(&s->epoch, 1);
 }
 
 static struct entry *

@@ -434,7 +434,7 @@ main(int argc, char *argv[])
 	fprintf(stderr, "tenantd %s: %ld workers on %s\n", PACKAGE_VERSION,
 	    cfg.workers, *cfg.listen ? cfg.listen : "fd 0");
 	if ((rl = ratelimit_new()) == NULL ||
-	    (keys_shared = keycache_shared_new()) == NULL) {
+	    (keys_shared = keycache_shared_open(&cfg, 1)) == NULL) {
 		fprintf(stderr, "tenantd: cannot map shared memory\n");
 		return 1;
 	}

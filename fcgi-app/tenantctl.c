@@ -17,6 +17,7 @@
 #include "db.h"
 #include "jwt.h"
 #include "key_store.h"
+#include "keycache.h"
 #include "perm.h"
 #include "rfc3339.h"
 #include "tenant_store.h"
@@ -292,7 +293,6 @@ cmd_key_revoke(struct db *db, const struct config *cfg, int argc, char **argv)
 {
 	int	 rc;
 
-	(void)cfg;
 	if (argc != 1) {
 		usage();
 		return 2;
@@ -306,6 +306,8 @@ cmd_key_revoke(struct db *db, const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tenantctl: no active key %s\n", argv[0]);
 		return 1;
 	}
+	/* A daemon on this host using the same database drops its cached keys. */
+	keycache_bump(keycache_shared_open(cfg, 0));
 	printf("revoked %s\n", argv[0]);
 	return 0;
 }

@@ -724,3 +724,18 @@ def test_rate_limit_per_key_and_route_shared_by_workers(stack, new_key, tenantd_
     r = fresh_get(stack, path, key=other.key)
     assert_json(r, 200)
     assert r.headers.get("RateLimit-Remaining") == "59", f"RateLimit-Remaining{describe(r)}"
+
+
+def test_key_revoked_by_tenantctl_is_refused_at_once_by_every_worker(api, ctl, db, stack, tenantd_workers):
+    # Workers cache resolved keys (auth.cache_ttl); tenantctl on the same host
+    # reaches their shared revocation epoch, so the cache never outlives it.
+    key = ctl.key(permissions="View").key
+    for r in in_parallel(lambda i: fresh_get(stack, LIST, key=key), 6):
+        assert_json(r, 200)
+    key_id = key_row(db, key)["id"]
+    ctl.run("key", "revoke", str(key_id))
+    with served_by_several_workers(tenantd_workers):
+        responses = in_parallel(lambda i: fresh_get(stack, LIST, key=key), 12)
+    for r in responses:
+        body = assert_invalid_credential(r)
+        assert "revoked" in body["detail"], body
