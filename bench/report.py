@@ -265,7 +265,9 @@ def cmd_report(scr, out):
         f"- cores (`nproc`): **{meta['nproc']}** ({meta['cpu']}), kernel {meta['kernel']}",
         f"- load average before the run: {meta['load_start']} (1/5/15 min; during the run it is the bench's own)"
         + (f"; CPU used by other programs during the rounds: {meta['foreign_cpu']} % of the machine"
-           if meta.get("foreign_cpu") else "") + load_note,
+           if meta.get("foreign_cpu") else "")
+        + (f" (by round: {', '.join(x + ' %' for x in meta['foreign_rounds'].split())})"
+           if meta.get("foreign_rounds") else "") + load_note,
         f"- tenants: **{tenants:,}** seeded for tenantd (`tenantctl seed`, {meta['seed_secs']} s) and "
         f"{tenants:,} rows in `anchor.tenants`, one MariaDB server for both",
         f"- FastCGI processes: {meta['workers']} for tenantd and for each anchor (hello, db, PHP-FPM); "
@@ -370,6 +372,13 @@ def cmd_report(scr, out):
             if f in profs:
                 with open(os.path.join(prof, f)) as fh:
                     md.append(f"### {f[:-4]}\n\n```\n{fh.read().rstrip()}\n```\n")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(notes):
+        with open(notes) as fh:
+            text = fh.read()
+        if text.lstrip().startswith("<!--"):
+            text = text.split("-->", 1)[1]
+        md.append(text.strip() + "\n")
     md.append("## Method\n")
     md.append("See bench/README.md. Raw per-round figures of this run: `bench/results/raw/` (not committed).\n")
     with open(out, "w") as f:
