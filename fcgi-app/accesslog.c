@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,30 @@ put_str(struct buf *b, const char *name, const char *v)
 }
 
 /*
- * Formatted by hand into a buffer the process keeps, since it runs for
- * every request; client-supplied strings are escaped as JSON.  The line
- * goes out in one write(2), which the kernel keeps whole against the
- * other workers' lines (stdio would split it).
+ * Lines wait in a buffer the process keeps and go out in one write(2)
+ * of whole lines, which the kernel keeps whole against the other
+ * workers' writes (stdio would split them): when the worker has nothing
+ * else to do, or when a write would pass PIPE_BUF.
+ */
+static struct buf	 pending;
+
+bool
+accesslog_pending(void)
+{
+	return pending.len > 0;
+}
+
+void
+accesslog_flush(void)
+{
+	if (pending.len > 0)
+		(void)!write(STDERR_FILENO, pending.data, pending.len);
+	buf_reset(&pending);
+}
+
+/*
+ * Formatted by hand, since it runs for every request; client-supplied
+ * strings are escaped as JSON.
  */
 void
 accesslog_write(const struct ctx *c, double ms, size_t bytes)
@@ -48,5 +69,8 @@ accesslog_write(const struct ctx *c, double ms, size_t bytes)
 	put_str(&line, "remote", c->req->remote_addr);
 	if (buf_puts(&line, "}\n") == -1)
 		return;
-	(void)!write(STDERR_FILENO, line.data, line.len);
+	if (pending.len + line.len > PIPE_BUF)
+		accesslog_flush();
+	if (buf_append(&pending, line.data, line.len) == -1)
+		accesslog_flush();
 }

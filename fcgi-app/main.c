@@ -1,8 +1,9 @@
 /*
  * tenantd: the FastCGI daemon.  A master process opens (or inherits on fd
  * 0) the listening socket, pre-forks the workers, restarts any that dies
- * and stops them all on SIGTERM.  Each worker owns one database
- * connection and serves requests one at a time.
+ * and stops them all on SIGTERM.  Each worker (worker.c) owns one
+ * database connection and serves requests one at a time from the
+ * FastCGI connections it holds.
  */
 #include "autoconf.h"
 #include "config.h"
@@ -13,34 +14,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <fcgiapp.h>
-
-#include "accesslog.h"
 #include "app.h"
-#include "codec_xml.h"
-#include "ctx.h"
 #include "keycache.h"
+#include "listener.h"
 #include "provision.h"
 #include "tenant_model.h"
+#include "worker.h"
 
 #define WORKERS_MAX	256
 #define STOP_GRACE_S	10
-
-/* The buffers a worker reuses for every request. */
-struct worker {
-	const struct config	*cfg;
-	struct db		*db;
-	struct ratelimit	*rl;
-	struct buf		 body;
-	struct buf		 headers;
-	struct buf		 scratch;
-	struct buf		 out;
-};
 
 static volatile sig_atomic_t	 stopping;
 static struct keycache_shared	*keys_shared;	/* mapped before fork */
@@ -70,203 +56,6 @@ usage(FILE *f)
 	    "e.g. TENANTD_DB_SOCKET, TENANTD_RATE_LIMIT_PER_MINUTE.\n");
 }
 
-static double
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static const char internal_error[] =
-    "Status: 500 Internal Server Error\r\n"
-    "Content-Type: application/problem+json\r\n\r\n"
-    "{\"type\":\"urn:tenantd:problem:internal\",\"title\":\"Internal Server "
-    "Error\",\"status\":500,\"code\":\"internal\"}";
-
-static int
-fcgi_body(void *arg, char *buf, int len)
-{
-	return FCGX_GetStr(buf, len, arg);
-}
-
-static int
-stdin_body(void *arg, char *buf, int len)
-{
-	(void)arg;
-	return (int)fread(buf, 1, (size_t)len, stdin);
-}
-
-/*
- * One request from envp and in, its whole response handed to out(arg,
- * bytes, len): the FastCGI stream, or stdout in CGI mode.
- */
-static void
-serve(struct worker *w, char **envp, const struct body_source *in,
-    void (*out)(void *, const char *, size_t), void *arg)
-{
-	struct request	 req;
-	struct response	 resp;
-	struct ctx	 c;
-	double		 t0 = now_ms();
-	int		 early;
-
-	early = request_read(&req, envp, in, w->cfg, &w->body);
-	response_init(&resp, &w->headers);
-	memset(&c, 0, sizeof(c));
-	c.cfg = w->cfg;
-	c.req = &req;
-	c.resp = &resp;
-	c.db = w->db;
-	c.rl = w->rl;
-	app_handle(&c, early);
-	if (response_serialize(&resp, c.out_fmt, req.request_id,
-	    req.method == HTTP_HEAD, &w->scratch, &w->out) == -1) {
-		resp.status = 500;
-		out(arg, internal_error, sizeof(internal_error) - 1);
-	} else
-		out(arg, w->out.data, w->out.len);
-	if (w->cfg->log_requests)
-		accesslog_write(&c, now_ms() - t0, w->out.len);
-	json_decref(c.input);
-	response_clear(&resp);
-}
-
-static void
-fcgi_out(void *arg, const char *p, size_t n)
-{
-	FCGX_PutStr(p, (int)n, arg);
-}
-
-static void
-stdout_out(void *arg, const char *p, size_t n)
-{
-	(void)arg;
-	fwrite(p, 1, n, stdout);
-	fflush(stdout);
-}
-
-static struct db *
-worker_db(const struct config *cfg)
-{
-	struct db_params p = {
-		.host = cfg->db_host, .port = (unsigned)cfg->db_port,
-		.socket = cfg->db_socket, .user = cfg->db_user,
-		.password = cfg->db_password, .name = cfg->db_name,
-		.connect_timeout = (unsigned)cfg->db_connect_timeout,
-	};
-	struct db	*db;
-
-	if ((db = db_new(&p)) != NULL && db_connect(db) == -1)
-		/* not fatal: every request tries again */
-		fprintf(stderr, "tenantd[%d]: database: %s\n", (int)getpid(),
-		    db_error(db));
-	return db;
-}
-
-static void
-worker_free(struct worker *w)
-{
-	db_free(w->db);
-	buf_free(&w->body);
-	buf_free(&w->headers);
-	buf_free(&w->scratch);
-	buf_free(&w->out);
-}
-
-/*
- * CGI mode (mod_cgid, lighttpd mod_cgi): one request from the environment
- * and stdin.  libfcgi's accept has no CGI fallback, so this is checked
- * first.
- */
-static int
-cgi_run(const struct config *cfg)
-{
-	extern char		**environ;
-	struct worker		 w;
-	struct body_source	 in = { stdin_body, NULL };
-
-	memset(&w, 0, sizeof(w));
-	w.cfg = cfg;
-	codec_xml_init();
-	if ((w.db = worker_db(cfg)) == NULL)
-		return 1;
-	serve(&w, environ, &in, stdout_out, NULL);
-	worker_free(&w);
-	return 0;
-}
-
-static int
-worker_run(const struct config *cfg, struct ratelimit *rl, int fd)
-{
-	struct worker	 w;
-	struct body_source in = { fcgi_body, NULL };
-	FCGX_Request	 fr;
-	sigset_t	 term, old;
-
-	memset(&w, 0, sizeof(w));
-	w.cfg = cfg;
-	w.rl = rl;
-	codec_xml_init();
-	keycache_attach(keys_shared, cfg->auth_cache_ttl);
-	if ((w.db = worker_db(cfg)) == NULL)
-		return 1;
-	/* Without FAIL_ACCEPT_ON_INTR libfcgi retries accept() after SIGTERM. */
-	if (FCGX_Init() != 0 ||
-	    FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-		return 1;
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	/* Requests run with SIGTERM held, so a stop never cuts one short. */
-	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-		sigprocmask(SIG_BLOCK, &term, &old);
-		in.arg = fr.in;
-		serve(&w, fr.envp, &in, fcgi_out, fr.out);
-		/*
-		 * One request per connection, whatever FCGI_KEEP_CONN says: a
-		 * libfcgi worker holds one connection at a time, and waiting on
-		 * an idle kept-alive one would stall new connections queued
-		 * behind it.
-		 */
-		fr.keepConnection = 0;
-		FCGX_Finish_r(&fr);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	}
-	FCGX_Free(&fr, 1);
-	worker_free(&w);
-	return 0;
-}
-
-static int
-open_listener(const struct config *cfg)
-{
-	const char	*addr = cfg->listen;
-	int		 fd;
-
-	if (*addr == '\0')
-		return 0;	/* FCGI_LISTENSOCK_FILENO */
-	if (strncmp(addr, "unix:", 5) == 0) {
-		addr += 5;
-		if (unlink(addr) == -1 && errno != ENOENT) {
-			fprintf(stderr, "tenantd: %s: %s\n", addr, strerror(errno));
-			return -1;
-		}
-	}
-	if ((fd = FCGX_OpenSocket(addr, (int)cfg->backlog)) < 0) {
-		fprintf(stderr, "tenantd: cannot listen on %s\n", cfg->listen);
-		return -1;
-	}
-	/* nginx workers run as another user (nobody): let them connect. */
-	if (strncmp(cfg->listen, "unix:", 5) == 0 &&
-	    chmod(addr, (mode_t)cfg->socket_mode) == -1) {
-		fprintf(stderr, "tenantd: chmod %s: %s\n", addr, strerror(errno));
-		return -1;
-	}
-	return fd;
-}
-
 static pid_t
 spawn(const struct config *cfg, struct ratelimit *rl, int fd)
 {
@@ -275,7 +64,7 @@ spawn(const struct config *cfg, struct ratelimit *rl, int fd)
 	/* The child keeps the master's on_stop handler (no SA_RESTART). */
 	if ((pid = fork()) != 0)
 		return pid;
-	_exit(worker_run(cfg, rl, fd));
+	_exit(worker_run(cfg, rl, keys_shared, fd, &stopping));
 }
 
 static int
@@ -420,12 +209,15 @@ main(int argc, char *argv[])
 	    config_finish(&cfg, err, sizeof(err)) == -1)
 		goto bad;
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
-	if (*cfg.listen == '\0' && FCGX_IsCGI()) {
-		rc = cgi_run(&cfg);
+	if (*cfg.listen == '\0' && !listener_inherited()) {
+		rc = worker_cgi(&cfg);
 		config_free(&cfg);
 		return rc;
 	}
-	if ((fd = open_listener(&cfg)) < 0)
+	if (*cfg.listen == '\0')
+		fd = 0;		/* FCGI_LISTENSOCK_FILENO */
+	else if ((fd = listener_open(cfg.listen, (int)cfg.backlog,
+	    (unsigned int)cfg.socket_mode)) == -1)
 		return 1;
 	if (pidfile != NULL && (f = fopen(pidfile, "w")) != NULL) {
 		fprintf(f, "%d\n", (int)getpid());

@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,21 +84,30 @@ valid_request_id(const char *s)
 	return n > 0 && n < 65;
 }
 
+static uint64_t	 rng_state;
+static bool	 rng_seeded;
+
+void
+request_reseed(void)
+{
+	rng_seeded = false;
+}
+
 /* splitmix64: a fast generator, fine for ids that need only be unique. */
 static uint64_t
 next_random(void)
 {
-	static uint64_t	 state;
-	static pid_t	 owner;
 	uint64_t	 z;
 
-	/* Seeded once per process, so forked workers never share a stream. */
-	if (owner != getpid()) {
-		owner = getpid();
-		if (RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
-			state = (uint64_t)time(NULL) ^ ((uint64_t)owner << 32);
+	/* Each worker reseeds after fork, so no two share a stream. */
+	if (!rng_seeded) {
+		rng_seeded = true;
+		if (RAND_bytes((unsigned char *)&rng_state,
+		    sizeof(rng_state)) != 1)
+			rng_state = (uint64_t)time(NULL) ^
+			    ((uint64_t)getpid() << 32);
 	}
-	z = (state += 0x9e3779b97f4a7c15ULL);
+	z = (rng_state += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);

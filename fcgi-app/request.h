@@ -66,5 +66,7 @@ int		 request_read(struct request *r, char **envp,
 		    const struct body_source *, const struct config *,
 		    struct buf *body);
 const char	*http_method_name(enum http_method);
+/* Request ids come from a per-process generator: call after fork. */
+void		 request_reseed(void);
 
 #endif

@@ -20,7 +20,7 @@ TD_PY=/usr/bin/python3
 
 TD_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
-	libfcgi-dev libmariadb-dev mariadb-server mariadb-client
+	libmariadb-dev mariadb-server mariadb-client
 	libxml2-dev libjansson-dev uuid-dev libssl-dev libcmocka-dev
 	nginx-light
 	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography python3-yaml

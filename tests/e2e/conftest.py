@@ -523,7 +523,7 @@ def _readlink(path):
 def tenantd_workers(stack):
     """() -> {pid: activity} for tenantd's worker processes, where activity (system calls that
     read or wrote, or else context switches) grows whenever a worker serves a request. An idle
-    worker sleeps in accept() and does not move. {} when the workers cannot be found (no pid
+    worker sleeps in ppoll() and does not move. {} when the workers cannot be found (no pid
     file next to the config, as with a stack not started by scripts/)."""
     def probe():
         out = {}

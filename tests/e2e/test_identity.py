@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 
+from fcgi_client import direct_get
 from helpers import (assert_invalid_credential, assert_json, assert_problem, assert_status, describe,
                      hs256_raw, jwt_b64, sql_quote, tenant_body, tenantd_routes)
 
@@ -46,6 +47,21 @@ def fresh_get(stack, path, *, key=None, token=None, headers=None):
 def in_parallel(fn, n, threads=4):
     with ThreadPoolExecutor(threads) as ex:
         return list(ex.map(fn, range(n)))
+
+
+def on_every_worker(probe, request, tries=60):
+    """Repeats request() (a request on a connection of its own, straight to tenantd's socket:
+    whichever worker is quickest takes it) until every tenantd worker has served one, and
+    returns the responses. Through nginx, kept-alive connections would tie the requests to
+    whichever worker holds them."""
+    before = probe()
+    responses = []
+    for _ in range(tries):
+        responses.append(request())
+        after = probe()
+        if len(before) < 2 or all(after.get(pid, n) > n for pid, n in before.items()):
+            return responses
+    raise AssertionError(f"{tries} requests did not reach every tenantd worker ({before} -> {probe()})")
 
 
 @contextmanager
@@ -536,15 +552,16 @@ def create_key_via_api(api, creator, **fields):
 def test_revoked_key_is_refused_at_once_by_every_worker(api, db, stack, admin, tenantd_workers):
     created = create_key_via_api(api, admin, label="to revoke")
     key, key_id = created["key"], created["id"]
-    # Used successfully, over several connections (so any worker may have seen it).
-    for r in in_parallel(lambda i: fresh_get(stack, LIST, key=key), 6):
+    # Used successfully by every worker, so each may have it cached.
+    for r in on_every_worker(tenantd_workers, lambda: direct_get(stack, LIST, key=key)):
         assert_json(r, 200)
+    assert_json(fresh_get(stack, LIST, key=key), 200)
     r = api.delete(f"{KEYS}/{key_id}", key=admin.key)
     assert_status(r, 204)
     assert r.content == b"", f"204 with a body{describe(r)}"
 
-    with served_by_several_workers(tenantd_workers):
-        responses = in_parallel(lambda i: fresh_get(stack, LIST if i % 2 else f"{LIST}/count", key=key), 24)
+    responses = on_every_worker(tenantd_workers, lambda: direct_get(stack, f"{LIST}/count", key=key))
+    responses += in_parallel(lambda i: fresh_get(stack, LIST if i % 2 else f"{LIST}/count", key=key), 8)
     for r in responses:
         body = assert_invalid_credential(r)
         assert "revoked" in body["detail"], body
@@ -701,8 +718,9 @@ def test_rate_limit_per_key_and_route_shared_by_workers(stack, new_key, tenantd_
             reset = int(r.headers.get("RateLimit-Reset", "-1"))
             assert 0 < reset <= 60, f"RateLimit-Reset {reset}{describe(r)}"
         assert seen == list(range(59, 29, -1)), f"RateLimit-Remaining went {seen}"
-        # The second half concurrently: every remaining count handed out exactly once.
-        responses = in_parallel(hit, 30, threads=6)
+        # The second half concurrently, straight to tenantd on connections of their own (so
+        # they spread over the workers): every remaining count handed out exactly once.
+        responses = in_parallel(lambda i: direct_get(stack, path, key=k.key), 30, threads=6)
     for r in responses:
         assert_json(r, 200)
     rest = sorted((int(r.headers.get("RateLimit-Remaining", "-1")) for r in responses), reverse=True)
@@ -730,12 +748,12 @@ def test_key_revoked_by_tenantctl_is_refused_at_once_by_every_worker(api, ctl, d
     # Workers cache resolved keys (auth.cache_ttl); tenantctl on the same host
     # reaches their shared revocation epoch, so the cache never outlives it.
     key = ctl.key(permissions="View").key
-    for r in in_parallel(lambda i: fresh_get(stack, LIST, key=key), 6):
+    for r in on_every_worker(tenantd_workers, lambda: direct_get(stack, LIST, key=key)):
         assert_json(r, 200)
     key_id = key_row(db, key)["id"]
     ctl.run("key", "revoke", str(key_id))
-    with served_by_several_workers(tenantd_workers):
-        responses = in_parallel(lambda i: fresh_get(stack, LIST, key=key), 12)
+    responses = on_every_worker(tenantd_workers, lambda: direct_get(stack, LIST, key=key))
+    responses += in_parallel(lambda i: fresh_get(stack, LIST, key=key), 6)
     for r in responses:
         body = assert_invalid_credential(r)
         assert "revoked" in body["detail"], body

@@ -1,0 +1,86 @@
+/*
+ * tenantd's FastCGI record layer, responder role only.
+ *
+ * A worker keeps many connections open at once and takes the next
+ * request from whichever connection has a complete one, so nginx can keep
+ * connections alive (fastcgi_keep_conn) without one idle connection
+ * holding up the others.  libfcgi serves one connection at a time and
+ * blocks on it between requests, which is why tenantd has its own.
+ *
+ * Bytes arrive in conn->in; fcgi_parse() consumes whole records from it,
+ * collecting one request's PARAMS and STDIN streams, and answers
+ * management records and refused requests by appending records to a
+ * reply buffer the caller writes out.
+ */
+#ifndef FASTCGI_H
+#define FASTCGI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Larger parameter sets are answered 431 without being kept. */
+#define FCGI_PARAMS_MAX		(64 * 1024)
+/* Parameters handed to the application; nginx sends about 30. */
+#define FCGI_ENV_MAX		256
+
+enum fcgi_state {
+	FCGI_MORE,	/* no complete request yet */
+	FCGI_READY,	/* a request is complete: serve it, then fcgi_reply */
+	FCGI_CLOSE,	/* write the replies, then close the connection */
+};
+
+struct fcgi_conn {
+	int		 fd;
+	unsigned int	 id;		/* the open request, 0 when none */
+	bool		 keep;		/* FCGI_KEEP_CONN of that request */
+	bool		 params_done;
+	bool		 stdin_done;
+	bool		 params_over;	/* passed FCGI_PARAMS_MAX */
+	size_t		 stdin_len;	/* all STDIN bytes, kept or not */
+	struct buf	 in;		/* received, not yet parsed */
+	struct buf	 params;	/* the PARAMS stream */
+	struct buf	 body;		/* STDIN, at most the keep limit */
+	long long	 last;		/* when it was last active (s) */
+};
+
+void		 fcgi_conn_init(struct fcgi_conn *, int fd);
+void		 fcgi_conn_free(struct fcgi_conn *);
+
+/*
+ * Parses the records in c->in.  STDIN past body_keep bytes is counted but
+ * not kept.  Stops at the end of a complete request, leaving later bytes
+ * in c->in.
+ */
+enum fcgi_state	 fcgi_parse(struct fcgi_conn *c, size_t body_keep,
+		    struct buf *replies);
+
+/*
+ * The request's parameters as "NAME=value" strings in env, pointed to by
+ * envp (NULL-terminated, at most FCGI_ENV_MAX).  -1 when the stream is
+ * malformed.
+ */
+int		 fcgi_env(const struct fcgi_conn *, struct buf *env,
+		    char *envp[FCGI_ENV_MAX + 1]);
+
+/*
+ * Frames a response (CGI headers and body) as STDOUT records followed by
+ * END_REQUEST into out.  For tests and small answers; fcgi_reply writes
+ * large ones without the copy.
+ */
+int		 fcgi_frame(unsigned int id, const char *p, size_t n,
+		    struct buf *out);
+
+/*
+ * Writes the whole response and ends the request, leaving the connection
+ * ready for the next one.  -1 when the peer is gone or stalled for
+ * FCGI_WRITE_TIMEOUT_MS; the caller then closes the connection.
+ */
+#define FCGI_WRITE_TIMEOUT_MS	30000
+int		 fcgi_reply(struct fcgi_conn *, const char *p, size_t n);
+
+/* Writes all of p to fd (non-blocking), waiting as fcgi_reply does. */
+int		 fcgi_write(int fd, const char *p, size_t n);
+
+#endif
