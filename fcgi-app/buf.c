@@ -44,7 +44,7 @@ buf_puts(struct buf *b, const char *s)
 }
 
 int
-buf_putc(struct buf *b, char c)
+buf_putc_slow(struct buf *b, char c)
 {
 	return buf_append(b, &c, 1);
 }

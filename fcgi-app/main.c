@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "json_arena.h"
 #include "keycache.h"
 #include "listener.h"
 #include "provision.h"
@@ -186,6 +187,8 @@ main(int argc, char *argv[])
 	FILE		*f;
 	int		 ch, fd, rc;
 
+	/* Before any jansson value exists: every block must carry its header. */
+	json_arena_install();
 	while ((ch = getopt_long(argc, argv, "c:l:w:p:hVR", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;

@@ -16,6 +16,7 @@
 #include "codec_xml.h"
 #include "ctx.h"
 #include "fastcgi.h"
+#include "json_arena.h"
 #include "worker.h"
 
 /* Connections one worker holds; past this it leaves new ones to others. */
@@ -88,6 +89,7 @@ serve(struct worker *w, char **envp, const struct body_source *in,
 	double		 t0 = now_ms();
 	int		 early, rc;
 
+	json_arena_begin();
 	early = request_read(&req, envp, in, w->cfg, &w->body);
 	response_init(&resp, &w->headers);
 	memset(&c, 0, sizeof(c));
@@ -107,6 +109,7 @@ serve(struct worker *w, char **envp, const struct body_source *in,
 		accesslog_write(&c, now_ms() - t0, w->out.len);
 	json_decref(c.input);
 	response_clear(&resp);
+	json_arena_end();
 	return rc;
 }
 
