@@ -192,23 +192,26 @@ tenant_store_user_status(struct db *db, long long pk, int status)
 
 static const struct {
 	const char	*col;		/* NULL: the primary key alone */
+	enum tcol	 key;		/* the column col reads */
 	const char	*index;		/* whose order it is, all accounts */
 	const char	*scoped_index;	/* the same within one account */
 } sorts[TSORT__MAX] = {
-	[TSORT_CREATED] = { NULL, "PRIMARY", "ix_tenants_account" },
-	[TSORT_NAME] = { "t.name", "ux_tenants_name", "ix_tenants_account_name" },
-	[TSORT_SLUG] = { "t.slug", "ux_tenants_slug", "ix_tenants_account_slug" },
-	[TSORT_VALID_UPTO] = { "t.valid_upto", "ix_tenants_valid_upto",
-	    "ix_tenants_account_valid_upto" },
-	[TSORT_CONSENTED] = { "t.consented_at", "ix_tenants_consented",
-	    "ix_tenants_account_consented" },
+	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_account" },
+	[TSORT_NAME] = { "t.name", TC_NAME, "ux_tenants_name",
+	    "ix_tenants_account_name" },
+	[TSORT_SLUG] = { "t.slug", TC_SLUG, "ux_tenants_slug",
+	    "ix_tenants_account_slug" },
+	[TSORT_VALID_UPTO] = { "t.valid_upto", TC_VALID_UPTO,
+	    "ix_tenants_valid_upto", "ix_tenants_account_valid_upto" },
+	[TSORT_CONSENTED] = { "t.consented_at", TC_CONSENTED_AT,
+	    "ix_tenants_consented", "ix_tenants_account_consented" },
 };
 
 static const char sql_count_fast[] =
     "SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = ?";
 static const char sql_count_add[] =
-    "INSERT INTO tenant_counts (account_id, shard, n) VALUES (?, ?, ?) "
-    "ON DUPLICATE KEY UPDATE n = n + ?";
+    "INSERT INTO tenant_counts (account_id, shard, n, gen) VALUES (?, ?, ?, 1) "
+    "ON DUPLICATE KEY UPDATE n = n + ?, gen = gen + 1";
 
 /* LIKE pattern for a substring: %, _ and the escape itself are literal. */
 static void
@@ -379,6 +382,27 @@ tenant_store_count_add(struct db *db, long long account, long long delta)
 		return e;
 	p[0] = DB_I64(0);
 	return db_exec(db, sql_count_add, p, 4, NULL);
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+bool
+tenant_store_moves(const char *const old[TC__MAX],
+    const char *const v[TC__MAX])
+{
+	size_t	 i;
+
+	for (i = 0; i < TSORT__MAX; i++)
+		if (sorts[i].col != NULL && differ(old[sorts[i].key],
+		    v[sorts[i].key]))
+			return true;
+	return false;
 }
 
 enum db_err

@@ -61,9 +61,16 @@ enum db_err	 tenant_store_list(struct db *, const struct tenant_query *,
 /* Unfiltered counts come from tenant_counts, never from a scan. */
 enum db_err	 tenant_store_count(struct db *, const struct tenant_query *,
 		    long long *count);
-/* Moves the counts of account (and of all) by delta. */
+/*
+ * Moves the counts of account (and of all) by delta and bumps their list
+ * generation (gen in tenant_counts): delta 0 for a tenant whose sort keys
+ * changed.  Inside the transaction of that change.
+ */
 enum db_err	 tenant_store_count_add(struct db *, long long account,
 		    long long delta);
+/* Whether a row going from old to v may move in some sort order. */
+bool		 tenant_store_moves(const char *const old[TC__MAX],
+		    const char *const v[TC__MAX]);
 enum db_err	 tenant_store_insert(struct db *, long long account,
 		    const struct tenant_input *, const char *guid,
 		    const char *short_id, const char *status, long long *pk);

@@ -306,6 +306,23 @@ invalid(struct tenant_ref *ref, const char *field, const char *msg)
 	return TR_INVALID;
 }
 
+/*
+ * Writes v over row; a change that may move the tenant in a sorted list
+ * bumps its account's list generation in the same transaction.
+ */
+static enum db_err
+update_row(struct db *db, const struct db_row *row,
+    const char *const v[TC__MAX], struct change_txn *t)
+{
+	enum db_err	 e;
+
+	if ((e = tenant_store_update(db, t->ref->pk, v)) != DBE_OK ||
+	    !tenant_store_moves(row->v, v))
+		return e;
+	return tenant_store_count_add(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
+	    10), 0);
+}
+
 /* New column values: the given ones over the current row (or defaults). */
 static enum db_err
 apply_fields(struct db *db, const struct db_row *row,
@@ -327,7 +344,7 @@ apply_fields(struct db *db, const struct db_row *row,
 		else
 			v[i] = row->v[i];
 	}
-	return tenant_store_update(db, t->ref->pk, v);
+	return update_row(db, row, v, t);
 }
 
 static enum db_err
@@ -340,7 +357,7 @@ apply_one(struct db *db, const struct db_row *row, const char *col_value,
 	for (i = 0; i < TC__MAX; i++)
 		v[i] = row->v[i];
 	v[col] = col_value;
-	return tenant_store_update(db, t->ref->pk, v);
+	return update_row(db, row, v, t);
 }
 
 static enum db_err
