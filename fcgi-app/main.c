@@ -25,6 +25,7 @@
 #include "codec_xml.h"
 #include "ctx.h"
 #include "keycache.h"
+#include "page_marks.h"
 #include "provision.h"
 #include "tenant_model.h"
 
@@ -420,6 +421,8 @@ main(int argc, char *argv[])
 	    config_finish(&cfg, err, sizeof(err)) == -1)
 		goto bad;
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
+	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
+	    (size_t)cfg.list_mark_memory);
 	if (*cfg.listen == '\0' && FCGX_IsCGI()) {
 		rc = cgi_run(&cfg);
 		config_free(&cfg);

@@ -20,6 +20,7 @@
 #include "keycache.h"
 #include "perm.h"
 #include "rfc3339.h"
+#include "tenant_list.h"
 #include "tenant_store.h"
 
 struct cmd {
@@ -382,7 +383,7 @@ seed_fn(struct db *db, void *arg)
 	if ((e = db_exec(db, sql_seed, p, 4, NULL)) != DBE_OK)
 		return e;
 	b->added = (long long)db_affected(db);
-	return b->added > 0 ? tenant_store_count_add(db, b->account, b->added) :
+	return b->added > 0 ? tenant_list_changed(db, b->account, b->added) :
 	    DBE_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "keycache.h"
+#include "tenant_list.h"
 #include "tenant_store.h"
 #include "tenants.h"
 
@@ -201,7 +202,7 @@ create_fn(struct db *db, void *arg)
 		    "name" : "id";
 	if (e != DBE_OK)
 		return e;
-	if ((e = tenant_store_count_add(db, t->who->account_id, 1)) != DBE_OK)
+	if ((e = tenant_list_changed(db, t->who->account_id, 1)) != DBE_OK)
 		return e;
 	{
 		struct db_param p[] = { DB_STR(o->correlation_id), DB_I64(pk),
@@ -317,10 +318,10 @@ update_row(struct db *db, const struct db_row *row,
 	enum db_err	 e;
 
 	if ((e = tenant_store_update(db, t->ref->pk, v)) != DBE_OK ||
-	    !tenant_store_moves(row->v, v))
+	    !tenant_list_moves(row->v, v))
 		return e;
-	return tenant_store_count_add(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
-	    10), 0);
+	return tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
+	    0);
 }
 
 /* New column values: the given ones over the current row (or defaults). */
@@ -382,7 +383,7 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	if ((e = tenant_store_children(db, ref->pk, &ref->removed_jobs,
 	    &ref->removed_keys, &ref->removed_users,
 	    &ref->removed_locations)) != DBE_OK ||
-	    (e = tenant_store_count_add(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
+	    (e = tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
 	    10), -1)) != DBE_OK)
 		return e;
 	return tenant_store_delete(db, ref->pk);
