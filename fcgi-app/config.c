@@ -44,6 +44,9 @@ static const struct copt copts[] = {
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
 	NUM("auth.cache_ttl", auth_cache_ttl, 0, 300),
 	NUM("expiry.grace_days", expiry_grace_days, 0, 3650),
+	NUM("list.mark_every", list_mark_every, 1, 1000000),
+	NUM("list.mark_beyond", list_mark_beyond, 0, 100000000),
+	NUM("list.mark_memory", list_mark_memory, 0, 256L * 1024 * 1024),
 	NUM("provision.enabled", provision_enabled, 0, 1),
 	STR("provision.db_hosts", provision_db_hosts),
 	STR("provision.sql_dir", provision_sql_dir),
@@ -66,6 +69,9 @@ config_defaults(struct config *c)
 	c->jwt_leeway = 60;
 	c->auth_cache_ttl = 5;
 	c->expiry_grace_days = 7;
+	c->list_mark_every = 250;
+	c->list_mark_beyond = 1000;
+	c->list_mark_memory = 1024 * 1024;
 	c->provision_enabled = 1;
 	snprintf(c->provision_db_hosts, sizeof(c->provision_db_hosts),
 	    "localhost,127.0.0.1,::1");

@@ -37,6 +37,9 @@ struct config {
 	long		 jwt_leeway;	/* default for issuers */
 	long		 auth_cache_ttl; /* seconds a worker trusts a key */
 	long		 expiry_grace_days; /* InGrace after validUpto */
+	long		 list_mark_every; /* smallest step between page marks */
+	long		 list_mark_beyond; /* rows read past before a mark */
+	long		 list_mark_memory; /* bytes of page marks per worker */
 	long		 provision_enabled; /* run the provisioning process */
 	char		 provision_db_hosts[512]; /* allowed tenant DB hosts */
 	char		 provision_sql_dir[256]; /* sql/tenant migrations */

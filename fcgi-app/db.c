@@ -554,6 +554,13 @@ db_next(struct db_res *r, struct db_row *row)
 }
 
 void
+db_rewind(struct db_res *r)
+{
+	if (r != NULL && r->stored)
+		mysql_stmt_data_seek(r->st, 0);
+}
+
+void
 db_res_free(struct db_res *r)
 {
 	if (r == NULL || !r->stored)

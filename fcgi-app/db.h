@@ -79,6 +79,8 @@ enum db_err	 db_exec(struct db *, const char *sql,
 		    const struct db_param *, size_t, struct db_res **);
 /* 1 with a row, 0 at the end, -1 on error. */
 int		 db_next(struct db_res *, struct db_row *);
+/* Back to the first row, so a caller may look at it before handing on. */
+void		 db_rewind(struct db_res *);
 void		 db_res_free(struct db_res *);
 uint64_t	 db_affected(const struct db *);
 uint64_t	 db_insert_id(const struct db *);

@@ -22,6 +22,7 @@
 #include "json_arena.h"
 #include "keycache.h"
 #include "listener.h"
+#include "page_marks.h"
 #include "provision.h"
 #include "tenant_model.h"
 #include "worker.h"
@@ -212,6 +213,8 @@ main(int argc, char *argv[])
 	    config_finish(&cfg, err, sizeof(err)) == -1)
 		goto bad;
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
+	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
+	    (size_t)cfg.list_mark_memory);
 	if (*cfg.listen == '\0' && !listener_inherited()) {
 		rc = worker_cgi(&cfg);
 		config_free(&cfg);

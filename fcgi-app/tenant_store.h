@@ -6,8 +6,6 @@
 #ifndef TENANT_STORE_H
 #define TENANT_STORE_H
 
-#include <stdbool.h>
-
 #include "db.h"
 #include "tenant_model.h"
 
@@ -30,40 +28,6 @@ enum db_err	 tenant_store_children(struct db *, long long pk,
 		    long long *locations);
 /* Sets the status of the tenant's users, except support users. */
 enum db_err	 tenant_store_user_status(struct db *, long long pk, int status);
-
-enum tsort {
-	TSORT_CREATED,		/* creation order (the primary key) */
-	TSORT_NAME,
-	TSORT_SLUG,
-	TSORT_VALID_UPTO,
-	TSORT_CONSENTED,
-	TSORT__MAX
-};
-
-/* A filtered, sorted view of the tenants a caller may see. */
-struct tenant_query {
-	long long	 scope;
-	const char	*name;		/* exact name, or NULL */
-	const char	*q;		/* substring of name or description */
-	int		 is_active;	/* 0, 1, or -1 for either */
-	enum tsort	 sort;
-	bool		 desc;
-};
-
-/*
- * One page.  total (from tenant_store_count) lets pages past the middle
- * be read from the far end of the index, so the last page costs what the
- * first does.
- */
-enum db_err	 tenant_store_list(struct db *, const struct tenant_query *,
-		    long long total, long long limit, long long offset,
-		    struct db_res **);
-/* Unfiltered counts come from tenant_counts, never from a scan. */
-enum db_err	 tenant_store_count(struct db *, const struct tenant_query *,
-		    long long *count);
-/* Moves the counts of account (and of all) by delta. */
-enum db_err	 tenant_store_count_add(struct db *, long long account,
-		    long long delta);
 enum db_err	 tenant_store_insert(struct db *, long long account,
 		    const struct tenant_input *, const char *guid,
 		    const char *short_id, const char *status, long long *pk);

@@ -20,6 +20,7 @@
 #include "keycache.h"
 #include "perm.h"
 #include "rfc3339.h"
+#include "tenant_list.h"
 #include "tenant_store.h"
 
 struct cmd {
@@ -348,7 +349,8 @@ cmd_token_dev(struct db *db, const struct config *cfg, int argc, char **argv)
 /*
  * Bench data: PREFIX<n> / "Tenant <n>" rows made by the server in batches
  * of SEED_BATCH (MySQL's default recursion depth is 1000).  Rows that
- * exist already are skipped, so a seed can be re-run or extended.
+ * exist already are skipped, so a seed can be re-run or extended.  Each
+ * batch commits with its count, like any other change of the tenants.
  */
 #define SEED_BATCH	1000
 
@@ -363,14 +365,36 @@ static const char sql_seed[] =
     "FROM (WITH RECURSIVE seq (n) AS (SELECT ? UNION ALL "
     "SELECT n + 1 FROM seq WHERE n < ?) SELECT n FROM seq) s";
 
+struct seed_batch {
+	long long	 account;
+	const char	*prefix;
+	long long	 from, to;
+	long long	 added;
+};
+
+static enum db_err
+seed_fn(struct db *db, void *arg)
+{
+	struct seed_batch	*b = arg;
+	struct db_param		 p[] = { DB_I64(b->account), DB_STR(b->prefix),
+	    DB_I64(b->from), DB_I64(b->to) };
+	enum db_err		 e;
+
+	if ((e = db_exec(db, sql_seed, p, 4, NULL)) != DBE_OK)
+		return e;
+	b->added = (long long)db_affected(db);
+	return b->added > 0 ? tenant_list_changed(db, b->account, b->added) :
+	    DBE_OK;
+}
+
 static int
 cmd_seed(struct db *db, const struct config *cfg, int argc, char **argv)
 {
 	static const char *const names[] = { "tenants", "account", "prefix",
 	    "start" };
-	const char	*v[4] = { NULL, "bench", "tenant-", "1" };
-	long long	 n, start, at, end, added = 0, account, batch;
-	struct db_param	 p[4];
+	const char		*v[4] = { NULL, "bench", "tenant-", "1" };
+	long long		 n, start, added = 0;
+	struct seed_batch	 b;
 
 	(void)cfg;
 	if (opts_parse(argc, argv, names, v, 4) == -1 || v[0] == NULL ||
@@ -379,22 +403,15 @@ cmd_seed(struct db *db, const struct config *cfg, int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if ((account = account_ensure(db, v[1])) < 0)
+	if ((b.account = account_ensure(db, v[1])) < 0)
 		goto fail;
-	for (at = start; at < start + n; at += SEED_BATCH) {
-		end = at + SEED_BATCH - 1 < start + n - 1 ?
-		    at + SEED_BATCH - 1 : start + n - 1;
-		p[0] = DB_I64(account);
-		p[1] = DB_STR(v[2]);
-		p[2] = DB_I64(at);
-		p[3] = DB_I64(end);
-		if (db_exec(db, sql_seed, p, 4, NULL) != DBE_OK)
+	b.prefix = v[2];
+	for (b.from = start; b.from < start + n; b.from += SEED_BATCH) {
+		b.to = b.from + SEED_BATCH - 1 < start + n - 1 ?
+		    b.from + SEED_BATCH - 1 : start + n - 1;
+		if (db_txn(db, seed_fn, &b) != DBE_OK)
 			goto fail;
-		batch = (long long)db_affected(db);
-		if (batch > 0 &&
-		    tenant_store_count_add(db, account, batch) != DBE_OK)
-			goto fail;
-		added += batch;
+		added += b.added;
 	}
 	printf("seeded %lld tenants (%lld new) for account %s\n", n, added, v[1]);
 	return 0;

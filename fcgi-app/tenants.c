@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "keycache.h"
+#include "tenant_list.h"
 #include "tenant_store.h"
 #include "tenants.h"
 
@@ -201,7 +202,7 @@ create_fn(struct db *db, void *arg)
 		    "name" : "id";
 	if (e != DBE_OK)
 		return e;
-	if ((e = tenant_store_count_add(db, t->who->account_id, 1)) != DBE_OK)
+	if ((e = tenant_list_changed(db, t->who->account_id, 1)) != DBE_OK)
 		return e;
 	{
 		struct db_param p[] = { DB_STR(o->correlation_id), DB_I64(pk),
@@ -306,6 +307,23 @@ invalid(struct tenant_ref *ref, const char *field, const char *msg)
 	return TR_INVALID;
 }
 
+/*
+ * Writes v over row; a change that may move the tenant in a sorted list
+ * bumps its account's list generation in the same transaction.
+ */
+static enum db_err
+update_row(struct db *db, const struct db_row *row,
+    const char *const v[TC__MAX], struct change_txn *t)
+{
+	enum db_err	 e;
+
+	if ((e = tenant_store_update(db, t->ref->pk, v)) != DBE_OK ||
+	    !tenant_list_moves(row->v, v))
+		return e;
+	return tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
+	    0);
+}
+
 /* New column values: the given ones over the current row (or defaults). */
 static enum db_err
 apply_fields(struct db *db, const struct db_row *row,
@@ -327,7 +345,7 @@ apply_fields(struct db *db, const struct db_row *row,
 		else
 			v[i] = row->v[i];
 	}
-	return tenant_store_update(db, t->ref->pk, v);
+	return update_row(db, row, v, t);
 }
 
 static enum db_err
@@ -340,7 +358,7 @@ apply_one(struct db *db, const struct db_row *row, const char *col_value,
 	for (i = 0; i < TC__MAX; i++)
 		v[i] = row->v[i];
 	v[col] = col_value;
-	return tenant_store_update(db, t->ref->pk, v);
+	return update_row(db, row, v, t);
 }
 
 static enum db_err
@@ -365,7 +383,7 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	if ((e = tenant_store_children(db, ref->pk, &ref->removed_jobs,
 	    &ref->removed_keys, &ref->removed_users,
 	    &ref->removed_locations)) != DBE_OK ||
-	    (e = tenant_store_count_add(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
+	    (e = tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
 	    10), -1)) != DBE_OK)
 		return e;
 	return tenant_store_delete(db, ref->pk);

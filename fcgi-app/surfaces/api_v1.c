@@ -16,6 +16,7 @@
 #include "../query.h"
 #include "../rfc3339.h"
 #include "../surfaces.h"
+#include "../tenant_list.h"
 #include "../tenant_store.h"
 #include "../tenants.h"
 
@@ -324,7 +325,7 @@ h_count(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if ((e = tenant_store_count(c->db, &q, &n)) != DBE_OK) {
+	if ((e = tenant_list_count(c->db, &q, &n)) != DBE_OK) {
 		db_failure(c, tenants_result(e));
 		return;
 	}
@@ -359,9 +360,8 @@ h_list(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if ((e = tenant_store_count(c->db, &q, &total)) != DBE_OK ||
-	    (e = tenant_store_list(c->db, &q, total, size, (page - 1) * size,
-	    &res)) != DBE_OK) {
+	if ((e = tenant_list_page(c->db, &q, size, (page - 1) * size, &res,
+	    &total)) != DBE_OK) {
 		db_failure(c, tenants_result(e));
 		return;
 	}

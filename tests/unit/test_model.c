@@ -304,6 +304,15 @@ test_config(void **state)
 	assert_int_equal(config_rate_limit(&c, "/api/v1/tenants/{id}"), 60);
 	assert_int_equal(config_set(&c, "rate_limit.route.nope", "5", err,
 	    sizeof(err)), -1);
+	/* Page marks: a grid step of at least one row; 0 bytes turns them off. */
+	assert_int_equal(c.list_mark_every, 250);
+	assert_int_equal(config_set(&c, "list.mark_every", "0", err,
+	    sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "list.mark_beyond", "0", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "list.mark_memory", "0", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.list_mark_memory, 0);
 	setenv("TENANTD_RATE_LIMIT_PER_MINUTE", "0", 1);
 	setenv("TENANTD_DB_SOCKET", "/tmp/x.sock", 1);
 	config_load_env(&c);

@@ -1,0 +1,122 @@
+/*
+ * Page marks: rows of a sorted listing whose positions a worker knows, so
+ * a page far from both ends is read from the nearest of them with a range
+ * condition on (sort key, primary key) and a short OFFSET, instead of an
+ * OFFSET over every row before it.
+ *
+ * A listing is one (scope, sort) pair; both directions share it, since a
+ * descending page is an ascending one counted from the other end.
+ * Positions stay true only while no row of the scope is added, removed or
+ * moved, so a listing is tied to the scope's list generation (gen in
+ * tenant_counts, sql/0006) and its marks go when that changes.  Every read
+ * that relies on them returns the generation it saw, and its result is
+ * used only if that is the one the marks are of.
+ *
+ * Marks sit on a grid (every G-th row; G grows with the listing so that it
+ * never holds more than PM_MARKS_MAX) and are made on demand, one per deep
+ * page that has none near it.  Marks that go stale before they serve a
+ * page mean the listing changes faster than it is read deep: its long
+ * reads then go without new marks for a while (PM_REST of them).  The
+ * least recently used listings go when the worker's memory budget is
+ * spent.  Nothing here touches the database.
+ */
+#ifndef PAGE_MARKS_H
+#define PAGE_MARKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PM_MARKS_MAX	4096	/* per listing */
+#define PM_LISTINGS	8	/* per worker */
+#define PM_REST		16	/* long reads without marks after vain ones */
+
+/* A row in ascending order: its position, primary key and sort key. */
+struct pm_mark {
+	long long	 pos;		/* 0-based */
+	long long	 pk;
+	const char	*key;		/* NULL: SQL NULL, or a sort by pk */
+	size_t		 len;
+};
+
+enum pm_anchor {
+	PM_START,	/* before the first row */
+	PM_END,		/* after the last row */
+	PM_MARK,
+};
+
+/* One read: skip rows beyond an anchor, then take count of them. */
+struct pm_read {
+	enum pm_anchor	 anchor;
+	struct pm_mark	 mark;		/* PM_MARK: the row to read beyond */
+	bool		 forward;	/* ascending, away from PM_START */
+	long long	 skip;
+	long long	 count;
+	/*
+	 * Relies on the listing's total or marks: the rows are right only if
+	 * the read saw the generation they are of.
+	 */
+	bool		 needs_gen;
+	long long	 pos;		/* PM_NEED_MARK: the position read */
+};
+
+enum pm_next {
+	PM_READ,	/* read page */
+	PM_NEED_COUNT,	/* read the total and generation, then plan again */
+	PM_NEED_MARK,	/* read mark, hand it to page_marks_found, plan again */
+	PM_EMPTY,	/* past the end (of a total read by this request) */
+};
+
+struct page_marks;
+
+/*
+ * beyond: a page starting at most this many rows from the end its order
+ * starts at is read from there, which needs no total; every: the smallest
+ * grid step, so the most rows any other page skips after its mark;
+ * memory: the worker's budget in bytes (0: no marks, such pages are read
+ * from the nearer end).
+ */
+void		 page_marks_setup(long every, long beyond, size_t memory);
+/* The listing of (scope, sort), new and unknown if it was not kept. */
+struct page_marks *page_marks_get(long long scope, int sort);
+bool		 page_marks_known(const struct page_marks *);
+long long	 page_marks_gen(const struct page_marks *);
+long long	 page_marks_total(const struct page_marks *);
+/* Drops the marks unless gen is the one they are of. */
+void		 page_marks_update(struct page_marks *, long long gen,
+		    long long total);
+/*
+ * How to read rows offset .. offset + limit - 1 of the listing in the
+ * given direction.  fresh: the listing's total was read by this request,
+ * so a long read may rely on it.  page is always the best read without a
+ * new mark; mark, unless NULL (no new mark wanted), is filled for
+ * PM_NEED_MARK.
+ */
+enum pm_next	 page_marks_plan(struct page_marks *, bool desc,
+		    long long offset, long long limit, bool fresh,
+		    struct pm_read *page, struct pm_read *mark);
+/*
+ * The row a mark read found, in a snapshot of gen and total.  The listing
+ * moves to gen; the row is kept when its place is certain there (counted
+ * from an end it is, from a mark only in the generation of that mark):
+ * 0 kept, -1 not.
+ */
+int		 page_marks_found(struct page_marks *, const struct pm_read *,
+		    long long gen, long long total, long long pk,
+		    const char *key, size_t len);
+/*
+ * The gen and total a page read saw; true when its rows are the page.
+ * One that relied on marks of another generation is not; one that relied
+ * only on a total read earlier by the same request is taken, as pages
+ * were before marks (a change between the two statements shifts it).
+ */
+bool		 page_marks_settle(struct page_marks *, const struct pm_read *,
+		    bool fresh, long long gen, long long total);
+/* Keeps the row at pos (a copy of key); -1 when over budget. */
+int		 page_marks_add(struct page_marks *, long long pos,
+		    long long pk, const char *key, size_t len);
+/* Bytes the listings hold (for tests). */
+size_t		 page_marks_memory(void);
+/* Forgets every listing. */
+void		 page_marks_clear(void);
+
+#endif

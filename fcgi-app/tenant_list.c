@@ -1,0 +1,486 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysqld_error.h>
+
+#include "page_marks.h"
+#include "tenant_list.h"
+
+/*
+ * Statements one unfiltered page may take (a count, a mark, the page,
+ * and again after a change in the account) before it is read the way
+ * that needs no plan.
+ */
+#define PLAN_STEPS	8
+
+static const struct {
+	const char	*col;		/* NULL: the primary key alone */
+	enum tcol	 key;		/* the column col reads */
+	const char	*index;		/* whose order it is, all accounts */
+	const char	*scoped_index;	/* the same within one account */
+} sorts[TSORT__MAX] = {
+	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_account" },
+	[TSORT_NAME] = { "t.name", TC_NAME, "ux_tenants_name",
+	    "ix_tenants_account_name" },
+	[TSORT_SLUG] = { "t.slug", TC_SLUG, "ux_tenants_slug",
+	    "ix_tenants_account_slug" },
+	[TSORT_VALID_UPTO] = { "t.valid_upto", TC_VALID_UPTO,
+	    "ix_tenants_valid_upto", "ix_tenants_account_valid_upto" },
+	[TSORT_CONSENTED] = { "t.consented_at", TC_CONSENTED_AT,
+	    "ix_tenants_consented", "ix_tenants_account_consented" },
+};
+
+static const char sql_counts[] =
+    "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(gen), 0) FROM tenant_counts "
+    "WHERE account_id = ?";
+static const char sql_changed[] =
+    "INSERT INTO tenant_counts (account_id, shard, n, gen) VALUES (?, ?, ?, 1) "
+    "ON DUPLICATE KEY UPDATE n = n + ?, gen = gen + 1";
+
+/* The same two as columns of a statement that reads rows, in its snapshot. */
+#define SEEN_COLUMNS \
+	"(SELECT COALESCE(SUM(c.n), 0) FROM tenant_counts c " \
+	"WHERE c.account_id = ?), " \
+	"(SELECT COALESCE(SUM(c.gen), 0) FROM tenant_counts c " \
+	"WHERE c.account_id = ?)"
+
+/* A scope's total and list generation, as one statement saw them. */
+struct seen {
+	long long	 total;
+	long long	 gen;
+};
+
+enum rkind {
+	RK_PAGE,	/* the page's rows */
+	RK_PAGE_SEEN,	/* the same, each followed by the seen columns */
+	RK_MARK,	/* one row's sort key and primary key, and the seen ones */
+};
+
+static enum db_err
+failed(struct db *db)
+{
+	enum db_err	 e = db_classify(db_errno(db));
+
+	return e == DBE_OK ? DBE_OTHER : e;
+}
+
+static int
+seen_from(const struct db_row *row, size_t at, struct seen *s)
+{
+	if (row->n < at + 2 || row->v[at] == NULL || row->v[at + 1] == NULL)
+		return -1;
+	s->total = strtoll(row->v[at], NULL, 10);
+	s->gen = strtoll(row->v[at + 1], NULL, 10);
+	return 0;
+}
+
+static enum db_err
+read_counts(struct db *db, long long scope, struct seen *s)
+{
+	struct db_param	 p[] = { DB_I64(scope) };
+	struct db_row	 row;
+	struct db_res	*res;
+	int		 rc;
+
+	rc = db_one(db, sql_counts, p, 1, &row, &res);
+	if (rc == 1 && seen_from(&row, 0, s) == -1)
+		rc = -1;
+	db_res_free(res);
+	return rc == 1 ? DBE_OK : failed(db);
+}
+
+/* LIKE pattern for a substring: %, _ and the escape itself are literal. */
+static void
+like_pattern(const char *q, char *out, size_t len)
+{
+	size_t	 o = 0;
+
+	out[o++] = '%';
+	for (; *q != '\0' && o + 3 < len; q++) {
+		if (*q == '%' || *q == '_' || *q == '\\')
+			out[o++] = '\\';
+		out[o++] = *q;
+	}
+	out[o++] = '%';
+	out[o] = '\0';
+}
+
+static void
+append(char *sql, size_t len, const char *s)
+{
+	strncat(sql, s, len - strlen(sql) - 1);
+}
+
+/*
+ * Appends the WHERE clause for q to sql and its values to p.  Column
+ * names come from this file only; every value is a bound parameter.
+ */
+static size_t
+where_clause(const struct tenant_query *q, char *sql, size_t len,
+    struct db_param *p, char *like, size_t likelen)
+{
+	size_t	 n = 0;
+
+	append(sql, len, " WHERE 1 = 1");
+	if (q->scope) {
+		append(sql, len, " AND t.account_id = ?");
+		p[n++] = DB_I64(q->scope);
+	}
+	if (q->name != NULL) {
+		append(sql, len, " AND t.name = ?");
+		p[n++] = DB_STR(q->name);
+	}
+	if (q->q != NULL) {
+		like_pattern(q->q, like, likelen);
+		append(sql, len, " AND (t.name LIKE ? OR t.description LIKE ?)");
+		p[n++] = DB_STR(like);
+		p[n++] = DB_STR(like);
+	}
+	if (q->is_active >= 0) {
+		append(sql, len, " AND t.is_active = ?");
+		p[n++] = DB_I64(q->is_active);
+	}
+	return n;
+}
+
+/*
+ * Appends the rows beyond r's mark in the order (col, pk), NULL first,
+ * as a range the sort's index answers.  With <=> NULL rather than IS
+ * NULL: MariaDB sorts the rows of an IS NULL range again, not these.
+ */
+static size_t
+seek(const struct tenant_query *q, const struct pm_read *r, char *sql,
+    size_t len, struct db_param *p)
+{
+	const char	*c = sorts[q->sort].col, *op = r->forward ? ">" : "<";
+	bool		 nulls = tcols[sorts[q->sort].key].nullable;
+	size_t		 n = strlen(sql);
+
+	if (r->anchor != PM_MARK)
+		return 0;
+	if (c == NULL) {
+		snprintf(sql + n, len - n, " AND t.pk %s ?", op);
+		p[0] = DB_I64(r->mark.pk);
+		return 1;
+	}
+	if (r->mark.key == NULL) {
+		if (r->forward)
+			snprintf(sql + n, len - n, " AND ((%s <=> NULL AND "
+			    "t.pk > ?) OR %s IS NOT NULL)", c, c);
+		else
+			snprintf(sql + n, len - n, " AND %s <=> NULL AND "
+			    "t.pk < ?", c);
+		p[0] = DB_I64(r->mark.pk);
+		return 1;
+	}
+	snprintf(sql + n, len - n, " AND (%s %s ? OR (%s = ? AND t.pk %s ?)%s%s%s)",
+	    c, op, c, op, nulls && !r->forward ? " OR " : "",
+	    nulls && !r->forward ? c : "",
+	    nulls && !r->forward ? " <=> NULL" : "");
+	p[0] = DB_STRN(r->mark.key, r->mark.len);
+	p[1] = DB_STRN(r->mark.key, r->mark.len);
+	p[2] = DB_I64(r->mark.pk);
+	return 3;
+}
+
+static void
+order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
+{
+	const char	*dir = desc ? " DESC" : " ASC";
+	size_t		 n = strlen(sql);
+
+	if (sorts[q->sort].col != NULL)
+		snprintf(sql + n, len - n, " ORDER BY %s%s, t.pk%s",
+		    sorts[q->sort].col, dir, dir);
+	else
+		snprintf(sql + n, len - n, " ORDER BY t.pk%s", dir);
+}
+
+/*
+ * The statement for read r.  A page is a deferred join: its primary keys
+ * come from an index-only scan, and only those rows are read whole.  The
+ * optimiser tends to pick any (account_id, ...) index and sort; the index
+ * in the page's order is the one that scans least (an exact name filter
+ * has a better one of its own).
+ */
+static size_t
+build_read(const struct tenant_query *q, const struct pm_read *r,
+    enum rkind kind, bool hint, char *sql, size_t len, struct db_param *p,
+    char *like, size_t likelen)
+{
+	size_t	 n = 0;
+
+	if (kind == RK_MARK)
+		snprintf(sql, len, "SELECT %s, t.pk, " SEEN_COLUMNS
+		    " FROM tenants t", sorts[q->sort].col != NULL ?
+		    sorts[q->sort].col : "t.pk");
+	else
+		snprintf(sql, len, "SELECT %s%s FROM tenants t JOIN "
+		    "(SELECT t.pk FROM tenants t", tenant_select_list(),
+		    kind == RK_PAGE_SEEN ? ", " SEEN_COLUMNS : "");
+	if (kind != RK_PAGE) {
+		p[n++] = DB_I64(q->scope);
+		p[n++] = DB_I64(q->scope);
+	}
+	if (hint && q->name == NULL) {
+		append(sql, len, " FORCE INDEX (");
+		append(sql, len, q->scope ? sorts[q->sort].scoped_index :
+		    sorts[q->sort].index);
+		append(sql, len, ")");
+	}
+	n += where_clause(q, sql, len, p + n, like, likelen);
+	n += seek(q, r, sql, len, p + n);
+	order_by(q, !r->forward, sql, len);
+	append(sql, len, " LIMIT ? OFFSET ?");
+	p[n++] = DB_I64(r->count);
+	p[n++] = DB_I64(r->skip);
+	if (kind != RK_MARK) {
+		append(sql, len, ") k ON k.pk = t.pk");
+		order_by(q, q->desc, sql, len);
+	}
+	return n;
+}
+
+static enum db_err
+run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
+    enum rkind kind, struct db_res **res)
+{
+	struct db_param	 p[16];
+	char		 sql[4096], like[512];
+	size_t		 n;
+	enum db_err	 e;
+
+	n = build_read(q, r, kind, true, sql, sizeof(sql), p, like,
+	    sizeof(like));
+	e = db_exec(db, sql, p, n, res);
+	/* A database whose schema lacks the index still answers, slower. */
+	if (e == DBE_OTHER && db_errno(db) == ER_KEY_DOES_NOT_EXISTS) {
+		n = build_read(q, r, kind, false, sql, sizeof(sql), p, like,
+		    sizeof(like));
+		e = db_exec(db, sql, p, n, res);
+	}
+	return e;
+}
+
+/* The page, and the total and generation of the snapshot it is from. */
+static enum db_err
+read_page(struct db *db, const struct tenant_query *q,
+    const struct pm_read *r, struct db_res **res, struct seen *s)
+{
+	struct db_row	 row;
+	enum db_err	 e;
+	int		 rc;
+
+	if ((e = run(db, q, r, RK_PAGE_SEEN, res)) != DBE_OK)
+		return e;
+	if ((rc = db_next(*res, &row)) == 1 &&
+	    seen_from(&row, TC__MAX, s) == 0) {
+		db_rewind(*res);
+		return DBE_OK;
+	}
+	db_res_free(*res);
+	*res = NULL;
+	if (rc != 0)
+		return failed(db);
+	/* No row to carry them: past the end, or the rows moved away. */
+	return read_counts(db, q->scope, s);
+}
+
+/* Reads the row of a new mark: 1 found (and handed over), 0 none, -1 error. */
+static int
+make_mark(struct db *db, const struct tenant_query *q,
+    struct page_marks *pm, const struct pm_read *mark, enum db_err *e)
+{
+	struct db_res	*res;
+	struct db_row	 row;
+	struct seen	 s;
+	int		 rc;
+
+	if ((*e = run(db, q, mark, RK_MARK, &res)) != DBE_OK)
+		return -1;
+	if ((rc = db_next(res, &row)) == 1 && seen_from(&row, 2, &s) == 0)
+		(void)page_marks_found(pm, mark, s.gen, s.total,
+		    strtoll(row.v[1], NULL, 10),
+		    sorts[q->sort].col != NULL ? row.v[0] : NULL, row.len[0]);
+	db_res_free(res);
+	if (rc == -1) {
+		*e = failed(db);
+		return -1;
+	}
+	return rc;
+}
+
+/* Rows counted from the end the order starts at: needs no total. */
+static void
+natural(const struct tenant_query *q, long long limit, long long offset,
+    struct pm_read *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->anchor = q->desc ? PM_END : PM_START;
+	r->forward = !q->desc;
+	r->skip = offset;
+	r->count = limit;
+}
+
+/*
+ * One statement for most pages: the page with its total and generation.
+ * A statement that finds the account changed since the plan makes the
+ * request plan again, without new marks the second time.
+ */
+static enum db_err
+list_unfiltered(struct db *db, const struct tenant_query *q,
+    long long limit, long long offset, struct db_res **res, long long *total)
+{
+	struct page_marks	*pm = page_marks_get(q->scope, (int)q->sort);
+	struct pm_read		 page, mark;
+	struct seen		 s;
+	enum pm_next		 next;
+	enum db_err		 e;
+	long long		 gen;
+	bool			 fresh = false, known;
+	int			 steps, changes = 0, rc;
+
+	for (steps = 0; steps < PLAN_STEPS; steps++) {
+		gen = page_marks_gen(pm);
+		known = page_marks_known(pm);
+		next = page_marks_plan(pm, q->desc, offset, limit, fresh, &page,
+		    changes == 0 ? &mark : NULL);
+		if (next == PM_EMPTY) {
+			*total = page_marks_total(pm);
+			return DBE_OK;
+		}
+		if (next == PM_NEED_MARK) {
+			if ((rc = make_mark(db, q, pm, &mark, &e)) == -1)
+				return e;
+			if (rc == 1) {
+				fresh = true;
+				changes += known && page_marks_gen(pm) != gen;
+				continue;
+			}
+			next = PM_READ;	/* no such row now: the page will tell */
+		}
+		if (next == PM_NEED_COUNT) {
+			if ((e = read_counts(db, q->scope, &s)) != DBE_OK)
+				return e;
+			page_marks_update(pm, s.gen, s.total);
+			fresh = true;
+			changes += known && s.gen != gen;
+			continue;
+		}
+		if ((e = read_page(db, q, &page, res, &s)) != DBE_OK)
+			return e;
+		if (page_marks_settle(pm, &page, fresh, s.gen, s.total)) {
+			*total = s.total;
+			return DBE_OK;
+		}
+		db_res_free(*res);
+		*res = NULL;
+		fresh = true;
+		changes++;
+	}
+	natural(q, limit, offset, &page);
+	if ((e = read_page(db, q, &page, res, &s)) != DBE_OK)
+		return e;
+	(void)page_marks_settle(pm, &page, true, s.gen, s.total);
+	*total = s.total;
+	return DBE_OK;
+}
+
+/* A count, then an OFFSET from the nearer end. */
+static enum db_err
+list_filtered(struct db *db, const struct tenant_query *q, long long limit,
+    long long offset, struct db_res **res, long long *total)
+{
+	struct pm_read	 r;
+	enum db_err	 e;
+
+	if ((e = tenant_list_count(db, q, total)) != DBE_OK)
+		return e;
+	natural(q, limit, offset, &r);
+	if (offset > 0 && offset + limit / 2 > *total / 2) {
+		r.anchor = q->desc ? PM_START : PM_END;
+		r.forward = q->desc;
+		r.skip = *total - offset - limit;
+		if (r.skip < 0) {
+			r.count += r.skip;
+			r.skip = 0;
+		}
+		if (r.count <= 0)
+			return DBE_OK;
+	}
+	return run(db, q, &r, RK_PAGE, res);
+}
+
+enum db_err
+tenant_list_page(struct db *db, const struct tenant_query *q,
+    long long limit, long long offset, struct db_res **res, long long *total)
+{
+	*res = NULL;
+	*total = 0;
+	if (q->name == NULL && q->q == NULL && q->is_active < 0)
+		return list_unfiltered(db, q, limit, offset, res, total);
+	return list_filtered(db, q, limit, offset, res, total);
+}
+
+enum db_err
+tenant_list_count(struct db *db, const struct tenant_query *q,
+    long long *count)
+{
+	struct db_param	 p[8];
+	struct db_row	 row;
+	struct db_res	*res;
+	char		 sql[512], like[512];
+	size_t		 n;
+	int		 rc;
+
+	if (q->name == NULL && q->q == NULL && q->is_active < 0) {
+		p[0] = DB_I64(q->scope);
+		rc = db_one(db, sql_counts, p, 1, &row, &res);
+	} else {
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tenants t");
+		n = where_clause(q, sql, sizeof(sql), p, like, sizeof(like));
+		rc = db_one(db, sql, p, n, &row, &res);
+	}
+	if (rc == 1)
+		*count = strtoll(row.v[0], NULL, 10);
+	db_res_free(res);
+	return rc == 1 ? DBE_OK : failed(db);
+}
+
+enum db_err
+tenant_list_changed(struct db *db, long long account, long long delta)
+{
+	struct db_param	 p[4];
+	long long	 shard = random() % 8;
+	enum db_err	 e;
+
+	p[0] = DB_I64(account);
+	p[1] = DB_I64(shard);
+	p[2] = DB_I64(delta);
+	p[3] = DB_I64(delta);
+	if ((e = db_exec(db, sql_changed, p, 4, NULL)) != DBE_OK)
+		return e;
+	p[0] = DB_I64(0);
+	return db_exec(db, sql_changed, p, 4, NULL);
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+bool
+tenant_list_moves(const char *const old[TC__MAX], const char *const v[TC__MAX])
+{
+	size_t	 i;
+
+	for (i = 0; i < TSORT__MAX; i++)
+		if (sorts[i].col != NULL && differ(old[sorts[i].key],
+		    v[sorts[i].key]))
+			return true;
+	return false;
+}

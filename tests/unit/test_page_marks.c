@@ -1,0 +1,495 @@
+/*
+ * Unit tests for page marks: the planner against a simulated listing
+ * (sorted distinct numbers standing for (sort key, pk)), read the way
+ * tenant_list.c reads the database, with changes between and within
+ * requests; memory bounds and eviction.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "page_marks.h"
+
+#define SIM_MAX		200000
+
+/* The listing as the database holds it: ascending, distinct. */
+static long long	 vals[SIM_MAX];
+static long long	 nvals;
+static long long	 gen;
+static unsigned int	 seed;
+
+static unsigned int
+rnd(unsigned int n)
+{
+	seed = seed * 1103515245u + 12345u;
+	return n == 0 ? 0 : (seed >> 8) % n;
+}
+
+static void
+sim_fill(long long n)
+{
+	long long	 i;
+
+	for (i = 0; i < n; i++)
+		vals[i] = 10 * (i + 1);
+	nvals = n;
+	gen = 1;
+}
+
+/* The number of values below k (k itself found or not). */
+static long long
+below(long long k)
+{
+	long long	 lo = 0, hi = nvals, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (vals[mid] < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* An insert or a delete somewhere; bumps the generation like a commit. */
+static void
+sim_change(void)
+{
+	long long	 i, v;
+
+	if (nvals > 0 && rnd(2) == 0) {
+		i = rnd((unsigned)nvals);
+		memmove(&vals[i], &vals[i + 1], (size_t)(nvals - i - 1) *
+		    sizeof(vals[0]));
+		nvals--;
+	} else if (nvals < SIM_MAX) {
+		v = rnd((unsigned)(10 * nvals + 20));
+		i = below(v);
+		if (i == nvals || vals[i] != v) {
+			memmove(&vals[i + 1], &vals[i], (size_t)(nvals - i) *
+			    sizeof(vals[0]));
+			vals[i] = v;
+			nvals++;
+		}
+	}
+	gen++;
+}
+
+/* Executes a read: the rows' indexes into vals, in the read's order. */
+static long long
+sim_read(const struct pm_read *r, long long *out, long long max)
+{
+	long long	 i, k = 0, n = 0;
+	char		 buf[32];
+
+	if (r->anchor == PM_MARK) {
+		/* Keys are counted, not terminated. */
+		assert_true(r->mark.len < sizeof(buf));
+		memcpy(buf, r->mark.key, r->mark.len);
+		buf[r->mark.len] = '\0';
+		k = strtoll(buf, NULL, 10);
+		assert_int_equal(k, r->mark.pk);
+	}
+	if (r->forward) {
+		i = r->anchor == PM_MARK ? below(k + 1) : 0;
+		for (i += r->skip; i < nvals && n < r->count && n < max; i++)
+			out[n++] = i;
+	} else {
+		i = r->anchor == PM_MARK ? below(k) - 1 : nvals - 1;
+		for (i -= r->skip; i >= 0 && n < r->count && n < max; i--)
+			out[n++] = i;
+	}
+	return n;
+}
+
+/* Now and then a change lands between two statements of a request. */
+static void
+maybe_change(unsigned int churn)
+{
+	if (churn > 0 && rnd(churn) == 0)
+		sim_change();
+}
+
+static int	 inexact;	/* pages taken as before marks, across a change */
+
+/* Reads a new mark as tenant_list.c does: 1 found, 0 none. */
+static int
+sim_mark(struct page_marks *pm, const struct pm_read *mark)
+{
+	long long	 idx[1];
+	char		 key[32];
+
+	assert_int_equal(mark->count, 1);
+	if (sim_read(mark, idx, 1) != 1)
+		return 0;
+	snprintf(key, sizeof(key), "%lld", vals[idx[0]]);
+	(void)page_marks_found(pm, mark, gen, nvals, vals[idx[0]], key,
+	    strlen(key));
+	return 1;
+}
+
+/*
+ * One page, planned and read as tenant_list.c does, checked against the
+ * listing as the statement that read it saw it.
+ */
+static void
+sim_page(struct page_marks *pm, bool desc, long long offset,
+    long long limit, unsigned int churn)
+{
+	static long long	 idx[128], got[128];
+	struct pm_read		 page, mark;
+	enum pm_next		 next;
+	long long		 n = -1, i, j, want, g;
+	bool			 fresh = false, known, ok = false;
+	int			 steps, changes = 0;
+
+	for (steps = 0; steps < 8 && !ok; steps++) {
+		g = page_marks_gen(pm);
+		known = page_marks_known(pm);
+		next = page_marks_plan(pm, desc, offset, limit, fresh, &page,
+		    changes == 0 ? &mark : NULL);
+		if (next == PM_EMPTY) {
+			if (gen == page_marks_gen(pm))
+				assert_true(offset >= nvals);
+			else
+				inexact++;
+			return;
+		}
+		if (next == PM_NEED_MARK) {
+			maybe_change(churn);
+			if (sim_mark(pm, &mark)) {
+				fresh = true;
+				changes += known && page_marks_gen(pm) != g;
+				continue;
+			}
+			next = PM_READ;
+		}
+		maybe_change(churn);
+		if (next == PM_NEED_COUNT) {
+			page_marks_update(pm, gen, nvals);
+			fresh = true;
+			changes += known && gen != g;
+			continue;
+		}
+		n = sim_read(&page, idx, 128);
+		ok = page_marks_settle(pm, &page, fresh, gen, nvals);
+		if (ok && page.needs_gen && gen != g) {
+			/* Taken across a change, as before marks: not exact. */
+			assert_true(fresh && page.anchor != PM_MARK);
+			inexact++;
+			return;
+		}
+		fresh = true;
+		changes += !ok;
+	}
+	if (!ok) {
+		memset(&page, 0, sizeof(page));
+		page.anchor = desc ? PM_END : PM_START;
+		page.forward = !desc;
+		page.skip = offset;
+		page.count = limit;
+		n = sim_read(&page, idx, 128);
+		page_marks_update(pm, gen, nvals);
+	}
+	/* The outer ORDER BY: the requested order. */
+	for (i = 0; i < n; i++)
+		got[i] = vals[idx[i]];
+	if (page.forward == desc)
+		for (i = 0, j = n - 1; i < j; i++, j--) {
+			want = got[i];
+			got[i] = got[j];
+			got[j] = want;
+		}
+	for (i = 0; i < n; i++) {
+		want = desc ? nvals - 1 - offset - i : offset + i;
+		assert_true(want >= 0 && want < nvals);
+		assert_int_equal(got[i], vals[want]);
+	}
+	want = nvals - offset < limit ? nvals - offset : limit;
+	assert_int_equal(n, want < 0 ? 0 : want);
+}
+
+static void
+walk(long long total, long every, long beyond, unsigned int churn,
+    int requests)
+{
+	struct page_marks	*pm;
+	long long		 offset, limit;
+	static const long long	 limits[] = { 1, 7, 10, 100 };
+	bool			 desc;
+	int			 i;
+
+	page_marks_setup(every, beyond, 1024 * 1024);
+	sim_fill(total);
+	for (i = 0; i < requests; i++) {
+		pm = page_marks_get(1, 0);
+		desc = rnd(2);
+		limit = limits[rnd(4)];
+		offset = rnd((unsigned)(nvals + 20));
+		if (rnd(4) == 0)	/* near the middle, where marks matter */
+			offset = nvals / 2 + rnd(50);
+		sim_page(pm, desc, offset, limit, churn);
+		if (churn > 0 && rnd(churn) == 0)
+			sim_change();
+	}
+}
+
+static void
+test_pages_are_exact(void **state)
+{
+	(void)state;
+	seed = 1;
+	inexact = 0;
+	walk(0, 3, 5, 0, 50);
+	walk(1, 3, 5, 0, 50);
+	walk(37, 3, 5, 0, 500);
+	walk(37, 1, 0, 0, 500);
+	walk(1000, 4, 6, 0, 2000);
+	walk(100000, 1000, 5000, 0, 2000);
+	walk(150000, 10, 20, 0, 2000);	/* the grid widens to fit */
+	assert_int_equal(inexact, 0);
+}
+
+static void
+test_pages_stay_exact_under_changes(void **state)
+{
+	(void)state;
+	seed = 2;
+	inexact = 0;
+	/* Changes between nearly any two statements. */
+	walk(37, 3, 5, 3, 2000);
+	walk(500, 4, 6, 2, 3000);
+	walk(20000, 100, 300, 5, 2000);
+	print_message("%d of 7000 pages taken across a change\n", inexact);
+	/* Rarer changes: rarely a page shifted by one. */
+	inexact = 0;
+	walk(500, 4, 6, 50, 3000);
+	walk(20000, 100, 300, 50, 3000);
+	print_message("%d of 6000 pages taken across a change\n", inexact);
+	assert_true(inexact < 6000 / 50);
+}
+
+/*
+ * Counts the statements a page costs (as tenant_list.c plans them), with
+ * a listing that holds still during the request.
+ */
+static int
+reads_for(struct page_marks *pm, bool desc, long long offset,
+    long long limit, struct pm_read *last)
+{
+	struct pm_read	 mark;
+	bool		 fresh = false, changed = false;
+	int		 reads = 0;
+
+	for (;;) {
+		reads++;
+		switch (page_marks_plan(pm, desc, offset, limit, fresh, last,
+		    changed ? NULL : &mark)) {
+		case PM_READ:
+			if (page_marks_settle(pm, last, fresh, gen, nvals))
+				return reads;
+			changed = true;
+			break;
+		case PM_NEED_MARK:
+			assert_int_equal(sim_mark(pm, &mark), 1);
+			break;
+		case PM_EMPTY:
+			return reads - 1;
+		default:
+			page_marks_update(pm, gen, nvals);
+			break;
+		}
+		fresh = true;
+	}
+}
+
+static void
+test_plans(void **state)
+{
+	struct page_marks	*pm;
+	struct pm_read		 r;
+
+	(void)state;
+	page_marks_setup(1000, 5000, 1024 * 1024);
+	sim_fill(1000000 > SIM_MAX ? SIM_MAX : 1000000);
+	pm = page_marks_get(7, 1);
+	/* Near the start: from the start, whatever is known. */
+	assert_int_equal(reads_for(pm, false, 4000, 10, &r), 1);
+	assert_int_equal(r.anchor, PM_START);
+	assert_false(r.needs_gen);
+	/* Near the start of a descending order: from the end. */
+	assert_int_equal(reads_for(pm, true, 0, 10, &r), 1);
+	assert_int_equal(r.anchor, PM_END);
+	assert_false(r.forward);
+	/* Deep, nothing known: a count, a mark, then the page near it. */
+	assert_false(page_marks_known(page_marks_get(8, 1)));
+	assert_int_equal(reads_for(page_marks_get(8, 1), true, 100000, 10, &r),
+	    3);
+	pm = page_marks_get(7, 1);
+	assert_true(page_marks_known(pm));	/* the reads above told it */
+	assert_int_equal(reads_for(pm, false, 100000, 100, &r), 2);
+	assert_int_equal(r.anchor, PM_MARK);
+	assert_true(r.skip < 1000 && r.needs_gen && r.count == 100);
+	if (r.forward)
+		assert_int_equal(r.mark.pos + 1 + r.skip, 100000);
+	else
+		assert_int_equal(r.mark.pos - 1 - r.skip, 100099);
+	/* The next page, and the same rows descending: the same mark. */
+	assert_int_equal(reads_for(pm, false, 100100, 100, &r), 1);
+	assert_int_equal(reads_for(pm, true, SIM_MAX - 100100, 100, &r), 1);
+	/* The last page ascending: backwards from the end. */
+	assert_int_equal(reads_for(pm, false, SIM_MAX - 5, 100, &r), 1);
+	assert_int_equal(r.anchor, PM_END);
+	assert_int_equal(r.count, 5);
+	assert_int_equal(r.skip, 0);
+	/* Past the end: known from a count of this request. */
+	assert_int_equal(page_marks_plan(pm, false, SIM_MAX, 10, false, &r,
+	    &r), PM_NEED_COUNT);
+	assert_int_equal(page_marks_plan(pm, false, SIM_MAX, 10, true, &r,
+	    &r), PM_EMPTY);
+	/*
+	 * Another generation: the page read from the old mark is refused,
+	 * and read again from the nearer end with the total it brought.
+	 */
+	gen++;
+	assert_int_equal(reads_for(pm, false, 100100, 100, &r), 2);
+	assert_int_equal(r.anchor, PM_END);
+	/* The next request makes a mark of this generation. */
+	assert_int_equal(reads_for(pm, false, 100100, 100, &r), 2);
+	assert_int_equal(r.anchor, PM_MARK);
+	/* Without memory: from the nearer end, as before marks. */
+	page_marks_setup(1000, 5000, 0);
+	pm = page_marks_get(7, 1);
+	assert_int_equal(reads_for(pm, false, 120000, 10, &r), 2);
+	assert_int_equal(r.anchor, PM_END);
+	assert_int_equal(r.skip, SIM_MAX - 120010);
+	assert_int_equal(page_marks_memory(), 0);
+}
+
+static void
+test_vain_marks_rest(void **state)
+{
+	struct page_marks	*pm;
+	struct pm_read		 page, mark;
+	int			 i;
+
+	(void)state;
+	page_marks_setup(100, 100, 1024 * 1024);
+	sim_fill(10000);
+	pm = page_marks_get(1, 0);
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 5000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	/* A change before the mark served a page: it was made in vain. */
+	sim_change();
+	assert_false(page_marks_settle(pm, &page, false, gen, nvals));
+	for (i = 0; i < PM_REST; i++) {
+		assert_int_equal(page_marks_plan(pm, false, 5000, 10, false,
+		    &page, &mark), PM_NEED_COUNT);
+		assert_int_equal(page_marks_plan(pm, false, 5000, 10, true,
+		    &page, &mark), PM_READ);
+		assert_true(page.skip >= 100 && page.anchor != PM_MARK);
+	}
+	assert_int_equal(page_marks_plan(pm, false, 5000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(page_marks_plan(pm, false, 5000, 10, true, &page,
+	    &mark), PM_READ);
+	assert_true(page_marks_settle(pm, &page, true, gen, nvals));
+	/* Marks that served go without a rest. */
+	sim_change();
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 5000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+}
+
+static void
+test_null_and_empty_keys(void **state)
+{
+	struct page_marks	*pm;
+	struct pm_read		 page, mark;
+
+	(void)state;
+	page_marks_setup(10, 10, 1024 * 1024);
+	pm = page_marks_get(1, 3);
+	page_marks_update(pm, 5, 1000);
+	assert_int_equal(page_marks_plan(pm, false, 500, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(page_marks_add(pm, mark.pos, 42, NULL, 0), 0);
+	assert_int_equal(page_marks_plan(pm, false, 500, 10, true, &page,
+	    &mark), PM_READ);
+	assert_int_equal(page.anchor, PM_MARK);
+	assert_null(page.mark.key);
+	assert_int_equal(page.mark.pk, 42);
+	assert_int_equal(page_marks_plan(pm, false, 700, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(page_marks_add(pm, mark.pos, 43, "", 0), 0);
+	assert_int_equal(page_marks_plan(pm, false, 700, 10, true, &page,
+	    &mark), PM_READ);
+	assert_non_null(page.mark.key);
+	assert_int_equal(page.mark.len, 0);
+	/* Outside the listing, or before its total is known: refused. */
+	assert_int_equal(page_marks_add(pm, 1000, 1, "x", 1), -1);
+	pm = page_marks_get(2, 3);
+	assert_int_equal(page_marks_add(pm, 5, 1, "x", 1), -1);
+}
+
+static void
+test_memory_is_bounded(void **state)
+{
+	struct page_marks	*pm;
+	char			 key[800];
+	long long		 pos;
+	int			 s, added;
+
+	(void)state;
+	memset(key, 'k', sizeof(key));
+	page_marks_setup(1, 0, 256 * 1024);
+	/* Long keys in many listings: the oldest listings make room. */
+	for (s = 0; s < 20; s++) {
+		pm = page_marks_get(s, 0);
+		page_marks_update(pm, 1, 1000000);
+		for (pos = 0, added = 0; pos < 1000000; pos += 977)
+			added += page_marks_add(pm, pos, pos, key,
+			    sizeof(key)) == 0;
+		assert_true(added > 100);
+		assert_true(page_marks_memory() <= 256 * 1024);
+	}
+	/* The most recent listing kept its marks, the first went. */
+	pm = page_marks_get(19, 0);
+	assert_true(page_marks_known(pm));
+	pm = page_marks_get(0, 0);
+	assert_false(page_marks_known(pm));
+	/* Never more than PM_MARKS_MAX in one listing. */
+	page_marks_setup(1, 0, 64 * 1024 * 1024);
+	pm = page_marks_get(1, 0);
+	page_marks_update(pm, 1, 10000000);
+	for (pos = 0, added = 0; pos < 10000000; pos += 1000)
+		added += page_marks_add(pm, pos, pos, "k", 1) == 0;
+	assert_int_equal(added, PM_MARKS_MAX);
+	page_marks_clear();
+	assert_int_equal(page_marks_memory(), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plans),
+		cmocka_unit_test(test_pages_are_exact),
+		cmocka_unit_test(test_pages_stay_exact_under_changes),
+		cmocka_unit_test(test_vain_marks_rest),
+		cmocka_unit_test(test_null_and_empty_keys),
+		cmocka_unit_test(test_memory_is_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
