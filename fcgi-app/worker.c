@@ -221,9 +221,15 @@ conn_serve(struct worker *w, struct fcgi_conn *c)
 	return rc == -1 || !keep ? -1 : 0;
 }
 
-/* Reads what c has sent and serves what is complete; -1 to close it. */
+/*
+ * Reads what c has sent and serves what is complete; -1 to close it.
+ * Once the peer has hung up nobody can take the answer (nginx closes the
+ * connection when its client goes away), so its requests are dropped
+ * unserved: after a burst of slow requests whose clients left, a worker
+ * would otherwise spend seconds on each.
+ */
 static int
-conn_input(struct worker *w, struct fcgi_conn *c)
+conn_input(struct worker *w, struct fcgi_conn *c, bool hung_up)
 {
 	enum fcgi_state	 st;
 	ssize_t		 n;
@@ -243,7 +249,7 @@ conn_input(struct worker *w, struct fcgi_conn *c)
 			return -1;
 		if (st != FCGI_READY)
 			return st == FCGI_CLOSE ? -1 : 0;
-		if (conn_serve(w, c) == -1)
+		if (hung_up || conn_serve(w, c) == -1)
 			return -1;
 		if (c->in.len == 0)
 			return 0;
@@ -325,6 +331,7 @@ serve_ready(struct worker *w, const struct pollfd *pfd, size_t first,
     size_t npolled)
 {
 	struct fcgi_conn	*ready[CONNS_MAX];
+	bool			 hup[CONNS_MAX];
 	size_t			 i, j, n = 0;
 
 	/*
@@ -334,12 +341,14 @@ serve_ready(struct worker *w, const struct pollfd *pfd, size_t first,
 	 */
 	for (i = 0; i < npolled; i++) {
 		j = (w->next + i) % npolled;
-		if (pfd[first + j].revents != 0)
-			ready[n++] = w->conns[j];
+		if (pfd[first + j].revents == 0)
+			continue;
+		hup[n] = (pfd[first + j].revents & POLLHUP) != 0;
+		ready[n++] = w->conns[j];
 	}
 	w->next++;
 	for (i = 0; i < n; i++) {
-		if (conn_input(w, ready[i]) == 0)
+		if (conn_input(w, ready[i], hup[i]) == 0)
 			continue;
 		for (j = 0; j < w->nconns; j++)
 			if (w->conns[j] == ready[i]) {

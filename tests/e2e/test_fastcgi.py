@@ -3,6 +3,8 @@ directly on tenantd's socket (several requests per connection, management record
 and aborted requests, limits, half-sent requests that must not hold up others)."""
 
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -11,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _read_kv
+from conftest import _read_kv, _tenantd_worker_pids, unique_name
 from fcgi_client import (ABORT, END, GET_VALUES, GET_VALUES_RESULT, STDIN, UNKNOWN_TYPE, Conn, begin, nv,
                          params_records, record, request_bytes, socket_path)
-from helpers import assert_status, tenantd_binary
+from helpers import assert_status, tenant_body, tenantd_binary
 
 
 @pytest.fixture
@@ -267,3 +269,36 @@ def test_cgi_mode_serves_the_request_in_its_environment(stack, admin, tmp_path):
     assert head.startswith(b"Status: 200 OK\r\n"), out.stdout[:300]
     page = json.loads(body)
     assert page["pageSize"] == 1 and page["totalCount"] == 0, page
+
+
+def test_requests_of_clients_that_left_are_dropped(stack, sock, admin, db):
+    """A request whose connection is closed before a worker reaches it is not served (nginx
+    closes the connection when its client goes away): creates sent and abandoned while the
+    workers are stopped leave no tenant, and a request still waited for is answered."""
+    pids = _tenantd_worker_pids(stack)
+    if not pids:
+        pytest.skip("tenantd's workers cannot be found in this stack")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {admin.key}"}
+    gone, kept_slug = [unique_name("gone") for _ in range(4)], unique_name("kept")
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for slug in gone:
+            c = Conn(sock)
+            c.send(request_bytes(1, "/api/v1/tenants", "POST", headers=auth,
+                                 body=json.dumps(tenant_body(slug)).encode(), keep=False))
+            c.close()
+        kept = Conn(sock)
+        kept.send(request_bytes(1, "/api/v1/tenants", "POST", headers=auth,
+                                body=json.dumps(tenant_body(kept_slug)).encode(), keep=False))
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    try:
+        assert kept.response(1)[0] == 202
+    finally:
+        kept.close()
+    time.sleep(1.0)     # every abandoned connection has been accepted and dropped by now
+    quoted = ", ".join(f"'{s}'" for s in gone + [kept_slug])
+    found = {r["slug"] for r in db.query(f"SELECT slug FROM tenants WHERE slug IN ({quoted})")}
+    assert found == {kept_slug}, f"tenants created for clients that had left: {found - {kept_slug}}"
