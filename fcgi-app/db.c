@@ -308,52 +308,66 @@ digits(char *p, unsigned long n, int w)
 	return p + w;
 }
 
+/* A decimal integer into buf, as MariaDB sends it as text; its length. */
+static unsigned long
+format_int(long long v, bool is_unsigned, char *buf)
+{
+	unsigned long long u = (unsigned long long)v;
+	char		 tmp[24], *q = tmp + sizeof(tmp), *p = buf;
+
+	if (!is_unsigned && v < 0) {
+		*p++ = '-';
+		u = 0ULL - u;
+	}
+	do {
+		*--q = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	memcpy(p, q, (size_t)(tmp + sizeof(tmp) - q));
+	p += tmp + sizeof(tmp) - q;
+	*p = '\0';
+	return (unsigned long)(p - buf);
+}
+
 /*
- * "YYYY-MM-DD[ HH:MM:SS[.f…]]" (or a decimal integer) into buf, as
- * MariaDB would send the value as text.  Returns the length.
+ * "YYYY-MM-DD", or "YYYY-MM-DD HH:MM:SS[.f…]" with the column's
+ * fractional digits, into buf, as MariaDB sends it as text; its length.
  */
 static unsigned long
-format_typed(const struct db_res *r, unsigned int i, char *buf)
+format_time(const MYSQL_TIME *t, bool with_time, unsigned int decimals,
+    char *buf)
 {
-	const MYSQL_TIME *t = &r->typed[i].t;
-	char		*p = buf;
-	unsigned long long u = (unsigned long long)r->typed[i].i;
-	char		 tmp[24], *q = tmp + sizeof(tmp);
+	char	*p = buf;
 
-	if (r->kinds[i] == COL_INT || r->kinds[i] == COL_UINT) {
-		if (r->kinds[i] == COL_INT && r->typed[i].i < 0) {
-			*p++ = '-';
-			u = 0ULL - u;
-		}
-		do {
-			*--q = (char)('0' + u % 10);
-			u /= 10;
-		} while (u != 0);
-		memcpy(p, q, (size_t)(tmp + sizeof(tmp) - q));
-		p += tmp + sizeof(tmp) - q;
-		*p = '\0';
-		return (unsigned long)(p - buf);
-	}
 	p = digits(p, t->year, 4);
 	*p++ = '-';
 	p = digits(p, t->month, 2);
 	*p++ = '-';
 	p = digits(p, t->day, 2);
-	if (r->kinds[i] == COL_DATETIME) {
+	if (with_time) {
 		*p++ = ' ';
 		p = digits(p, t->hour, 2);
 		*p++ = ':';
 		p = digits(p, t->minute, 2);
 		*p++ = ':';
 		p = digits(p, t->second, 2);
-		if (r->decimals[i] > 0) {
+		if (decimals > 0) {
 			/* microseconds, cut to the column's digits */
 			*p++ = '.';
-			p = digits(p, t->second_part, 6) - (6 - r->decimals[i]);
+			p = digits(p, t->second_part, 6) - (6 - decimals);
 		}
 	}
 	*p = '\0';
 	return (unsigned long)(p - buf);
+}
+
+static unsigned long
+format_typed(const struct db_res *r, unsigned int i, char *buf)
+{
+	if (r->kinds[i] == COL_INT || r->kinds[i] == COL_UINT)
+		return format_int(r->typed[i].i, r->kinds[i] == COL_UINT, buf);
+	return format_time(&r->typed[i].t, r->kinds[i] == COL_DATETIME,
+	    r->decimals[i], buf);
 }
 
 static uint64_t

@@ -29,6 +29,8 @@ enum {
 #define FCGI_CONTENT_MAX	65535
 /* Buffers above this are given back after a request instead of kept. */
 #define FCGI_KEEP_CAP		(64 * 1024)
+#define DECIMAL_(n)		#n
+#define DECIMAL(n)		DECIMAL_(n)
 /* STDOUT records written per writev(2). */
 #define FCGI_IOV_BATCH		32
 
@@ -152,8 +154,8 @@ static int
 get_values(const unsigned char *p, size_t len, struct buf *replies)
 {
 	static const char *const known[][2] = {
-		{ "FCGI_MAX_CONNS", "64" },
-		{ "FCGI_MAX_REQS", "64" },
+		{ "FCGI_MAX_CONNS", DECIMAL(FCGI_CONNS_MAX) },
+		{ "FCGI_MAX_REQS", DECIMAL(FCGI_CONNS_MAX) },
 		{ "FCGI_MPXS_CONNS", "0" },
 	};
 	const unsigned char *end = p + len, *name, *value;

@@ -20,6 +20,8 @@
 
 #include "buf.h"
 
+/* Connections one worker holds (FCGI_MAX_CONNS). */
+#define FCGI_CONNS_MAX		256
 /* Larger parameter sets are answered 431 without being kept. */
 #define FCGI_PARAMS_MAX		(64 * 1024)
 /* Parameters handed to the application; nginx sends about 30. */

@@ -19,8 +19,8 @@
 #include "json_arena.h"
 #include "worker.h"
 
-/* Connections one worker holds; past this it leaves new ones to others. */
-#define CONNS_MAX		256
+/* Past FCGI_CONNS_MAX connections a worker leaves new ones to others. */
+#define CONNS_MAX		FCGI_CONNS_MAX
 /* An idle kept-alive connection is closed after this (nginx: 60 s). */
 #define IDLE_S			300
 /* A request that stops arriving half-way is given up after this. */
@@ -45,17 +45,19 @@ struct worker {
 };
 
 /* Answers for requests that never reach the application. */
-#define FIXED(status, code, title) \
+#define FIXED(status, code, title, detail) \
 	"Status: " #status " " title "\r\n" \
 	"Content-Type: application/problem+json\r\n\r\n" \
 	"{\"type\":\"urn:tenantd:problem:" code "\",\"title\":\"" title \
-	"\",\"status\":" #status ",\"code\":\"" code "\"}"
-static const char internal_error[] =
-    FIXED(500, "internal", "Internal Server Error");
-static const char headers_too_large[] =
-    FIXED(431, "headers_too_large", "Request Header Fields Too Large");
-static const char bad_params[] =
-    FIXED(400, "bad_request", "Bad Request");
+	"\",\"status\":" #status ",\"detail\":\"" detail "\",\"code\":\"" \
+	code "\"}"
+static const char internal_error[] = FIXED(500, "internal",
+    "Internal Server Error", "the response could not be encoded");
+static const char headers_too_large[] = FIXED(431, "headers_too_large",
+    "Request Header Fields Too Large",
+    "the request's headers exceed 64 KiB");
+static const char bad_params[] = FIXED(400, "bad_request", "Bad Request",
+    "the FastCGI parameters are malformed");
 
 static double
 now_ms(void)

@@ -142,7 +142,7 @@ def test_get_values(sock):
         rtype, rid, content = c.read_record()
         assert (rtype, rid) == (GET_VALUES_RESULT, 0)
         assert nv(b"FCGI_MPXS_CONNS", b"0") in content
-        assert b"FCGI_MAX_CONNS" in content
+        assert nv(b"FCGI_MAX_CONNS", b"256") in content
         # The connection goes on serving requests.
         c.send(request_bytes(1))
         assert c.response(1)[0] == 200
@@ -217,7 +217,9 @@ def test_oversized_parameters_get_431(sock):
         status, headers, body, _ = c.response(1)
         assert status == 431
         assert headers["content-type"] == "application/problem+json"
-        assert json.loads(body)["status"] == 431
+        problem = json.loads(body)
+        assert (problem["status"], problem["code"]) == (431, "headers_too_large"), problem
+        assert problem["detail"] and problem["title"] and problem["type"], problem
         c.send(request_bytes(2))
         assert c.response(2)[0] == 200
     finally:
