@@ -214,8 +214,9 @@ col_kind(const MYSQL_FIELD *f)
 	}
 }
 
+/* Column i of f's kind; bufs[i] (cap bytes) holds it as text. */
 static void
-bind_col(struct db_res *r, unsigned int i, const MYSQL_FIELD *f)
+bind_col(struct db_res *r, unsigned int i, const MYSQL_FIELD *f, size_t cap)
 {
 	MYSQL_BIND	*b = &r->out[i];
 
@@ -242,10 +243,7 @@ bind_col(struct db_res *r, unsigned int i, const MYSQL_FIELD *f)
 	default:
 		b->buffer_type = MYSQL_TYPE_STRING;
 		b->buffer = r->bufs[i];
-		b->buffer_length = f->length < DB_COL_INITIAL ? f->length + 1 :
-		    DB_COL_INITIAL;
-		if (b->buffer_length < 32)
-			b->buffer_length = 32;
+		b->buffer_length = cap;
 		break;
 	}
 }
@@ -286,7 +284,7 @@ res_bind_out(struct db_res *r)
 			cap = 32;
 		if ((r->bufs[i] = malloc(cap)) == NULL)
 			goto fail;
-		bind_col(r, i, f);
+		bind_col(r, i, f, cap);
 	}
 	mysql_free_result(meta);
 	return mysql_stmt_bind_result(r->st, r->out) ? -1 : 0;
