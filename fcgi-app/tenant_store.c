@@ -5,35 +5,17 @@
 #include "tenant_store.h"
 
 enum tsql {
-	TS_GET_SLUG,
-	TS_GET_SLUG_SCOPED,
-	TS_GET_GUID,
-	TS_GET_GUID_SCOPED,
 	TS_INSERT,
-	TS_LOCK_SLUG,
-	TS_LOCK_SLUG_SCOPED,
-	TS_LOCK_GUID,
-	TS_LOCK_GUID_SCOPED,
 	TS_UPDATE,
 	TS__MAX
 };
 
-/* printf templates; %s is the SELECT list from tenant_select_list(). */
-static const char *const templates[TS__MAX] = {
-	[TS_GET_SLUG] = "SELECT %s FROM tenants t WHERE t.slug = ?",
-	[TS_GET_SLUG_SCOPED] = "SELECT %s FROM tenants t "
-	    "WHERE t.slug = ? AND t.account_id = ?",
-	[TS_GET_GUID] = "SELECT %s FROM tenants t WHERE t.guid = ?",
-	[TS_GET_GUID_SCOPED] = "SELECT %s FROM tenants t "
-	    "WHERE t.guid = ? AND t.account_id = ?",
-	[TS_INSERT] = NULL,	/* built from the column table */
-	[TS_LOCK_SLUG] = "SELECT %s FROM tenants t WHERE t.slug = ? FOR UPDATE",
-	[TS_LOCK_SLUG_SCOPED] = "SELECT %s FROM tenants t "
-	    "WHERE t.slug = ? AND t.account_id = ? FOR UPDATE",
-	[TS_LOCK_GUID] = "SELECT %s FROM tenants t WHERE t.guid = ? FOR UPDATE",
-	[TS_LOCK_GUID_SCOPED] = "SELECT %s FROM tenants t "
-	    "WHERE t.guid = ? AND t.account_id = ? FOR UPDATE",
-	[TS_UPDATE] = NULL,	/* built from the column table */
+/* The column each kind of identifier is looked up in. */
+static const char *const key_cols[TKEY__MAX] = {
+	[TKEY_SLUG] = "slug",
+	[TKEY_GUID] = "guid",
+	[TKEY_SHORT_ID] = "short_id",
+	[TKEY_MS_TENANT_ID] = "ms_tenant_id",
 };
 
 static const char sql_delete[] = "DELETE FROM tenants WHERE pk = ?";
@@ -46,6 +28,8 @@ static const char sql_user_status[] =
     "UPDATE tenant_users SET status = ? WHERE tenant_pk = ? AND is_support = 0";
 
 static char	 sqls[TS__MAX][2048];
+/* Lookups by key kind, unscoped or scoped, plain or FOR UPDATE. */
+static char	 lookups[TKEY__MAX][2][2][1536];
 
 static void
 build_insert(char *out, size_t len)
@@ -89,12 +73,29 @@ sql(enum tsql which)
 		return sqls[which];
 	if (which == TS_INSERT)
 		build_insert(sqls[which], sizeof(sqls[which]));
-	else if (which == TS_UPDATE)
-		build_update(sqls[which], sizeof(sqls[which]));
 	else
-		snprintf(sqls[which], sizeof(sqls[which]), templates[which],
-		    tenant_select_list());
+		build_update(sqls[which], sizeof(sqls[which]));
 	return sqls[which];
+}
+
+/*
+ * Built once per process from the static tables; only identifiers from
+ * them go into the text, values are bound.  An identifier that is not
+ * unique (a Microsoft 365 tenant connected by two accounts) answers its
+ * oldest row.
+ */
+static const char *
+lookup_sql(enum tkey by, int scoped, int lock)
+{
+	char	*s = lookups[by][scoped][lock];
+
+	if (*s == '\0')
+		snprintf(s, sizeof(lookups[0][0][0]), "SELECT %s FROM tenants t "
+		    "WHERE t.%s = ?%s ORDER BY t.pk LIMIT 1%s",
+		    tenant_select_list(), key_cols[by],
+		    scoped ? " AND t.account_id = ?" : "",
+		    lock ? " FOR UPDATE" : "");
+	return s;
 }
 
 static int
@@ -105,39 +106,42 @@ guid_shaped(const char *s)
 }
 
 static int
-get_by(struct db *db, enum tsql q, long long scope, const char *id,
+get_by(struct db *db, enum tkey by, long long scope, int lock, const char *id,
     struct db_row *row, struct db_res **res)
 {
 	struct db_param	 p[] = { DB_STR(id), DB_I64(scope) };
 
-	return db_one(db, sql(scope ? q + 1 : q), p, scope ? 2 : 1, row, res);
+	return db_one(db, lookup_sql(by, scope != 0, lock), p, scope ? 2 : 1,
+	    row, res);
 }
 
-/* By slug first; a GUID-shaped id that is no slug is tried as a GUID. */
+/* TKEY_ID: by slug first; a GUID-shaped id that is no slug, as a GUID. */
 static int
-find(struct db *db, enum tsql by_slug, enum tsql by_guid, long long scope,
-    const char *id, struct db_row *row, struct db_res **res)
+find(struct db *db, enum tkey by, long long scope, int lock, const char *id,
+    struct db_row *row, struct db_res **res)
 {
 	int	 rc;
 
-	rc = get_by(db, by_slug, scope, id, row, res);
+	if (by != TKEY_ID)
+		return get_by(db, by, scope, lock, id, row, res);
+	rc = get_by(db, TKEY_SLUG, scope, lock, id, row, res);
 	if (rc != 0 || !guid_shaped(id))
 		return rc;
-	return get_by(db, by_guid, scope, id, row, res);
+	return get_by(db, TKEY_GUID, scope, lock, id, row, res);
 }
 
 int
-tenant_store_get(struct db *db, long long scope, const char *id,
+tenant_store_get(struct db *db, long long scope, enum tkey by, const char *id,
     struct db_row *row, struct db_res **res)
 {
-	return find(db, TS_GET_SLUG, TS_GET_GUID, scope, id, row, res);
+	return find(db, by, scope, 0, id, row, res);
 }
 
 int
-tenant_store_lock(struct db *db, long long scope, const char *id,
+tenant_store_lock(struct db *db, long long scope, enum tkey by, const char *id,
     struct db_row *row, struct db_res **res)
 {
-	return find(db, TS_LOCK_SLUG, TS_LOCK_GUID, scope, id, row, res);
+	return find(db, by, scope, 1, id, row, res);
 }
 
 enum db_err

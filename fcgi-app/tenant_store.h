@@ -9,12 +9,22 @@
 #include "db.h"
 #include "tenant_model.h"
 
-/* By slug, or by GUID when id has that shape: 1 found, 0 not, -1 error. */
-int		 tenant_store_get(struct db *, long long scope, const char *id,
-		    struct db_row *, struct db_res **);
+/* Which identifier of a tenant a lookup names. */
+enum tkey {
+	TKEY_ID,		/* the slug, or the GUID when id has that shape */
+	TKEY_SLUG,
+	TKEY_GUID,
+	TKEY_SHORT_ID,		/* seed 002's 11-character opaque id */
+	TKEY_MS_TENANT_ID,	/* the Microsoft 365 tenant GUID */
+	TKEY__MAX
+};
+
+/* One tenant by the identifier id of kind by: 1 found, 0 not, -1 error. */
+int		 tenant_store_get(struct db *, long long scope, enum tkey by,
+		    const char *id, struct db_row *, struct db_res **);
 /* As tenant_store_get, locking the row until the transaction ends. */
-int		 tenant_store_lock(struct db *, long long scope, const char *id,
-		    struct db_row *, struct db_res **);
+int		 tenant_store_lock(struct db *, long long scope, enum tkey by,
+		    const char *id, struct db_row *, struct db_res **);
 /*
  * Writes every writable column from v (database strings; NULL = SQL
  * NULL), bumps the version and updated_at.

@@ -245,7 +245,7 @@ cmd_key_create(struct db *db, const struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	if (k.kind == KEY_TENANT) {
-		if (tenant_store_get(db, k.account_id, v[2], &row, NULL) != 1) {
+		if (tenant_store_get(db, k.account_id, TKEY_ID, v[2], &row, NULL) != 1) {
 			fprintf(stderr, "tenantctl: account %s has no tenant %s\n",
 			    v[0], v[2]);
 			return 1;

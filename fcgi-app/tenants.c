@@ -445,7 +445,8 @@ change_fn(struct db *db, void *arg)
 	int			 rc;
 
 	t->result = TR_ERROR;
-	rc = tenant_store_lock(db, tenants_scope(t->who), t->id, &row, &res);
+	rc = tenant_store_lock(db, tenants_scope(t->who), t->ch->by, t->id, &row,
+	    &res);
 	if (rc == -1)
 		return db_classify(db_errno(db));
 	if (rc == 0) {

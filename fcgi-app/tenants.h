@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "db.h"
 #include "tenant_model.h"
+#include "tenant_store.h"
 
 enum tres {
 	TR_OK,
@@ -54,6 +55,7 @@ enum tenant_op {
 
 struct tenant_change {
 	enum tenant_op	 op;
+	enum tkey	 by;		/* what the id names; TKEY_ID by default */
 	const struct tenant_input *in;	/* OP_PATCH, OP_REPLACE */
 	int		 user_status;	/* OP_(DE)ACTIVATE; -1 = leave users */
 	const char	*valid_upto;	/* OP_UPGRADE, SQL DATETIME */

@@ -400,7 +400,8 @@ reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
 	struct db_row	 row;
 	int		 rc;
 
-	rc = tenant_store_get(c->db, tenants_scope(&c->who), id, &row, &res);
+	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID, id, &row,
+	    &res);
 	if (rc == -1)
 		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0)

@@ -257,7 +257,7 @@ h_create(struct ctx *c)
 		return;
 	b.k.account_id = c->who.account_id;
 	if (b.k.kind == KEY_TENANT) {
-		rc = tenant_store_get(c->db, tenants_scope(&c->who), b.tenant,
+		rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID, b.tenant,
 		    &row, &res);
 		if (rc != 1) {
 			db_res_free(res);
