@@ -274,6 +274,18 @@ convert_int(json_t *v, bool from_xml, char *out)
 	return NULL;
 }
 
+/* Empty or only white space: what a required text field cannot be. */
+static bool
+blank(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
 static const char *
 convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
 {
@@ -310,6 +322,8 @@ convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
 	n = json_string_length(v);
 	if (strlen(s) != n)
 		return "must not contain NUL characters";
+	if (!tcols[c].nullable && blank(s, n))
+		return "is required";
 	if ((size_t)utf8_chars(s, n) > tcols[c].max)
 		return "is too long";
 	if (tcols[c].check != NULL && (msg = tcols[c].check(s, n)) != NULL)
@@ -332,7 +346,8 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 			if (strcmp(map[i].name, key) == 0)
 				break;
 		if (i == nmap || !tcols[map[i].col].writable ||
-		    map[i].derive != DERIVE_NONE) {
+		    (map[i].derive != DERIVE_NONE &&
+		    map[i].derive != DERIVE_NEGATED)) {
 			field_error(errors, key, i == nmap ? "is not a known field" :
 			    "is read-only");
 			continue;
@@ -341,6 +356,8 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 			field_error(errors, key, msg);
 			continue;
 		}
+		if (map[i].derive == DERIVE_NEGATED && in->v[map[i].col] != NULL)
+			in->store[map[i].col][0] ^= '0' ^ '1';
 		in->set[map[i].col] = true;
 	}
 }
@@ -434,6 +451,8 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 		else if (map[i].derive == DERIVE_COUNTRY_NAME)
 			v = row->v[c] && country_name(row->v[c]) ?
 			    json_string(country_name(row->v[c])) : json_null();
+		else if (map[i].derive == DERIVE_NEGATED && row->v[c] != NULL)
+			v = json_boolean(row->v[c][0] != '1');
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
 			v = masked_connection_string(row->v[c], row->len[c]);
 		else

@@ -193,6 +193,63 @@ render(const char *cols[TC__MAX])
 	return tenant_row_json(map, NMAP, &row);
 }
 
+/* A required text field that is empty or white space is missing (issue 11). */
+static void
+test_blank_required(void **state)
+{
+	struct tenant_input	 in;
+	json_t			*errors;
+	json_t			*msgs;
+
+	(void)state;
+	errors = convert("{\"id\": \"ab\", \"name\": \"\"}", false, &in);
+	msgs = json_object_get(errors, "name");
+	assert_non_null(msgs);
+	assert_string_equal(json_string_value(json_array_get(msgs, 0)),
+	    "is required");
+	json_decref(errors);
+	errors = convert("{\"id\": \"ab\", \"name\": \" \\t \"}", false, &in);
+	assert_error(errors, "name");
+	json_decref(errors);
+	errors = convert("{\"id\": \"ab\", \"name\": \" A \"}", false, &in);
+	assert_int_equal(json_object_size(errors), 0);
+	json_decref(errors);
+}
+
+/* A negated boolean is written and shown inverted (isDisabled, is_trashed). */
+static void
+test_negated_bool(void **state)
+{
+	static const struct field_map nmap[] = {
+		{ "isDisabled", TC_IS_ACTIVE, DERIVE_NEGATED },
+	};
+	struct tenant_input	 in;
+	struct db_row		 row = { 0 };
+	json_t			*j, *errors = json_object(), *out;
+
+	(void)state;
+	j = json_loads("{\"isDisabled\": true}", 0, NULL);
+	tenant_input_from_json(nmap, 1, j, false, &in, errors);
+	assert_int_equal(json_object_size(errors), 0);
+	assert_true(in.set[TC_IS_ACTIVE]);
+	assert_string_equal(in.v[TC_IS_ACTIVE], "0");
+	json_decref(j);
+	j = json_loads("{\"isDisabled\": \"false\"}", 0, NULL);
+	tenant_input_from_json(nmap, 1, j, true, &in, errors);
+	assert_string_equal(in.v[TC_IS_ACTIVE], "1");
+	json_decref(j);
+	json_decref(errors);
+	row.v[TC_IS_ACTIVE] = "1";
+	row.len[TC_IS_ACTIVE] = 1;
+	out = tenant_row_json(nmap, 1, &row);
+	assert_true(json_is_false(json_object_get(out, "isDisabled")));
+	json_decref(out);
+	row.v[TC_IS_ACTIVE] = "0";
+	out = tenant_row_json(nmap, 1, &row);
+	assert_true(json_is_true(json_object_get(out, "isDisabled")));
+	json_decref(out);
+}
+
 static void
 test_render(void **state)
 {
@@ -376,6 +433,8 @@ main(void)
 		cmocka_unit_test(test_slug_rules),
 		cmocka_unit_test(test_xml_scalars),
 		cmocka_unit_test(test_length_in_characters),
+		cmocka_unit_test(test_blank_required),
+		cmocka_unit_test(test_negated_bool),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_expiry_grace),
 		cmocka_unit_test(test_countries),
