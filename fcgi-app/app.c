@@ -18,6 +18,94 @@ static const struct surface *const surfaces[] = {
 
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))
 
+/*
+ * Where each surface is served, from the configuration: a compatibility
+ * surface may collide with a host's own routes, so it can be switched
+ * off or mounted under a path of its own.  Zeroed means served as built.
+ */
+static struct {
+	bool		 off;
+	char		 mount[128];	/* "" or "/path", no trailing slash */
+	size_t		 len;
+} where[NSURFACES];
+
+static const struct surface *
+surface_named(const char *name, size_t *idx)
+{
+	size_t	 i;
+
+	for (i = 0; i < NSURFACES; i++)
+		if (strcmp(surfaces[i]->name, name) == 0) {
+			*idx = i;
+			return surfaces[i];
+		}
+	return NULL;
+}
+
+/* "/a/b": segments of unreserved characters, no "." or ".." segment. */
+static int
+mount_valid(const char *p)
+{
+	size_t	 n;
+
+	if (*p != '/')
+		return 0;
+	while (*p == '/') {
+		n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~");
+		if (n == 0 || (n == 1 && p[1] == '.') ||
+		    (n == 2 && p[1] == '.' && p[2] == '.'))
+			return 0;
+		p += n + 1;
+	}
+	return *p == '\0';
+}
+
+int
+app_configure(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct config_surface	*cs;
+	const struct surface		*s;
+	size_t				 i, idx;
+
+	memset(where, 0, sizeof(where));
+	for (i = 0; i < cfg->nsurfaces; i++) {
+		cs = &cfg->surfaces[i];
+		if ((s = surface_named(cs->name, &idx)) == NULL ||
+		    !s->optional) {
+			snprintf(err, errlen, "surface.%s: %s", cs->name,
+			    s == NULL ? "no such surface" : "this surface cannot "
+			    "be switched off or moved");
+			return -1;
+		}
+		if (*cs->prefix != '\0' && !mount_valid(cs->prefix)) {
+			snprintf(err, errlen, "surface.%s.prefix: expected a "
+			    "path like /legacy (no trailing slash)", cs->name);
+			return -1;
+		}
+		where[idx].off = !cs->enabled;
+		memcpy(where[idx].mount, cs->prefix, sizeof(where[idx].mount));
+		where[idx].len = strlen(cs->prefix);
+	}
+	return 0;
+}
+
+/* The path within surface i, or NULL when the path is not under it. */
+static const char *
+within(size_t i, const char *path)
+{
+	size_t	 n = where[i].len;
+
+	if (where[i].off)
+		return NULL;
+	if (n == 0)
+		return path;
+	if (strncmp(path, where[i].mount, n) != 0 ||
+	    (path[n] != '/' && path[n] != '\0'))
+		return NULL;
+	return path[n] == '\0' ? "/" : path + n;
+}
+
 void
 ctx_problem(struct ctx *c, int status, const char *code, const char *detail,
     json_t *errors)
@@ -37,14 +125,18 @@ static const struct surface *
 surface_for_path(const char *path)
 {
 	const struct surface	*best = &surface_api_v1;
+	const char		*p;
 	size_t			 i, n, bestlen = 0;
 
 	for (i = 0; i < NSURFACES; i++) {
+		if ((p = within(i, path)) == NULL)
+			continue;
 		n = strlen(surfaces[i]->prefix);
-		if (n > bestlen && strncmp(path, surfaces[i]->prefix, n) == 0 &&
-		    (path[n] == '/' || path[n] == '\0')) {
+		if (n + where[i].len > bestlen &&
+		    strncmp(p, surfaces[i]->prefix, n) == 0 &&
+		    (p[n] == '/' || p[n] == '\0')) {
 			best = surfaces[i];
-			bestlen = n;
+			bestlen = n + where[i].len;
 		}
 	}
 	return best;
@@ -54,14 +146,17 @@ surface_for_path(const char *path)
 static int
 route(struct ctx *c, char *allow, size_t allowlen)
 {
-	char	 a[128];
-	size_t	 i;
-	int	 rc, status = 404;
+	const char	*p;
+	char		 a[128];
+	size_t		 i;
+	int		 rc, status = 404;
 
 	*allow = '\0';
 	for (i = 0; i < NSURFACES; i++) {
+		if ((p = within(i, c->req->path)) == NULL)
+			continue;
 		rc = router_match(surfaces[i]->routes, surfaces[i]->nroutes,
-		    c->req->method, c->req->path, &c->match, a, sizeof(a));
+		    c->req->method, p, &c->match, a, sizeof(a));
 		if (rc == 0) {
 			c->surface = surfaces[i];
 			return 0;
@@ -246,10 +341,82 @@ app_print_routes(FILE *f)
 	size_t			 i, j;
 
 	for (i = 0; i < NSURFACES; i++)
+		for (j = 0; !where[i].off && j < surfaces[i]->nroutes; j++) {
+			r = &surfaces[i]->routes[j];
+			fprintf(f, "%s %s%s %s\n", http_method_name(r->method),
+			    where[i].mount, r->pattern, r->perm == PERM_NONE ?
+			    "-" : perm_claim(r->perm));
+		}
+}
+
+/*
+ * Whether "|p|" is an alternative of "|a|b|..." already, or under one
+ * ("/x/y" is under "/x").
+ */
+static int
+alt_covered(const char *alts, const char *p)
+{
+	const char	*a = alts + 1, *end;
+	size_t		 n, plen = strlen(p + 1) - 1;
+
+	for (; (end = strchr(a, '|')) != NULL; a = end + 1) {
+		n = (size_t)(end - a);
+		if (n <= plen && strncmp(a, p + 1, n) == 0 &&
+		    (n == plen || p[1 + n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Adds "mount+path|" (path's first n bytes) once, '.' escaped for a regex. */
+static void
+alt_add(struct buf *b, const char *mount, const char *path, size_t n)
+{
+	struct buf	 one = { 0 };
+	size_t		 i, mlen = strlen(mount);
+	char		 ch;
+
+	(void)buf_putc(&one, '|');
+	for (i = 0; i < mlen + n; i++) {
+		ch = i < mlen ? mount[i] : path[i - mlen];
+		(void)(ch == '.' ? buf_append(&one, "\\.", 2) : buf_putc(&one, ch));
+	}
+	(void)buf_putc(&one, '|');
+	if (one.data != NULL && !alt_covered(b->data, one.data))
+		(void)buf_append(b, one.data + 1, one.len - 1);
+	buf_free(&one);
+}
+
+/*
+ * One nginx location matching exactly the paths of the surfaces served
+ * (each surface's prefix, and the literal start of any route outside
+ * it), so a host's own routes beside them stay the host's.
+ */
+void
+app_print_locations(FILE *f, const char *mount_prefix, const char *include)
+{
+	const struct route	*r;
+	struct buf		 alts = { 0 };
+	const char		*param;
+	size_t			 i, j, n;
+
+	(void)buf_putc(&alts, '|');
+	for (i = 0; i < NSURFACES; i++) {
+		if (where[i].off)
+			continue;
+		n = strlen(surfaces[i]->prefix);
+		alt_add(&alts, where[i].mount, surfaces[i]->prefix, n);
 		for (j = 0; j < surfaces[i]->nroutes; j++) {
 			r = &surfaces[i]->routes[j];
-			fprintf(f, "%s %s %s\n", http_method_name(r->method),
-			    r->pattern, r->perm == PERM_NONE ? "-" :
-			    perm_claim(r->perm));
+			param = strstr(r->pattern, "/{");
+			if (strncmp(r->pattern, surfaces[i]->prefix, n) != 0)
+				alt_add(&alts, where[i].mount, r->pattern,
+				    param ? (size_t)(param - r->pattern) :
+				    strlen(r->pattern));
 		}
+	}
+	fprintf(f, "location ~ ^%s(%.*s)(/|$) {\n    include %s;\n}\n",
+	    mount_prefix, (int)(alts.len > 2 ? alts.len - 2 : 0),
+	    alts.data + 1, include);
+	buf_free(&alts);
 }

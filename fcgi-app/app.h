@@ -15,7 +15,16 @@
  */
 void	 app_handle(struct ctx *c, int early);
 
-/* Prints every route, "METHOD PATTERN PERMISSION" a line (tenantd --routes). */
+/*
+ * Applies the surface.NAME.* settings (switched off, mounted elsewhere);
+ * -1 with err for a surface that does not exist or cannot be moved.
+ */
+int	 app_configure(const struct config *, char *err, size_t errlen);
+
+/* Prints every route served, "METHOD PATH PERMISSION" a line (--routes). */
 void	 app_print_routes(FILE *);
+/* Prints an nginx location for the paths served (--nginx-location). */
+void	 app_print_locations(FILE *, const char *mount_prefix,
+	    const char *include);
 
 #endif

@@ -187,6 +187,45 @@ bad:
 	return -1;
 }
 
+/*
+ * surface.NAME.enabled = 0|1, surface.NAME.prefix = /PATH.  Whether NAME
+ * is a surface that may be switched or moved is for app.c to say.
+ */
+static int
+set_surface(struct config *c, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	const char		*name = key + 8, *attr = strrchr(key, '.');
+	struct config_surface	*s = NULL;
+	size_t			 i, len = (size_t)(attr - name);
+
+	if (attr <= name || len >= sizeof(c->surfaces[0].name))
+		goto bad;
+	for (i = 0; i < c->nsurfaces; i++)
+		if (strlen(c->surfaces[i].name) == len &&
+		    strncmp(c->surfaces[i].name, name, len) == 0)
+			s = &c->surfaces[i];
+	if (s == NULL) {
+		if (c->nsurfaces == CONFIG_SURFACES_MAX)
+			goto bad;
+		s = &c->surfaces[c->nsurfaces++];
+		memcpy(s->name, name, len);
+		s->enabled = 1;
+	}
+	if (strcmp(attr, ".enabled") == 0 && (strcmp(v, "0") == 0 ||
+	    strcmp(v, "1") == 0))
+		s->enabled = v[0] == '1';
+	else if (strcmp(attr, ".prefix") == 0 && strlen(v) < sizeof(s->prefix))
+		memcpy(s->prefix, v, strlen(v) + 1);
+	else
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s: expected surface.NAME.enabled = 0|1 or "
+	    "surface.NAME.prefix = /PATH", key);
+	return -1;
+}
+
 /* rate_limit.route./api/v1/tenants = 30 */
 static int
 set_rl_route(struct config *c, const char *pattern, const char *v, char *err,
@@ -227,6 +266,8 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 
 	if (strncmp(key, "rate_limit.route.", 17) == 0)
 		return set_rl_route(c, key + 17, v, err, errlen);
+	if (strncmp(key, "surface.", 8) == 0)
+		return set_surface(c, key, v, err, errlen);
 	if (strncmp(key, "jwt.", 4) == 0 && strcmp(key, "jwt.leeway") != 0)
 		return set_issuer(c, key, v, err, errlen);
 	for (i = 0; i < sizeof(copts) / sizeof(copts[0]); i++)
@@ -283,6 +324,42 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * TENANTD_SURFACE_NAME_ENABLED and TENANTD_SURFACE_NAME_PREFIX: surface
+ * names are not known here, so the environment is searched for them.
+ */
+static void
+load_env_surfaces(struct config *c)
+{
+	extern char	**environ;
+	char		**e, key[96], err[256];
+	const char	*eq, *attr;
+	size_t		 i, n;
+
+	for (e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "TENANTD_SURFACE_", 16) != 0 ||
+		    (eq = strchr(*e, '=')) == NULL || eq[1] == '\0')
+			continue;
+		n = (size_t)(eq - *e);
+		if (n > 24 && strncmp(eq - 8, "_ENABLED", 8) == 0)
+			attr = "enabled", n -= 8;
+		else if (n > 23 && strncmp(eq - 7, "_PREFIX", 7) == 0)
+			attr = "prefix", n -= 7;
+		else
+			continue;
+		if (n - 16 > 40)
+			continue;
+		memcpy(key, "surface.", 8);
+		for (i = 16; i < n; i++)
+			key[8 + i - 16] = (char)tolower((unsigned char)(*e)[i]);
+		snprintf(key + 8 + n - 16, sizeof(key) - (8 + n - 16), ".%s",
+		    attr);
+		if (set_surface(c, key, eq + 1, err, sizeof(err)) == -1)
+			fprintf(stderr, "tenantd: ignoring %.*s: %s\n",
+			    (int)(eq - *e), *e, err);
+	}
+}
+
 void
 config_load_env(struct config *c)
 {
@@ -290,6 +367,7 @@ config_load_env(struct config *c)
 	size_t	 i, j;
 	const char *v;
 
+	load_env_surfaces(c);
 	for (i = 0; i < sizeof(copts) / sizeof(copts[0]); i++) {
 		snprintf(name, sizeof(name), "TENANTD_%s", copts[i].key);
 		for (j = 8; name[j] != '\0'; j++)

@@ -12,6 +12,14 @@
 
 #define CONFIG_ISSUERS_MAX	8
 #define CONFIG_RL_ROUTES_MAX	32
+#define CONFIG_SURFACES_MAX	16
+
+/* surface.NAME.enabled / surface.NAME.prefix: where a surface is served. */
+struct config_surface {
+	char		 name[32];
+	int		 enabled;	/* 0 switches the surface off */
+	char		 prefix[128];	/* path its routes are mounted under */
+};
 
 struct config {
 	char		 listen[256];	/* unix:PATH or HOST:PORT; "" = fd 0 */
@@ -43,6 +51,8 @@ struct config {
 	long		 provision_enabled; /* run the provisioning process */
 	char		 provision_db_hosts[512]; /* allowed tenant DB hosts */
 	char		 provision_sql_dir[256]; /* sql/tenant migrations */
+	struct config_surface surfaces[CONFIG_SURFACES_MAX];
+	size_t		 nsurfaces;
 	struct jwt_issuer issuers[CONFIG_ISSUERS_MAX];
 	size_t		 nissuers;
 	/* PEM paths of issuers[i].keys[j], loaded by config_finish */

@@ -2,6 +2,8 @@
 #ifndef CTX_H
 #define CTX_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "auth.h"
@@ -37,6 +39,7 @@ struct ctx {
 struct surface {
 	const char	*name;
 	const char	*prefix;
+	bool		 optional;	/* may be switched off or moved */
 	const struct route *routes;
 	size_t		 nroutes;
 	void		(*error)(struct ctx *, int status, const char *code,

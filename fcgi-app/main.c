@@ -53,7 +53,11 @@ usage(FILE *f)
 	    "  -p, --pidfile FILE  write the master's pid here\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
-	    "  -R, --routes        list every route and its permission\n"
+	    "  -R, --routes        list every route served and its permission\n"
+	    "  --nginx-location[=INCLUDE]\n"
+	    "                      print an nginx location for the paths served\n"
+	    "                      (surface.* settings), including INCLUDE\n"
+	    "                      (default tenantd-fastcgi.conf)\n"
 	    "Settings may also come from TENANTD_* environment variables,\n"
 	    "e.g. TENANTD_DB_SOCKET, TENANTD_RATE_LIMIT_PER_MINUTE.\n");
 }
@@ -178,15 +182,16 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "routes", no_argument, NULL, 'R' },
+		{ "nginx-location", optional_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config	 cfg;
 	struct ratelimit *rl;
 	const char	*cfgpath = getenv("TENANTD_CONFIG"), *pidfile = NULL;
-	const char	*listen = NULL, *workers = NULL;
+	const char	*listen = NULL, *workers = NULL, *nginx_inc = NULL;
 	char		 err[512];
 	FILE		*f;
-	int		 ch, fd, rc;
+	int		 ch, fd, rc, routes = 0;
 
 	/* Before any jansson value exists: every block must carry its header. */
 	json_arena_install();
@@ -198,7 +203,9 @@ main(int argc, char *argv[])
 		case 'p': pidfile = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tenantd %s\n", PACKAGE_VERSION); return 0;
-		case 'R': app_print_routes(stdout); return 0;
+		case 'R': routes = 1; break;
+		case 'N': nginx_inc = optarg ? optarg : "tenantd-fastcgi.conf";
+			break;
 		default: usage(stderr); return 2;
 		}
 	config_defaults(&cfg);
@@ -210,8 +217,17 @@ main(int argc, char *argv[])
 	config_load_env(&cfg);
 	if ((listen && config_set(&cfg, "listen", listen, err, sizeof(err))) ||
 	    (workers && config_set(&cfg, "workers", workers, err, sizeof(err))) ||
-	    config_finish(&cfg, err, sizeof(err)) == -1)
+	    config_finish(&cfg, err, sizeof(err)) == -1 ||
+	    app_configure(&cfg, err, sizeof(err)) == -1)
 		goto bad;
+	if (routes || nginx_inc != NULL) {
+		if (routes)
+			app_print_routes(stdout);
+		else
+			app_print_locations(stdout, cfg.mount_prefix, nginx_inc);
+		config_free(&cfg);
+		return 0;
+	}
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);

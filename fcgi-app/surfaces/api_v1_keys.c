@@ -171,13 +171,39 @@ struct key_body {
 	struct key_new	 k;
 	char		 expires[24];
 	const char	*tenant;
+	const char	*tenant_field;	/* the member it came in */
 };
+
+/*
+ * The tenant of a tenant key: "tenant", as a key shows it, or "tenantId",
+ * its name in earlier releases (slug or GUID either way).
+ */
+static void
+read_tenant(json_t *in, struct key_body *b, json_t *errors)
+{
+	const char	*t = json_string_value(json_object_get(in, "tenant"));
+	const char	*old = json_string_value(json_object_get(in, "tenantId"));
+	const char	*name = t != NULL || old == NULL ? "tenant" : "tenantId";
+
+	if ((json_object_get(in, "tenant") != NULL && t == NULL) ||
+	    (json_object_get(in, "tenantId") != NULL && old == NULL))
+		field_error(errors, name, "must be a tenant's id (slug or GUID)");
+	else if (t != NULL && old != NULL && strcmp(t, old) != 0)
+		field_error(errors, "tenant", "and tenantId name different "
+		    "tenants; send tenant only");
+	b->tenant = t != NULL ? t : old;
+	b->tenant_field = name;
+	if (b->k.kind == KEY_TENANT && b->tenant == NULL)
+		field_error(errors, "tenant", "is required for a tenant key");
+	if (b->k.kind != KEY_TENANT && b->tenant != NULL)
+		field_error(errors, name, "applies only to tenant keys");
+}
 
 static void
 read_body(struct ctx *c, struct key_body *b, json_t *errors)
 {
 	static const char *const known[] = { "kind", "permissions", "label",
-	    "expiresAt", "tenantId" };
+	    "expiresAt", "tenant", "tenantId" };
 	const char	*key, *s;
 	json_t		*v;
 	size_t		 i;
@@ -207,11 +233,7 @@ read_body(struct ctx *c, struct key_body *b, json_t *errors)
 		else
 			b->k.expires_at = b->expires;
 	}
-	b->tenant = json_string_value(json_object_get(c->input, "tenantId"));
-	if (b->k.kind == KEY_TENANT && b->tenant == NULL)
-		field_error(errors, "tenantId", "is required for a tenant key");
-	if (b->k.kind != KEY_TENANT && b->tenant != NULL)
-		field_error(errors, "tenantId", "applies only to tenant keys");
+	read_tenant(c->input, b, errors);
 }
 
 /*
@@ -266,7 +288,7 @@ h_create(struct ctx *c)
 			else
 				ctx_error(c, 422, "validation_failed", "one or "
 				    "more fields are invalid", json_pack(
-				    "{s:[s]}", "tenantId", "names no tenant of "
+				    "{s:[s]}", b.tenant_field, "names no tenant of "
 				    "this account"));
 			return;
 		}

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -385,6 +386,19 @@ class World:
         r = api.get(f"/api/v1/tenants/{self.tenant}", key=self.admin.key)
         assert r.status_code == 200, describe(r)
         self.guid = r.json()["tenantId"]
+        self.settle(self.job)
+
+    def settle(self, correlation, timeout=60):
+        """Waits until the provisioner has finished the job, so the GETs that are asked twice
+        (JSON, then XML) see the same resource: a test must not race the provisioner."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.api.get(f"/api/v1/provisioning/{correlation}", key=self.admin.key)
+            assert r.status_code == 200, describe(r)
+            if r.json()["status"] in ("Completed", "Failed"):
+                return
+            assert time.monotonic() < deadline, f"job {correlation} not settled after {timeout} s: {r.text}"
+            time.sleep(0.1)
 
     def create(self, **fields):
         slug = f"doc-{uuid.uuid4().hex[:12]}"

@@ -415,10 +415,14 @@ def test_tenant_key_401_on_tenant_management(api, new_key, create_tenant, slug):
     create_tenant(owner, slug)
     by_ctl = new_key("all", kind="tenant", account=owner.account, tenant=slug).key
     # The same kind minted over HTTP.
-    by_api = assert_json(api.post(KEYS, key=owner.key, json={"kind": "tenant", "tenantId": slug,
+    by_api = assert_json(api.post(KEYS, key=owner.key, json={"kind": "tenant", "tenant": slug,
                                                              "permissions": list(ALL_PERMISSIONS)}), 201)
     assert by_api["kind"] == "tenant" and by_api["tenant"] == slug, by_api
-    for tk in (by_ctl, by_api["key"]):
+    # The earlier name of the member is still accepted.
+    by_old = assert_json(api.post(KEYS, key=owner.key, json={"kind": "tenant", "tenantId": slug,
+                                                             "permissions": ["View"]}), 201)
+    assert by_old["tenant"] == slug, by_old
+    for tk in (by_ctl, by_api["key"], by_old["key"]):
         for path in (LIST, f"{LIST}/{slug}", f"{LIST}/{slug}/provisioning", f"{LIST}/count", KEYS):
             r = api.get(path, key=tk)
             body = assert_invalid_credential(r)
@@ -757,3 +761,25 @@ def test_key_revoked_by_tenantctl_is_refused_at_once_by_every_worker(api, ctl, d
     for r in responses:
         body = assert_invalid_credential(r)
         assert "revoked" in body["detail"], body
+
+
+def test_key_create_names_the_tenant_one_way_in_both_directions(api, new_key, create_tenant, slug):
+    """The body names a tenant key's tenant `tenant`, as the key shows it; `tenantId` is the
+    earlier spelling (issue 11); both at once must agree."""
+    owner = new_key("all")
+    create_tenant(owner, slug)
+    body = assert_problem(api.post(KEYS, key=owner.key, json={"kind": "tenant", "tenant": slug,
+                                                             "tenantId": "other", "permissions": ["View"]}), 422)
+    assert "tenant" in body["errors"], body
+    body = assert_problem(api.post(KEYS, key=owner.key, json={"kind": "tenant", "permissions": ["View"]}), 422)
+    assert "tenant" in body["errors"], body
+    body = assert_problem(api.post(KEYS, key=owner.key, json={"kind": "account", "tenant": slug,
+                                                             "permissions": ["View"]}), 422)
+    assert "tenant" in body["errors"], body
+    body = assert_problem(api.post(KEYS, key=owner.key, json={"kind": "tenant", "tenant": "no-such-tenant",
+                                                             "permissions": ["View"]}), 422)
+    assert "tenant" in body["errors"], body
+    made = assert_json(api.post(KEYS, key=owner.key, json={"kind": "tenant", "tenant": slug, "tenantId": slug,
+                                                          "permissions": ["View"]}), 201)
+    shown = assert_json(api.get(f"{KEYS}/{made['id']}", key=owner.key), 200)
+    assert shown["tenant"] == slug and "tenantId" not in shown, shown

@@ -136,3 +136,26 @@ def test_jwt_subject_creates_with_create_permission(api, tokens, slug, db):
     assert_json(api.get(f"{LIST}/{slug}", token=token), 200)
     assert tenant_row(db, slug) is not None
 
+
+
+def test_blank_name_is_required(api, admin, slug, db):
+    """An empty name, or one of white space only, is missing (issue 11): 422, nothing written."""
+    for name in ("", "   ", "\t"):
+        body = assert_problem(api.post(LIST, key=admin.key, json=tenant_body(slug, name=name)), 422)
+        assert body["errors"].get("name") == ["is required"], body
+        assert tenant_row(db, slug) is None
+    xml = f"<tenant><id>{slug}</id><name>  </name><adminEmail>a@{slug}.example</adminEmail></tenant>"
+    body = assert_problem(api.post(LIST, key=admin.key, data=xml,
+                                   headers={"Content-Type": "application/xml"}), 422)
+    assert "name" in body["errors"], body
+    assert tenant_row(db, slug) is None
+
+
+def test_name_compares_as_documented(api, admin, slug, create_tenant):
+    """Names are unique and filtered ignoring case and trailing spaces, as docs/openapi.yaml says."""
+    create_tenant(admin, slug, name=f"Acme Case {slug}")
+    page = assert_json(api.get(LIST, key=admin.key, params={"name": f"ACME case {slug.upper()}  "}), 200)
+    assert [t["id"] for t in page["data"]] == [slug], page
+    body = assert_problem(api.post(LIST, key=admin.key, json=tenant_body(f"{slug}-2", name=f"acme CASE {slug} ")),
+                          409)
+    assert body["code"] == "tenant_exists", body
