@@ -1,3 +1,4 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -7,6 +8,7 @@
 #include "codec_json.h"
 #include "codec_xml.h"
 #include "problem.h"
+#include "query.h"
 #include "surfaces.h"
 
 static const struct surface *const surfaces[] = {
@@ -88,6 +90,46 @@ app_configure(const struct config *cfg, char *err, size_t errlen)
 		where[idx].len = strlen(cs->prefix);
 	}
 	return 0;
+}
+
+/* mount_prefix without trailing slashes: its length. */
+static size_t
+mount_prefix_len(const struct config *cfg)
+{
+	size_t	 n = strlen(cfg->mount_prefix);
+
+	while (n > 0 && cfg->mount_prefix[n - 1] == '/')
+		n--;
+	return n;
+}
+
+int
+ctx_request_path(const struct ctx *c, struct buf *b)
+{
+	if (buf_append(b, c->cfg->mount_prefix,
+	    mount_prefix_len(c->cfg)) == -1)
+		return -1;
+	return url_encode(b, c->req->path, true);
+}
+
+int
+ctx_location(struct ctx *c, const char *fmt, ...)
+{
+	struct buf	 path = { 0 };
+	va_list		 ap;
+	size_t		 i;
+	int		 rc;
+
+	va_start(ap, fmt);
+	rc = buf_vprintf(&path, fmt, ap);
+	va_end(ap);
+	for (i = 0; rc == 0 && i < NSURFACES; i++)
+		if (surfaces[i] == c->surface)
+			rc = response_header(c->resp, "Location", "%.*s%s%s",
+			    (int)mount_prefix_len(c->cfg), c->cfg->mount_prefix,
+			    where[i].mount, path.data);
+	buf_free(&path);
+	return rc;
 }
 
 /* The path within surface i, or NULL when the path is not under it. */
@@ -306,9 +348,9 @@ app_handle(struct ctx *c, int early)
 	}
 	if (early != 0) {
 		ctx_error(c, early, early == 413 ? "body_too_large" :
-		    "bad_request", early == 413 ? "the request body is over "
-		    "the size limit" : "the request path cannot be decoded",
-		    NULL);
+		    early == 414 ? "uri_too_long" : "bad_request",
+		    c->req->refused ? c->req->refused : "the request cannot be "
+		    "read", NULL);
 		return;
 	}
 	if ((rc = route(c, allow, sizeof(allow))) != 0) {

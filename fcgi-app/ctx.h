@@ -50,6 +50,18 @@ struct surface {
 void	 ctx_problem(struct ctx *, int status, const char *code,
 	    const char *detail, json_t *errors);
 
+/*
+ * Appends the path this request came in on as its client sees it (under
+ * mount_prefix), percent-encoded: for links back to the same resource.
+ */
+int	 ctx_request_path(const struct ctx *, struct buf *);
+/*
+ * Sets Location to path, a path of the current surface, under
+ * mount_prefix and the surface's own mount (surface.NAME.prefix).
+ */
+int	 ctx_location(struct ctx *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
 /* Answers with the current surface's error envelope. */
 void	 ctx_error(struct ctx *, int status, const char *code,
 	    const char *detail, json_t *errors);

@@ -320,7 +320,7 @@ fcgi_env(const struct fcgi_conn *c, struct buf *env,
 	buf_reset(env);
 	while ((rc = nv_next(&p, end, &name, &nlen, &value, &vlen)) == 1) {
 		if (n == FCGI_ENV_MAX)
-			continue;
+			return -2;
 		offs[n++] = env->len;
 		if (buf_append(env, name, nlen) == -1 ||
 		    buf_putc(env, '=') == -1 ||

@@ -24,8 +24,8 @@
 #define FCGI_CONNS_MAX		256
 /* Larger parameter sets are answered 431 without being kept. */
 #define FCGI_PARAMS_MAX		(64 * 1024)
-/* Parameters handed to the application; nginx sends about 30. */
-#define FCGI_ENV_MAX		256
+/* Parameters handed to the application (nginx sends about 30); more is 431. */
+#define FCGI_ENV_MAX		512
 
 enum fcgi_state {
 	FCGI_MORE,	/* no complete request yet */
@@ -60,8 +60,9 @@ enum fcgi_state	 fcgi_parse(struct fcgi_conn *c, size_t body_keep,
 
 /*
  * The request's parameters as "NAME=value" strings in env, pointed to by
- * envp (NULL-terminated, at most FCGI_ENV_MAX).  -1 when the stream is
- * malformed.
+ * envp (NULL-terminated).  -1 when the stream is malformed, -2 when it
+ * holds more than FCGI_ENV_MAX parameters: none is dropped silently (a
+ * dropped Authorization would turn into a 401).
  */
 int		 fcgi_env(const struct fcgi_conn *, struct buf *env,
 		    char *envp[FCGI_ENV_MAX + 1]);

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "buf.h"
 #include "query.h"
 
 static int
@@ -68,6 +69,52 @@ query_get(const char *qs, const char *name, char *out, size_t outlen)
 			    outlen, true) < 0 ? -1 : 1;
 		}
 		p = *amp ? amp + 1 : amp;
+	}
+	return 0;
+}
+
+int
+query_get_int(const char *qs, const char *name, long long lo, long long hi,
+    long long *out)
+{
+	char		 v[24];
+	long long	 n = 0;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = query_get(qs, name, v, sizeof(v))) != 1)
+		return rc;
+	/* 18 digits cannot overflow a long long. */
+	if (v[0] == '\0' || strlen(v) > 18)
+		return -1;
+	for (i = 0; v[i] != '\0'; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	if (n < lo || n > hi)
+		return -1;
+	*out = n;
+	return 1;
+}
+
+int
+url_encode(struct buf *b, const char *s, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char	 c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~' || (c == '/' && keep_slash)) {
+			if (buf_putc(b, (char)c) == -1)
+				return -1;
+		} else if (buf_putc(b, '%') == -1 ||
+		    buf_putc(b, hex[c >> 4]) == -1 ||
+		    buf_putc(b, hex[c & 15]) == -1)
+			return -1;
 	}
 	return 0;
 }

@@ -20,4 +20,20 @@ long	 url_decode(const char *src, size_t len, char *dst, size_t dstlen,
  */
 int	 query_get(const char *qs, const char *name, char *out, size_t outlen);
 
+/*
+ * An integer parameter in [lo, hi]: decimal digits only (no sign, space
+ * or '+'), as clients send them.  1 with *out set, 0 when absent, -1 when
+ * present but not such an integer.
+ */
+int	 query_get_int(const char *qs, const char *name, long long lo,
+	    long long hi, long long *out);
+
+/*
+ * Appends s percent-encoded for a query string or a path segment: every
+ * byte but RFC 3986's unreserved characters (and '/' when keep_slash) is
+ * escaped, so what a client sent can never end a URI or a header.
+ */
+struct buf;
+int	 url_encode(struct buf *, const char *s, bool keep_slash);
+
 #endif

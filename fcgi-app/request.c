@@ -146,16 +146,39 @@ set_request_id(struct request *r)
 }
 
 /*
+ * The path of a request target: origin-form "/a/b?q", or absolute-form
+ * "http://host/a/b?q", which Apache passes on for a proxy-style request.
+ */
+static const char *
+target_path(const char *uri)
+{
+	const char	*p = uri;
+
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+	    (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (p == uri || strncmp(p, "://", 3) != 0)
+		return uri;
+	p += 3 + strcspn(p + 3, "/?#");
+	return *p == '/' ? p : "/";
+}
+
+/*
  * The route is the decoded path of REQUEST_URI, which every server sends
  * raw; SCRIPT_NAME/PATH_INFO are split differently by each server.
  */
 static int
 set_path(struct request *r, const struct config *cfg)
 {
-	const char	*uri = r->request_uri ? r->request_uri : "/";
+	const char	*uri = target_path(r->request_uri ? r->request_uri : "/");
 	size_t		 len = strcspn(uri, "?#"), plen;
 	char		*p = r->path;
 
+	if (len >= sizeof(r->path)) {
+		r->refused = "the request path is longer than 1023 bytes";
+		return 414;
+	}
+	r->refused = "the request path cannot be decoded";
 	if (url_decode(uri, len, p, sizeof(r->path), false) < 0)
 		return 400;
 	plen = strlen(cfg->mount_prefix);
@@ -169,6 +192,7 @@ set_path(struct request *r, const struct config *cfg)
 	}
 	if (*p != '/')
 		return 400;
+	r->refused = NULL;
 	return 0;
 }
 
@@ -186,41 +210,100 @@ set_method(struct request *r)
 }
 
 /*
- * Reads to EOF whatever the length header says, since Apache mod_cgid
- * sends none for chunked bodies.  Past the limit the rest is drained so a
- * kept-alive FastCGI connection stays in step.
+ * CONTENT_LENGTH: 1 with *n, 0 when absent or empty, -1 when it is not a
+ * decimal count of bytes ("-1", "+5", " 5", 20 digits).
+ */
+static int
+content_length(const char *s, unsigned long long *n)
+{
+	size_t	 i;
+
+	*n = 0;
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9' || i == 18)
+			return -1;
+		else
+			*n = *n * 10 + (unsigned long long)(s[i] - '0');
+	return 1;
+}
+
+static void
+drain(const struct body_source *in)
+{
+	char	 scratch[8192];
+
+	while (in->ends && in->read(in->arg, scratch, sizeof(scratch)) > 0)
+		;
+}
+
+/* Reads up to want bytes (or to the end); the count read, -1 on error. */
+static long long
+read_upto(const struct body_source *in, unsigned long long want,
+    struct buf *body)
+{
+	size_t	 chunk;
+	int	 n;
+
+	while (body->len < want) {
+		chunk = want - body->len > 8192 ? 8192 : want - body->len;
+		if (buf_reserve(body, chunk) == -1)
+			return -1;
+		if ((n = in->read(in->arg, body->data + body->len,
+		    (int)chunk)) <= 0)
+			break;
+		body->len += (size_t)n;
+	}
+	return (long long)body->len;
+}
+
+/*
+ * The body is exactly CONTENT_LENGTH bytes (RFC 3875 4.2; FastCGI's
+ * CONTENT_LENGTH means the same): a stream that ends sooner, or runs on
+ * past it, is refused rather than guessed at.  Without CONTENT_LENGTH a
+ * FastCGI body runs to the end of its stream; a CGI body is read to EOF
+ * only for methods that carry one (Apache mod_cgid sends no length for a
+ * chunked body), never for a GET, whose stdin may never end.  Past the
+ * limit the rest is drained so a kept-alive connection stays in step.
  */
 static int
 read_body(struct request *r, const struct body_source *in, size_t limit,
     struct buf *body)
 {
-	char	 scratch[8192];
-	int	 n;
+	unsigned long long	 want;
+	char			 extra;
+	int			 has;
 
 	buf_reset(body);
-	if (r->content_length != NULL && *r->content_length != '\0' &&
-	    strtoull(r->content_length, NULL, 10) > limit) {
-		while (in->read(in->arg, scratch, sizeof(scratch)) > 0)
-			;
+	if ((has = content_length(r->content_length, &want)) == -1) {
+		drain(in);
+		r->refused = "CONTENT_LENGTH is not a count of bytes";
+		return 400;
+	}
+	if (has == 0)
+		want = in->ends || r->method == HTTP_POST ||
+		    r->method == HTTP_PUT || r->method == HTTP_PATCH ?
+		    (unsigned long long)limit + 1 : 0;
+	else if (want > limit) {
+		drain(in);
+		r->refused = "the request body is over the size limit";
 		return 413;
 	}
-	for (;;) {
-		if (buf_reserve(body, sizeof(scratch)) == -1)
-			return 500;
-		n = in->read(in->arg, body->data + body->len, sizeof(scratch));
-		if (n <= 0)
-			break;
-		body->len += (size_t)n;
-		body->data[body->len] = '\0';
-		if (body->len > limit) {
-			while (in->read(in->arg, scratch, sizeof(scratch)) > 0)
-				;
-			return 413;
-		}
-	}
-	if (buf_reserve(body, 0) == -1)
+	if (read_upto(in, want, body) == -1 || buf_reserve(body, 0) == -1)
 		return 500;
 	body->data[body->len] = '\0';
+	if (has == 0 && body->len > limit) {
+		drain(in);
+		r->refused = "the request body is over the size limit";
+		return 413;
+	}
+	if (has == 1 && (body->len < want ||
+	    (in->ends && in->read(in->arg, &extra, 1) > 0))) {
+		drain(in);
+		r->refused = "the request body is not CONTENT_LENGTH bytes long";
+		return 400;
+	}
 	r->body = body->data;
 	r->body_len = body->len;
 	return 0;
@@ -239,8 +322,9 @@ request_read(struct request *r, char **envp, const struct body_source *in,
 	set_method(r);
 	set_request_id(r);
 	r->body = "";
-	rc = read_body(r, in, (size_t)cfg->body_limit, body);
-	if (set_path(r, cfg) != 0)
-		return 400;
-	return rc;
+	if ((rc = set_path(r, cfg)) != 0) {
+		drain(in);
+		return rc;
+	}
+	return read_body(r, in, (size_t)cfg->body_limit, body);
 }

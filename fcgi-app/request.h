@@ -6,6 +6,7 @@
 #ifndef REQUEST_H
 #define REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -46,6 +47,7 @@ struct request {
 	char		 request_id[65];
 	const char	*body;			/* NUL-terminated */
 	size_t		 body_len;
+	const char	*refused;		/* why request_read refused it */
 };
 
 /*
@@ -55,12 +57,20 @@ struct request {
 struct body_source {
 	int		(*read)(void *arg, char *buf, int len);
 	void		*arg;
+	/*
+	 * The stream ends by itself (FastCGI), so bytes past CONTENT_LENGTH
+	 * can be seen; a CGI stdin may be the client's socket and is never
+	 * read past CONTENT_LENGTH.
+	 */
+	bool		 ends;
 };
 
 /*
  * Fills r from the parameters and reads the body into body (at most
- * limit bytes).  Returns 0, or the HTTP status to answer with: 400 for a
- * path that cannot be decoded, 413 for a body over the limit.
+ * limit bytes).  Returns 0, or the HTTP status to answer with, and why in
+ * r->refused: 400 for a path that cannot be decoded or a body that is not
+ * CONTENT_LENGTH bytes, 413 for a body over the limit, 414 for a path
+ * over REQUEST_PATH_MAX.
  */
 int		 request_read(struct request *r, char **envp,
 		    const struct body_source *, const struct config *,

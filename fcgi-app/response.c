@@ -16,6 +16,7 @@ static const struct reason {
 	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
 	{ 406, "Not Acceptable" }, { 409, "Conflict" },
 	{ 412, "Precondition Failed" }, { 413, "Content Too Large" },
+	{ 414, "URI Too Long" }, { 431, "Request Header Fields Too Large" },
 	{ 415, "Unsupported Media Type" }, { 422, "Unprocessable Content" },
 	{ 428, "Precondition Required" }, { 429, "Too Many Requests" },
 	{ 500, "Internal Server Error" }, { 503, "Service Unavailable" },
@@ -71,16 +72,28 @@ int
 response_header(struct response *r, const char *name, const char *fmt, ...)
 {
 	va_list	 ap;
+	size_t	 start = r->headers->len, i;
 	int	 rc;
 
 	if (buf_printf(r->headers, "%s: ", name) == -1)
-		return -1;
+		goto fail;
 	va_start(ap, fmt);
 	rc = buf_vprintf(r->headers, fmt, ap);
 	va_end(ap);
 	if (rc == -1)
-		return -1;
+		goto fail;
+	/* A control character (CR, LF) in a value would start another header. */
+	for (i = start; i < r->headers->len; i++)
+		if ((unsigned char)r->headers->data[i] < 0x20 &&
+		    r->headers->data[i] != '\t')
+			goto fail;
 	return buf_puts(r->headers, "\r\n");
+fail:
+	if (r->headers->data != NULL) {
+		r->headers->len = start;
+		r->headers->data[start] = '\0';
+	}
+	return -1;
 }
 
 int
@@ -107,10 +120,14 @@ response_serialize(const struct response *r, enum fmt f,
 	    buf_printf(out, "Content-Type: %s; charset=utf-8\r\n",
 	    media[r->problem][f]) == -1)
 		return -1;
-	if (buf_printf(out, "Content-Length: %lu\r\nVary: Accept\r\n"
-	    "X-Request-Id: %s\r\nCache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    (unsigned long)scratch->len, request_id) == -1)
+	/* RFC 9110 8.6: no Content-Length on a 204, nor one on a 304. */
+	if (r->status != 204 && r->status != 304 &&
+	    buf_printf(out, "Content-Length: %lu\r\n",
+	    (unsigned long)scratch->len) == -1)
+		return -1;
+	if (buf_printf(out, "Vary: Accept\r\nX-Request-Id: %s\r\n"
+	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+	    request_id) == -1)
 		return -1;
 	if (buf_append(out, r->headers->data, r->headers->len) == -1 ||
 	    buf_puts(out, "\r\n") == -1)

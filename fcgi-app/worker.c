@@ -209,14 +209,14 @@ conn_serve(struct worker *w, struct fcgi_conn *c)
 {
 	char			*envp[FCGI_ENV_MAX + 1];
 	struct stdin_reader	 r = { &c->body, 0 };
-	struct body_source	 in = { stdin_read, &r };
+	struct body_source	 in = { stdin_read, &r, true };
 	bool			 keep = c->keep;
 	int			 rc;
 
-	if (c->params_over)
+	if (c->params_over || (rc = fcgi_env(c, &w->env, envp)) == -2)
 		rc = fcgi_reply(c, headers_too_large,
 		    sizeof(headers_too_large) - 1);
-	else if (fcgi_env(c, &w->env, envp) == -1)
+	else if (rc == -1)
 		rc = fcgi_reply(c, bad_params, sizeof(bad_params) - 1);
 	else
 		rc = serve(w, envp, &in, conn_out, c);
@@ -441,7 +441,7 @@ int
 worker_cgi(const struct config *cfg)
 {
 	extern char		**environ;
-	struct body_source	 in = { cgi_stdin, NULL };
+	struct body_source	 in = { cgi_stdin, NULL, false };
 	struct worker		*w;
 
 	if ((w = worker_new(cfg, NULL)) == NULL)

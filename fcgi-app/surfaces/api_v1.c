@@ -145,74 +145,69 @@ static int
 query_int(struct ctx *c, const char *name, long lo, long hi, long dflt,
     long *out, json_t *errors)
 {
-	char	 v[32], *end, msg[96];
-	long	 n;
-	int	 rc;
+	long long	 n = dflt;
+	char		 msg[96];
 
-	*out = dflt;
-	if ((rc = query_get(c->req->query, name, v, sizeof(v))) == 0)
-		return 0;
-	n = rc == 1 ? strtol(v, &end, 10) : 0;
-	if (rc == -1 || *v == '\0' || *end != '\0' || n < lo || n > hi) {
+	if (query_get_int(c->req->query, name, lo, hi, &n) == -1) {
 		snprintf(msg, sizeof(msg), "must be an integer from %ld to %ld",
 		    lo, hi);
 		field_error(errors, name, msg);
+		*out = dflt;
 		return -1;
 	}
-	*out = n;
+	*out = (long)n;
 	return 0;
 }
+
+/* The list parameters a Link carries over: filters and sort. */
+static const char *const kept_params[] = { "name", "q", "isActive", "sort" };
 
 /*
- * The query string without pageNumber and pageSize, to carry filters and
- * sort into the Link header's references.
+ * "path?name=...&" for the Link header's references: the request's own
+ * path and filters, decoded and encoded again, so nothing a client sent
+ * can close the reference or add another.
  */
 static int
-other_params(const char *qs, struct buf *out)
+link_base(struct ctx *c, struct buf *b)
 {
-	const char	*p = qs, *amp;
-	size_t		 n;
+	char	 v[FILTER_MAX];
+	size_t	 i;
 
-	while (*p != '\0') {
-		n = strcspn(p, "&");
-		amp = p + n;
-		if (strncmp(p, "pageNumber=", 11) != 0 &&
-		    strncmp(p, "pageSize=", 9) != 0 && n > 0 &&
-		    (buf_append(out, p, n) == -1 || buf_putc(out, '&') == -1))
+	if (ctx_request_path(c, b) == -1 || buf_putc(b, '?') == -1)
+		return -1;
+	for (i = 0; i < sizeof(kept_params) / sizeof(kept_params[0]); i++)
+		if (query_get(c->req->query, kept_params[i], v, sizeof(v)) == 1 &&
+		    (buf_printf(b, "%s=", kept_params[i]) == -1 ||
+		    url_encode(b, v, false) == -1 || buf_putc(b, '&') == -1))
 			return -1;
-		p = *amp ? amp + 1 : amp;
-	}
 	return 0;
 }
 
 static int
-link_one(struct buf *b, int plen, const char *uri, const char *keep, long page,
-    long size, const char *rel)
+link_one(struct buf *b, const char *base, long page, long size,
+    const char *rel)
 {
-	return buf_printf(b, "%s<%.*s?%spageNumber=%ld&pageSize=%ld>; "
-	    "rel=\"%s\"", b->len ? ", " : "", plen, uri, keep, page, size, rel);
+	return buf_printf(b, "%s<%spageNumber=%ld&pageSize=%ld>; rel=\"%s\"",
+	    b->len ? ", " : "", base, page, size, rel);
 }
 
 /* Link header: relative references to the same path, RFC 8288. */
 static void
 link_header(struct ctx *c, long page, long size, long pages)
 {
-	const char	*uri = c->req->request_uri ? c->req->request_uri : "";
-	int		 plen = (int)strcspn(uri, "?#");
-	struct buf	 keep = { 0 }, links = { 0 };
+	struct buf	 base = { 0 }, links = { 0 };
 
-	if (other_params(c->req->query, &keep) == -1 ||
-	    buf_append(&keep, "", 0) == -1 ||	/* NUL-terminated even when empty */
-	    link_one(&links, plen, uri, keep.data, 1, size, "first") == -1 ||
-	    (page > 1 && link_one(&links, plen, uri, keep.data,
+	if (link_base(c, &base) == -1 ||
+	    link_one(&links, base.data, 1, size, "first") == -1 ||
+	    (page > 1 && link_one(&links, base.data,
 	    page - 1 > pages ? pages : page - 1, size, "prev") == -1) ||
-	    (page < pages && link_one(&links, plen, uri, keep.data, page + 1,
+	    (page < pages && link_one(&links, base.data, page + 1,
 	    size, "next") == -1) ||
-	    link_one(&links, plen, uri, keep.data, pages, size, "last") == -1)
+	    link_one(&links, base.data, pages, size, "last") == -1)
 		goto done;
 	response_header(c->resp, "Link", "%s", links.data);
 done:
-	buf_free(&keep);
+	buf_free(&base);
 	buf_free(&links);
 }
 
@@ -704,8 +699,7 @@ h_create(struct ctx *c)
 		db_failure(c, r);
 		return;
 	}
-	response_header(c->resp, "Location", "/api/v1/provisioning/%s",
-	    out.correlation_id);
+	ctx_location(c, "/api/v1/provisioning/%s", out.correlation_id);
 	if (out.replayed)
 		response_header(c->resp, "Idempotent-Replayed", "true");
 	response_set(c->resp, 202, json_pack("{s:s, s:s, s:s, s:s}",

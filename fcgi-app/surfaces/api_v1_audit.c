@@ -44,18 +44,28 @@ static int
 positive(struct ctx *c, const char *name, long long max, long long dflt,
     long long *out, json_t *errors)
 {
-	char		 v[32], *end;
-	int		 rc;
+	char	 msg[80];
 
 	*out = dflt;
-	if ((rc = query_get(c->req->query, name, v, sizeof(v))) == 0)
-		return 0;
-	*out = rc == 1 ? strtoll(v, &end, 10) : 0;
-	if (rc == -1 || *v == '\0' || *end != '\0' || *out < 1 || *out > max) {
-		field_error(errors, name, "must be a positive integer in range");
+	if (query_get_int(c->req->query, name, 1, max, out) == -1) {
+		snprintf(msg, sizeof(msg), "must be an integer from 1 to %lld",
+		    max);
+		field_error(errors, name, msg);
 		return -1;
 	}
 	return 0;
+}
+
+/* The next page, under the path the request came in on (mount_prefix). */
+static void
+next_link(struct ctx *c, long long cursor, long long limit)
+{
+	struct buf	 path = { 0 };
+
+	if (ctx_request_path(c, &path) == 0)
+		response_header(c->resp, "Link", "<%s?cursor=%lld&limit=%lld>; "
+		    "rel=\"next\"", path.data, cursor, limit);
+	buf_free(&path);
 }
 
 static void
@@ -67,7 +77,8 @@ h_list(struct ctx *c)
 	struct db_row	 row;
 	size_t		 n = 0;
 
-	positive(c, "cursor", 9223372036854775807LL, 0, &cursor, errors);
+	/* Ids are BIGINT UNSIGNED, but never beyond 18 digits in practice. */
+	positive(c, "cursor", 999999999999999999LL, 0, &cursor, errors);
 	positive(c, "limit", AUDIT_LIMIT_MAX, AUDIT_LIMIT_DEFAULT, &limit,
 	    errors);
 	if (json_object_size(errors) > 0) {
@@ -93,8 +104,7 @@ h_list(struct ctx *c)
 	body = json_pack("{s:o}", "data", data);
 	if (n == (size_t)limit && last > 1) {
 		json_object_set_new(body, "nextCursor", json_integer(last));
-		response_header(c->resp, "Link", "</api/v1/audit?cursor=%lld&"
-		    "limit=%lld>; rel=\"next\"", last, limit);
+		next_link(c, last, limit);
 	} else
 		json_object_set_new(body, "nextCursor", json_null());
 	response_set(c->resp, 200, body, "auditEvents", "event");

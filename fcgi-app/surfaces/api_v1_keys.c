@@ -307,7 +307,7 @@ h_create(struct ctx *c)
 	out = key_json(&row);
 	db_res_free(res);
 	json_object_set_new(out, "key", json_string(key));
-	response_header(c->resp, "Location", "/api/v1/api-keys/%lld", id);
+	ctx_location(c, "/api/v1/api-keys/%lld", id);
 	response_set(c->resp, 201, out, "apiKey", NULL);
 }
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -396,6 +397,35 @@ test_long_params_and_stray_records(void **state)
 	buf_free(&pv);
 }
 
+/* Parameters past FCGI_ENV_MAX are refused, never dropped (issue 13). */
+static void
+test_too_many_params(void **state)
+{
+	struct fcgi_conn c;
+	struct buf	 replies = { NULL, 0, 0 }, env = { NULL, 0, 0 };
+	struct buf	 pv = { NULL, 0, 0 };
+	char		*envp[FCGI_ENV_MAX + 1], name[32];
+	int		 i, rc;
+
+	(void)state;
+	for (i = 0; i <= FCGI_ENV_MAX; i++) {
+		snprintf(name, sizeof(name), "HTTP_X_%d", i);
+		pair(&pv, name, "v");
+	}
+	fcgi_conn_init(&c, -1);
+	begin(&c.in, 1, 1, 1);
+	rec(&c.in, PARAMS, 1, pv.data, pv.len, 0);
+	rec(&c.in, PARAMS, 1, NULL, 0, 0);
+	rec(&c.in, STDIN, 1, NULL, 0, 0);
+	assert_int_equal(fcgi_parse(&c, 1024, &replies), FCGI_READY);
+	rc = fcgi_env(&c, &env, envp);
+	assert_int_equal(rc, -2);
+	fcgi_conn_free(&c);
+	buf_free(&replies);
+	buf_free(&env);
+	buf_free(&pv);
+}
+
 /* A response over 64 KiB goes out as several STDOUT records, then the end. */
 static void
 test_reply_framing(void **state)
@@ -463,6 +493,7 @@ main(void)
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_long_params_and_stray_records),
+		cmocka_unit_test(test_too_many_params),
 		cmocka_unit_test(test_reply_framing),
 	};
 

@@ -146,6 +146,47 @@ test_query(void **state)
 	assert_string_equal(v, "a+b");
 }
 
+/* Integers are digits only: " 5", "+5", "5 ", 19 digits are refused (issue 14). */
+static void
+test_query_int(void **state)
+{
+	long long	 n = 7;
+
+	(void)state;
+	assert_int_equal(query_get_int("a=12", "a", 1, 100, &n), 1);
+	assert_int_equal(n, 12);
+	assert_int_equal(query_get_int("b=12", "a", 1, 100, &n), 0);
+	assert_int_equal(n, 12);
+	assert_int_equal(query_get_int("a=%205", "a", 1, 100, &n), -1);
+	assert_int_equal(query_get_int("a=+5", "a", 1, 100, &n), -1);
+	assert_int_equal(query_get_int("a=5%20", "a", 1, 100, &n), -1);
+	assert_int_equal(query_get_int("a=-1", "a", -5, 100, &n), -1);
+	assert_int_equal(query_get_int("a=", "a", 0, 100, &n), -1);
+	assert_int_equal(query_get_int("a=0", "a", 1, 100, &n), -1);
+	assert_int_equal(query_get_int("a=101", "a", 1, 100, &n), -1);
+	assert_int_equal(query_get_int("a=1234567890123456789", "a", 0,
+	    999999999999999999LL, &n), -1);
+	assert_int_equal(query_get_int("a=999999999999999999", "a", 0,
+	    999999999999999999LL, &n), 1);
+	assert_int_equal(n, 999999999999999999LL);
+}
+
+/* What url_encode writes can never end a URI reference or a header. */
+static void
+test_url_encode(void **state)
+{
+	struct buf	 b = { NULL, 0, 0 };
+
+	(void)state;
+	assert_int_equal(url_encode(&b, "a b>;rel=\"x\",<\r\n/é~", false), 0);
+	assert_string_equal(b.data,
+	    "a%20b%3E%3Brel%3D%22x%22%2C%3C%0D%0A%2F%C3%A9~");
+	buf_reset(&b);
+	assert_int_equal(url_encode(&b, "/api/v1/x y", true), 0);
+	assert_string_equal(b.data, "/api/v1/x%20y");
+	buf_free(&b);
+}
+
 static void
 test_rfc3339(void **state)
 {
@@ -281,6 +322,8 @@ main(void)
 		cmocka_unit_test(test_content_type),
 		cmocka_unit_test(test_router),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_int),
+		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_apikey),
 		cmocka_unit_test(test_perm),
