@@ -781,6 +781,80 @@ dec_root(struct dec *d, xmlNodePtr root)
 	return json_object();
 }
 
+/* Where the first occurrence of what starts at or after p, or end. */
+static const char *
+skip_past(const char *p, const char *end, const char *what)
+{
+	size_t	 n = strlen(what);
+
+	for (; p + n <= end; p++)
+		if (memcmp(p, what, n) == 0)
+			return p + n;
+	return end;
+}
+
+/*
+ * One linear pass over the bytes before libxml2 sees them: libxml2
+ * checks an element's attributes against each other in quadratic time
+ * (145,000 attributes held a worker for 42 s), so an element with more
+ * attributes than tenantd reads, or a document of more elements than any
+ * resource has, is refused here.  Quotes are honoured; comments, CDATA
+ * and processing instructions are skipped; everything else (well-
+ * formedness, DOCTYPE) is left to the parser.
+ */
+static int
+dec_prescan(struct dec *d, const char *p, size_t len)
+{
+	const char	*end = p + len;
+	size_t		 elements = 0, attrs;
+	int		 depth = 0;
+	char		 quote;
+
+	while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p++;
+		if (end - p >= 3 && memcmp(p, "!--", 3) == 0)
+			p = skip_past(p + 3, end, "-->");
+		else if (end - p >= 8 && memcmp(p, "![CDATA[", 8) == 0)
+			p = skip_past(p + 8, end, "]]>");
+		else if (p < end && *p == '?')
+			p = skip_past(p + 1, end, "?>");
+		else if (p < end && *p == '/') {
+			depth--;
+			continue;
+		} else if (p < end && *p == '!')
+			continue;
+		else {
+			if (++elements > CODEC_XML_MAX_ELEMENTS) {
+				dec_err(d, "XML document has more than %d "
+				    "elements", CODEC_XML_MAX_ELEMENTS);
+				return -1;
+			}
+			for (attrs = 0, quote = 0; p < end &&
+			    (quote || *p != '>'); p++)
+				if (quote)
+					quote = *p == quote ? 0 : quote;
+				else if (*p == '"' || *p == '\'')
+					quote = *p;
+				else if (*p == '=' && ++attrs >
+				    CODEC_XML_MAX_ATTRS) {
+					dec_err(d, "an XML element has more "
+					    "than %d attributes",
+					    CODEC_XML_MAX_ATTRS);
+					return -1;
+				}
+			if (p < end && p[-1] != '/' &&
+			    ++depth > CODEC_XML_MAX_DEPTH) {
+				dec_err(d, "XML nested deeper than %d elements",
+				    CODEC_XML_MAX_DEPTH);
+				return -1;
+			}
+		}
+		if (p >= end)
+			break;
+	}
+	return 0;
+}
+
 json_t *
 codec_xml_decode(const char *data, size_t len, char *err, size_t errlen)
 {
@@ -803,6 +877,8 @@ codec_xml_decode(const char *data, size_t len, char *err, size_t errlen)
 		dec_err(&d, "XML document too large");
 		return NULL;
 	}
+	if (dec_prescan(&d, data, len) == -1)
+		return NULL;
 	if ((ctxt = xmlCreateMemoryParserCtxt(data, (int)len)) == NULL) {
 		dec_err(&d, "out of memory");
 		return NULL;

@@ -14,6 +14,10 @@
 #include "buf.h"
 
 #define CODEC_XML_MAX_DEPTH	32
+/* Attributes on one element: only xsi:nil and key mean anything. */
+#define CODEC_XML_MAX_ATTRS	4
+/* Elements in one document (a tenant has about 40). */
+#define CODEC_XML_MAX_ELEMENTS	65536
 
 /*
  * Appends an XML document for tree to out.  root names the document

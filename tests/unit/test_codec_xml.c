@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -738,6 +739,44 @@ teardown(void **state)
 	return 0;
 }
 
+/*
+ * Many attributes on one element are refused before libxml2 checks them
+ * against each other in quadratic time (issue 14: 145,000 attributes held
+ * a worker for 42 s); so are documents of more elements than any resource.
+ */
+static void
+test_prescan_limits(void **state)
+{
+	struct buf	 b = { NULL, 0, 0 };
+	char		 err[256];
+	json_t		*j;
+	int		 i;
+	clock_t		 t0;
+	const char	*ok = "<tenant a=\"1\" b='>' c=\"3\"><name>x</name>"
+	    "<!-- <x a=1 b=2 c=3 d=4 e=5> --></tenant>";
+
+	(void)state;
+	j = codec_xml_decode(ok, strlen(ok), err, sizeof(err));
+	assert_non_null(j);
+	json_decref(j);
+	buf_puts(&b, "<tenant");
+	for (i = 0; i < 145000; i++)
+		buf_printf(&b, " a%d=\"\"", i);
+	buf_puts(&b, "><name>x</name></tenant>");
+	t0 = clock();
+	assert_null(codec_xml_decode(b.data, b.len, err, sizeof(err)));
+	assert_non_null(strstr(err, "attributes"));
+	assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
+	buf_reset(&b);
+	buf_puts(&b, "<t>");
+	for (i = 0; i < CODEC_XML_MAX_ELEMENTS; i++)
+		buf_puts(&b, "<a/>");
+	buf_puts(&b, "</t>");
+	assert_null(codec_xml_decode(b.data, b.len, err, sizeof(err)));
+	assert_non_null(strstr(err, "elements"));
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -766,6 +805,7 @@ main(void)
 		cmocka_unit_test(test_utf16),
 		cmocka_unit_test(test_quiet),
 		cmocka_unit_test(test_init_idempotent),
+		cmocka_unit_test(test_prescan_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
