@@ -32,6 +32,9 @@ static const struct copt copts[] = {
 	NUM("backlog", backlog, 1, 65535),
 	STR("mount_prefix", mount_prefix),
 	NUM("body_limit", body_limit, 1024, 64L * 1024 * 1024),
+	NUM("fastcgi.idle_timeout", fcgi_idle_timeout, 1, 86400),
+	NUM("fastcgi.request_timeout", fcgi_request_timeout, 1, 3600),
+	NUM("fastcgi.write_timeout", fcgi_write_timeout, 1, 3600),
 	STR("db.host", db_host),
 	NUM("db.port", db_port, 0, 65535),
 	STR("db.socket", db_socket),
@@ -60,6 +63,9 @@ config_defaults(struct config *c)
 	c->socket_mode = 0666;
 	c->backlog = 1024;
 	c->body_limit = 1024 * 1024;
+	c->fcgi_idle_timeout = 120;
+	c->fcgi_request_timeout = 30;
+	c->fcgi_write_timeout = 30;
 	snprintf(c->db_host, sizeof(c->db_host), "localhost");
 	snprintf(c->db_user, sizeof(c->db_user), "tenantd");
 	snprintf(c->db_name, sizeof(c->db_name), "tenantd");

@@ -28,6 +28,9 @@ struct config {
 	long		 backlog;
 	char		 mount_prefix[128]; /* stripped from REQUEST_URI */
 	long		 body_limit;	/* bytes; larger bodies get 413 */
+	long		 fcgi_idle_timeout;	/* s an idle connection is kept */
+	long		 fcgi_request_timeout;	/* s for a request to arrive whole */
+	long		 fcgi_write_timeout;	/* s a reader may take nothing */
 	char		 db_host[256];
 	long		 db_port;
 	char		 db_socket[256];

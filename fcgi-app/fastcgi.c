@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -47,6 +46,7 @@ fcgi_conn_free(struct fcgi_conn *c)
 	buf_free(&c->in);
 	buf_free(&c->params);
 	buf_free(&c->body);
+	buf_free(&c->out);
 }
 
 static void
@@ -334,29 +334,45 @@ fcgi_env(const struct fcgi_conn *c, struct buf *env,
 	return rc;
 }
 
-static int
-wait_writable(int fd)
+bool
+fcgi_pending(const struct fcgi_conn *c)
 {
-	struct pollfd	 p = { .fd = fd, .events = POLLOUT };
-	int		 rc;
-
-	while ((rc = poll(&p, 1, FCGI_WRITE_TIMEOUT_MS)) == -1 && errno == EINTR)
-		;
-	return rc == 1 ? 0 : -1;
+	return c->out_off < c->out.len;
 }
 
+/* Queues what iov still holds behind what already waits. */
 static int
-write_iov(int fd, struct iovec *iov, int n)
+queue_iov(struct fcgi_conn *c, const struct iovec *iov, int n)
+{
+	size_t	 total = c->out.len - c->out_off;
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (total > FCGI_OUT_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (buf_append(&c->out, iov[i].iov_base, iov[i].iov_len) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * Writes as much of iov as the socket takes now and queues the rest; with
+ * bytes already waiting, queues all of it so the order holds.
+ */
+static int
+send_iov(struct fcgi_conn *c, struct iovec *iov, int n)
 {
 	ssize_t	 w;
 
-	while (n > 0) {
-		if ((w = writev(fd, iov, n)) == -1) {
+	while (n > 0 && !fcgi_pending(c)) {
+		if ((w = writev(c->fd, iov, n)) == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN || wait_writable(fd) == -1)
-				return -1;
-			continue;
+			if (errno == EAGAIN)
+				break;
+			return -1;
 		}
 		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
 			w -= (ssize_t)iov->iov_len;
@@ -365,15 +381,34 @@ write_iov(int fd, struct iovec *iov, int n)
 			iov->iov_len -= (size_t)w;
 		}
 	}
-	return 0;
+	return n > 0 ? queue_iov(c, iov, n) : 0;
 }
 
 int
-fcgi_write(int fd, const char *p, size_t n)
+fcgi_send(struct fcgi_conn *c, const char *p, size_t n)
 {
 	struct iovec	 iov = { (void *)p, n };
 
-	return write_iov(fd, &iov, 1);
+	return send_iov(c, &iov, 1);
+}
+
+int
+fcgi_flush(struct fcgi_conn *c)
+{
+	ssize_t	 w;
+
+	while (fcgi_pending(c)) {
+		w = write(c->fd, c->out.data + c->out_off,
+		    c->out.len - c->out_off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return errno == EAGAIN ? 1 : -1;
+		c->out_off += (size_t)w;
+	}
+	c->out_off = 0;
+	trim(&c->out);
+	return 0;
 }
 
 /* Usually one writev(2): every record of the response and its end. */
@@ -398,7 +433,7 @@ fcgi_reply(struct fcgi_conn *c, const char *p, size_t n)
 			ending(tail, c->id, FCGI_REQUEST_COMPLETE);
 			iov[k++] = (struct iovec){ tail, sizeof(tail) };
 		}
-		if (write_iov(c->fd, iov, k) == -1)
+		if (send_iov(c, iov, k) == -1)
 			return -1;
 	} while (n > 0);
 	end_of_request(c);

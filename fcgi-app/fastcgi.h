@@ -44,7 +44,11 @@ struct fcgi_conn {
 	struct buf	 in;		/* received, not yet parsed */
 	struct buf	 params;	/* the PARAMS stream */
 	struct buf	 body;		/* STDIN, at most the keep limit */
-	long long	 last;		/* when it was last active (s) */
+	struct buf	 out;		/* answer bytes the peer has not taken */
+	size_t		 out_off;	/* how much of out is written */
+	bool		 close_after;	/* close once out is written */
+	long long	 last;		/* when it last made progress (s) */
+	long long	 begun;		/* when the request arriving began, or 0 */
 };
 
 void		 fcgi_conn_init(struct fcgi_conn *, int fd);
@@ -76,14 +80,21 @@ int		 fcgi_frame(unsigned int id, const char *p, size_t n,
 		    struct buf *out);
 
 /*
- * Writes the whole response and ends the request, leaving the connection
- * ready for the next one.  -1 when the peer is gone or stalled for
- * FCGI_WRITE_TIMEOUT_MS; the caller then closes the connection.
+ * Sends the whole response and ends the request, leaving the connection
+ * ready for the next one.  A worker never waits on one peer: what a
+ * non-blocking socket does not take now is queued in c->out (see
+ * fcgi_flush).  -1 when the peer is gone, or when more than FCGI_OUT_MAX
+ * bytes would wait for it; the caller then closes the connection.
  */
-#define FCGI_WRITE_TIMEOUT_MS	30000
+#define FCGI_OUT_MAX		(4 * 1024 * 1024)
 int		 fcgi_reply(struct fcgi_conn *, const char *p, size_t n);
 
-/* Writes all of p to fd (non-blocking), waiting as fcgi_reply does. */
-int		 fcgi_write(int fd, const char *p, size_t n);
+/* Sends records fcgi_parse put in a reply buffer, as fcgi_reply does. */
+int		 fcgi_send(struct fcgi_conn *, const char *p, size_t n);
+
+/* Whether answer bytes wait for the peer to read them. */
+bool		 fcgi_pending(const struct fcgi_conn *);
+/* Writes what waits: 0 all written, 1 some still waits, -1 peer gone. */
+int		 fcgi_flush(struct fcgi_conn *);
 
 #endif

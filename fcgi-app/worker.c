@@ -19,12 +19,18 @@
 #include "json_arena.h"
 #include "worker.h"
 
-/* Past FCGI_CONNS_MAX connections a worker leaves new ones to others. */
+/*
+ * Connection slots (docs/operations.md, "Connection slots").  A worker
+ * holds CONNS_MAX connections; when a new one arrives at a full worker,
+ * the longest idle (else the slowest to send its request) is closed for
+ * it, so a crowd of idle or trickling connections can never lock nginx
+ * out.  An idle kept-alive connection is closed after fastcgi.idle_timeout
+ * (120 s; nginx's own keepalive_timeout, 60 s, ends its side first); a
+ * request must arrive whole within fastcgi.request_timeout (30 s) of its
+ * first byte, however it trickles; a peer that takes no answer bytes for
+ * fastcgi.write_timeout (30 s) is closed.
+ */
 #define CONNS_MAX		FCGI_CONNS_MAX
-/* An idle kept-alive connection is closed after this (nginx: 60 s). */
-#define IDLE_S			300
-/* A request that stops arriving half-way is given up after this. */
-#define PARTIAL_S		60
 #define READ_CHUNK		(64 * 1024)
 
 struct worker {
@@ -220,7 +226,11 @@ conn_serve(struct worker *w, struct fcgi_conn *c)
 		rc = fcgi_reply(c, bad_params, sizeof(bad_params) - 1);
 	else
 		rc = serve(w, envp, &in, conn_out, c);
-	return rc == -1 || !keep ? -1 : 0;
+	if (rc == -1)
+		return -1;
+	if (!keep && fcgi_pending(c))
+		c->close_after = true;	/* once the answer is out */
+	return keep || fcgi_pending(c) ? 0 : -1;
 }
 
 /*
@@ -231,10 +241,33 @@ conn_serve(struct worker *w, struct fcgi_conn *c)
  * would otherwise spend seconds on each.
  */
 static int
-conn_input(struct worker *w, struct fcgi_conn *c, bool hung_up)
+conn_process(struct worker *w, struct fcgi_conn *c, bool hung_up)
 {
 	enum fcgi_state	 st;
+
+	/* Pipelined requests wait while an answer waits for its reader. */
+	while (!fcgi_pending(c)) {
+		buf_reset(&w->replies);
+		st = fcgi_parse(c, (size_t)w->cfg->body_limit + 1, &w->replies);
+		if (w->replies.len > 0 &&
+		    fcgi_send(c, w->replies.data, w->replies.len) == -1)
+			return -1;
+		if (st != FCGI_READY)
+			return st == FCGI_CLOSE ? -1 : 0;
+		if (hung_up || conn_serve(w, c) == -1)
+			return -1;
+		c->begun = c->in.len > 0 ? now_s() : 0;
+		if (c->in.len == 0)
+			return 0;
+	}
+	return 0;
+}
+
+static int
+conn_input(struct worker *w, struct fcgi_conn *c, bool hung_up)
+{
 	ssize_t		 n;
+	bool		 was_idle = c->id == 0 && c->in.len == 0;
 
 	if ((n = read(c->fd, w->rbuf, sizeof(w->rbuf))) == 0)
 		return -1;
@@ -243,25 +276,58 @@ conn_input(struct worker *w, struct fcgi_conn *c, bool hung_up)
 	if (buf_append(&c->in, w->rbuf, (size_t)n) == -1)
 		return -1;
 	c->last = now_s();
-	for (;;) {
-		buf_reset(&w->replies);
-		st = fcgi_parse(c, (size_t)w->cfg->body_limit + 1, &w->replies);
-		if (w->replies.len > 0 &&
-		    fcgi_write(c->fd, w->replies.data, w->replies.len) == -1)
-			return -1;
-		if (st != FCGI_READY)
-			return st == FCGI_CLOSE ? -1 : 0;
-		if (hung_up || conn_serve(w, c) == -1)
-			return -1;
-		if (c->in.len == 0)
-			return 0;
-	}
+	if (was_idle)
+		c->begun = c->last;	/* a new request starts arriving */
+	return conn_process(w, c, hung_up);
+}
+
+/* The peer can take more of a waiting answer; -1 to close it. */
+static int
+conn_output(struct worker *w, struct fcgi_conn *c)
+{
+	int	 rc;
+
+	if ((rc = fcgi_flush(c)) != 0)
+		return rc;
+	c->last = now_s();
+	if (c->close_after)
+		return -1;
+	return c->in.len > 0 ? conn_process(w, c, false) : 0;
 }
 
 /*
  * One connection per wake-up: every worker waits on the listening socket,
  * and taking a whole burst would pin it to one worker while another idles.
  */
+/*
+ * The connection to give up for a new one: the longest idle, else the one
+ * whose request has been arriving longest, else the stalest reader.
+ */
+static size_t
+evictee(const struct worker *w)
+{
+	const struct fcgi_conn	*c;
+	size_t			 i, best = 0;
+	long long		 key, bestkey = 0;
+	int			 rank, bestrank = 3;
+
+	for (i = 0; i < w->nconns; i++) {
+		c = w->conns[i];
+		if (fcgi_pending(c))
+			rank = 2, key = c->last;
+		else if (c->id == 0 && c->in.len == 0)
+			rank = 0, key = c->last;
+		else
+			rank = 1, key = c->begun;
+		if (rank < bestrank || (rank == bestrank && key < bestkey)) {
+			best = i;
+			bestrank = rank;
+			bestkey = key;
+		}
+	}
+	return best;
+}
+
 static void
 accept_conn(struct worker *w, int lfd)
 {
@@ -271,6 +337,8 @@ accept_conn(struct worker *w, int lfd)
 	/* Another worker may have taken it: lfd is non-blocking. */
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		return;
+	if (w->nconns == CONNS_MAX)
+		conn_close(w, evictee(w));
 	if ((c = malloc(sizeof(*c))) == NULL) {
 		close(fd);
 		return;
@@ -281,9 +349,9 @@ accept_conn(struct worker *w, int lfd)
 }
 
 /*
- * Closes kept-alive connections idle for IDLE_S, requests that stopped
- * arriving half-way for PARTIAL_S, and every idle connection once
- * stopping.
+ * Closes kept-alive connections idle too long, requests not whole in time
+ * after their first byte, readers that took nothing for too long, and
+ * every idle connection once stopping.
  */
 static void
 sweep(struct worker *w, bool stopping)
@@ -291,14 +359,19 @@ sweep(struct worker *w, bool stopping)
 	struct fcgi_conn *c;
 	long long	 now = now_s();
 	size_t		 i = 0;
-	bool		 idle;
+	bool		 gone;
 
 	w->swept = now;
 	while (i < w->nconns) {
 		c = w->conns[i];
-		idle = c->id == 0 && c->in.len == 0;
-		if (idle ? stopping || now - c->last > IDLE_S :
-		    now - c->last > PARTIAL_S)
+		if (fcgi_pending(c))
+			gone = now - c->last > w->cfg->fcgi_write_timeout;
+		else if (c->id == 0 && c->in.len == 0)
+			gone = stopping || now - c->last >
+			    w->cfg->fcgi_idle_timeout;
+		else
+			gone = now - c->begun > w->cfg->fcgi_request_timeout;
+		if (gone)
 			conn_close(w, i);
 		else
 			i++;
@@ -345,12 +418,13 @@ serve_ready(struct worker *w, const struct pollfd *pfd, size_t first,
 		j = (w->next + i) % npolled;
 		if (pfd[first + j].revents == 0)
 			continue;
-		hup[n] = (pfd[first + j].revents & POLLHUP) != 0;
+		hup[n] = (pfd[first + j].revents & (POLLHUP | POLLERR)) != 0;
 		ready[n++] = w->conns[j];
 	}
 	w->next++;
 	for (i = 0; i < n; i++) {
-		if (conn_input(w, ready[i], hup[i]) == 0)
+		if (!fcgi_pending(ready[i]) ? conn_input(w, ready[i], hup[i]) == 0 :
+		    !hup[i] && conn_output(w, ready[i]) == 0)
 			continue;
 		for (j = 0; j < w->nconns; j++)
 			if (w->conns[j] == ready[i]) {
@@ -373,14 +447,14 @@ worker_loop(struct worker *w, int lfd, volatile sig_atomic_t *stop)
 			sweep(w, true);
 		if (*stop && w->nconns == 0)
 			break;
-		listening = !*stop && w->nconns < CONNS_MAX;
+		listening = !*stop;
 		first = 0;
 		if (listening)
 			pfd[first++] = (struct pollfd){ lfd, POLLIN, 0 };
 		npolled = w->nconns;
 		for (i = 0; i < npolled; i++)
 			pfd[first + i] = (struct pollfd){ w->conns[i]->fd,
-			    POLLIN, 0 };
+			    fcgi_pending(w->conns[i]) ? POLLOUT : POLLIN, 0 };
 		if ((rc = wait_ready(pfd, first + npolled, npolled > 0)) == -1 &&
 		    errno != EINTR)
 			break;
