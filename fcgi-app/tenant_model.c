@@ -368,6 +368,40 @@ convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
 	return NULL;
 }
 
+/*
+ * A connection string without a Database gets "tenant_" + slug: when the
+ * slug comes with it (create, PUT), that name is checked here too, so it
+ * is refused at the request rather than in the job.
+ */
+static void
+check_derived_db(const struct field_map *map, size_t nmap,
+    const struct tenant_input *in, json_t *errors)
+{
+	struct connstr	 c;
+	char		 name[65];
+	const char	*why = NULL;
+	size_t		 i;
+
+	if (!in->set[TC_CONNECTION_STRING] || in->v[TC_CONNECTION_STRING] ==
+	    NULL || !in->set[TC_SLUG] ||
+	    connstr_parse(in->v[TC_CONNECTION_STRING],
+	    strlen(in->v[TC_CONNECTION_STRING]), &c) != NULL ||
+	    c.database[0] != '\0')
+		return;
+	if (connstr_db_name(&c, in->v[TC_SLUG], name) == -1)
+		why = "names no Database, and the id is too long to derive one "
+		    "from";
+	else if (connstr_check_db(name, &policy.p) != NULL)
+		why = "names no Database, and the one derived from the id is "
+		    "not allowed";
+	OPENSSL_cleanse(&c, sizeof(c));
+	for (i = 0; why != NULL && i < nmap; i++)
+		if (map[i].col == TC_CONNECTION_STRING) {
+			field_error(errors, map[i].name, why);
+			break;
+		}
+}
+
 void
 tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
     bool from_xml, struct tenant_input *in, json_t *errors)
@@ -393,6 +427,7 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 		}
 		in->set[map[i].col] = true;
 	}
+	check_derived_db(map, nmap, in, errors);
 }
 
 json_t *

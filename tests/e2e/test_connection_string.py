@@ -131,7 +131,7 @@ def test_root_credentials_are_never_used(api, admin, slug, db, stack):
         conn = f"Server=localhost;Database={dbname(slug)};User Id=root;Password={pw}"
         assert_json(api.post(LIST, key=admin.key, json=tenant_body(slug, connectionString=conn)), 202)
         job = wait_job(api, admin.key, slug)
-        assert job["status"] == "Completed" and job["error"] is None, job
+        assert job["status"] == "Completed" and job["error"] is None and job["errorCode"] is None, job
     finally:
         rows = root_sql(stack, "SET GLOBAL general_log = 0; SELECT thread_id, argument FROM mysql.general_log "
                                "WHERE command_type = 'Connect' AND thread_id <> CONNECTION_ID()")
@@ -152,6 +152,12 @@ def test_database_derived_from_slug(api, admin, slug, stack):
     assert root_sql(stack, f"SHOW DATABASES LIKE '{dbname(slug)}'") == [[dbname(slug)]]
 
 
+def test_derived_name_too_long_is_refused(api, admin):
+    slug = "t" + secrets.token_hex(30)     # 61 characters: "tenant_" + it exceeds 64
+    r = api.post(LIST, key=admin.key, json=tenant_body(slug, connectionString="Server=localhost"))
+    assert_refused(r, "names no Database")
+
+
 def dead_port(stack):
     for port in allowed_ports(stack):
         with socket.socket() as s:
@@ -170,6 +176,7 @@ def test_unreachable_server_shows_a_category_only(api, admin, slug, stack):
     err = job["error"]
     assert JOB_ERROR.match(err), err
     assert err.startswith("unreachable: "), err
+    assert job["errorCode"] == "unreachable", job
     text = api.get(f"{LIST}/{slug}/provisioning", key=admin.key).text
     for leak in (pw, "root", str(port), "127.0.0.1", "Can't connect", "(111)", "/", "mysql", "MariaDB"):
         assert leak not in err, f"{leak!r} in job error {err!r}"

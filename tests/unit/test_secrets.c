@@ -275,17 +275,23 @@ static const struct field_map map[] = {
 };
 
 static json_t *
-validate(const char *conn)
+validate_slug(const char *slug, const char *conn)
 {
 	json_t			*body, *errors = json_object(), *e;
 	struct tenant_input	 in;
 
-	body = json_pack("{s:s, s:s}", "id", "acme", "connectionString", conn);
+	body = json_pack("{s:s, s:s}", "id", slug, "connectionString", conn);
 	tenant_input_from_json(map, 2, body, false, &in, errors);
 	e = json_incref(json_object_get(errors, "connectionString"));
 	json_decref(errors);
 	json_decref(body);
 	return e;
+}
+
+static json_t *
+validate(const char *conn)
+{
+	return validate_slug("acme", conn);
 }
 
 static void
@@ -305,6 +311,12 @@ test_validator(void **state)
 	assert_int_equal(secretbox_add_key("K1", KEY1, err, sizeof(err)), 0);
 	assert_null(validate("Server=localhost;Database=tenant_a;User Id=u;"
 	    "Password=p"));
+	/* No Database: the name derived from the id must fit and pass. */
+	assert_null(validate("Server=localhost;User Id=u"));
+	e = validate_slug("a23456789012345678901234567890123456789012345678"
+	    "901234567890", "Server=localhost");
+	assert_non_null(e);
+	json_decref(e);
 	e = validate("Server=localhost;Database=mysql;User Id=root");
 	assert_non_null(e);
 	assert_string_equal(json_string_value(json_array_get(e, 0)),
