@@ -261,8 +261,9 @@ apply_tenant_sql(struct db *tdb, const char *dir, struct job *j)
 		    dir, strerror(errno));
 	while ((de = readdir(d)) != NULL && n < 64)
 		if (isdigit((unsigned char)de->d_name[0]) &&
-		    strstr(de->d_name, ".sql") != NULL)
-			files[n++] = strdup(de->d_name);
+		    strstr(de->d_name, ".sql") != NULL &&
+		    (files[n] = strdup(de->d_name)) != NULL)
+			n++;
 	closedir(d);
 	qsort(files, n, sizeof(files[0]), name_cmp);
 	if (n == 0)
@@ -298,9 +299,9 @@ db_lost(struct db *tdb)
 }
 
 static enum fail
-connect_failure(unsigned int e)
+connect_failure(struct db *tdb)
 {
-	switch (e) {
+	switch (db_errno(tdb)) {
 	case 1044:	/* ER_DBACCESS_DENIED_ERROR */
 	case 1045:	/* ER_ACCESS_DENIED_ERROR */
 	case 1142:	/* ER_TABLEACCESS_DENIED_ERROR */
@@ -310,7 +311,12 @@ connect_failure(unsigned int e)
 	case 2013:	/* CR_SERVER_LOST: handshake or read timed out */
 	case 2006:
 		return FAIL_TIMEOUT;
-	default:	/* 2002, 2003, 2005 and the rest */
+	case 2002:	/* CR_CONNECTION_ERROR */
+	case 2003:	/* CR_CONN_HOST_ERROR */
+		/* The client reports a connect timeout as errno 110 here. */
+		return strstr(db_error(tdb), "(110)") != NULL ? FAIL_TIMEOUT :
+		    FAIL_UNREACHABLE;
+	default:	/* 2005 (unknown host) and the rest */
 		return FAIL_UNREACHABLE;
 	}
 }
@@ -347,7 +353,7 @@ prov_connect(const struct config *cfg, const struct connstr *c,
 		return NULL;
 	}
 	if (db_connect(tdb) == -1) {
-		job_fail(j, connect_failure(db_errno(tdb)), "tenant database "
+		job_fail(j, connect_failure(tdb), "tenant database "
 		    "%s:%u: %s", c->host, c->port, db_error(tdb));
 		db_free(tdb);
 		return NULL;
@@ -379,7 +385,7 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname);
 	if (db_run_script(tdb, create, strlen(create)) == -1) {
 		job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
-		    connect_failure(db_errno(tdb)) == FAIL_ACCESS_DENIED ?
+		    connect_failure(tdb) == FAIL_ACCESS_DENIED ?
 		    FAIL_ACCESS_DENIED : FAIL_MIGRATION, "create database %s: "
 		    "%s", dbname, db_error(tdb));
 		goto done;
