@@ -5,7 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
+#include "secretbox.h"
 
 enum ctype {
 	CT_STR,
@@ -53,6 +56,13 @@ static const struct copt copts[] = {
 	NUM("provision.enabled", provision_enabled, 0, 1),
 	STR("provision.db_hosts", provision_db_hosts),
 	STR("provision.sql_dir", provision_sql_dir),
+	STR("provision.db_ports", provision_db_ports),
+	STR("provision.db_name_pattern", provision_db_name_pattern),
+	STR("provision.db_user", provision_db_user),
+	STR("provision.db_password", provision_db_password),
+	NUM("provision.connect_timeout", provision_connect_timeout, 1, 60),
+	NUM("provision.read_timeout", provision_read_timeout, 1, 600),
+	STR("secrets.active", secrets_active),
 };
 
 void
@@ -83,6 +93,11 @@ config_defaults(struct config *c)
 	    "localhost,127.0.0.1,::1");
 	snprintf(c->provision_sql_dir, sizeof(c->provision_sql_dir),
 	    "%s/tenant", SQLDIR);
+	snprintf(c->provision_db_ports, sizeof(c->provision_db_ports), "3306");
+	snprintf(c->provision_db_name_pattern,
+	    sizeof(c->provision_db_name_pattern), "tenant_%%");
+	c->provision_connect_timeout = 3;
+	c->provision_read_timeout = 10;
 }
 
 static int
@@ -264,12 +279,56 @@ config_rate_limit(const struct config *c, const char *pattern)
 	return c->rate_limit_per_minute;
 }
 
+/*
+ * secrets.key = V and secrets.key_file = PATH name the key "default";
+ * secrets.key.KID / secrets.key_file.KID add more, for rotation.  They
+ * are loaded by config_finish.
+ */
+static int
+set_secret(struct config *c, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	const char	*kid = "default";
+	int		 is_file = 0;
+	size_t		 i;
+
+	if (strncmp(key, "secrets.key_file", 16) == 0) {
+		is_file = 1;
+		key += 16;
+	} else
+		key += 11;	/* "secrets.key" */
+	if (*key == '.')
+		kid = key + 1;
+	else if (*key != '\0')
+		goto bad;
+	if (*kid == '\0' || strlen(kid) >= sizeof(c->secrets[0].kid) ||
+	    strlen(v) >= sizeof(c->secrets[0].value))
+		goto bad;
+	for (i = 0; i < c->nsecrets; i++)
+		if (strcmp(c->secrets[i].kid, kid) == 0)
+			break;
+	if (i == CONFIG_SECRETS_MAX)
+		goto bad;
+	snprintf(c->secrets[i].kid, sizeof(c->secrets[i].kid), "%s", kid);
+	snprintf(c->secrets[i].value, sizeof(c->secrets[i].value), "%s", v);
+	c->secrets[i].is_file = is_file;
+	if (i == c->nsecrets)
+		c->nsecrets++;
+	return 0;
+bad:
+	snprintf(err, errlen, "secrets.key%s: unknown or invalid setting",
+	    is_file ? "_file" : "");
+	return -1;
+}
+
 int
 config_set(struct config *c, const char *key, const char *v, char *err,
     size_t errlen)
 {
 	size_t	 i;
 
+	if (strncmp(key, "secrets.key", 11) == 0)
+		return set_secret(c, key, v, err, errlen);
 	if (strncmp(key, "rate_limit.route.", 17) == 0)
 		return set_rl_route(c, key + 17, v, err, errlen);
 	if (strncmp(key, "surface.", 8) == 0)
@@ -426,6 +485,38 @@ finish_issuer(struct config *c, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Fills the key ring.  With several keys, secrets.active must say which
+ * one seals; the others only open what they sealed before.
+ */
+static int
+finish_secrets(struct config *c, char *err, size_t errlen)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	secretbox_reset();
+	for (i = 0; i < c->nsecrets && rc == 0; i++)
+		rc = c->secrets[i].is_file ?
+		    secretbox_add_key_file(c->secrets[i].kid,
+		    c->secrets[i].value, err, errlen) :
+		    secretbox_add_key(c->secrets[i].kid, c->secrets[i].value,
+		    err, errlen);
+	for (i = 0; i < c->nsecrets; i++)
+		OPENSSL_cleanse(c->secrets[i].value,
+		    sizeof(c->secrets[i].value));
+	if (rc == -1)
+		return -1;
+	if (c->secrets_active[0] != '\0')
+		return secretbox_set_active(c->secrets_active, err, errlen);
+	if (c->nsecrets > 1) {
+		snprintf(err, errlen, "secrets.active: several keys are "
+		    "configured; name the one that seals new values");
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_finish(struct config *c, char *err, size_t errlen)
 {
@@ -439,7 +530,7 @@ config_finish(struct config *c, char *err, size_t errlen)
 	for (i = 0; i < c->nissuers; i++)
 		if (finish_issuer(c, i, err, errlen) == -1)
 			return -1;
-	return 0;
+	return finish_secrets(c, err, errlen);
 }
 
 void

@@ -13,6 +13,7 @@
 #define CONFIG_ISSUERS_MAX	8
 #define CONFIG_RL_ROUTES_MAX	32
 #define CONFIG_SURFACES_MAX	16
+#define CONFIG_SECRETS_MAX	8
 
 /* surface.NAME.enabled / surface.NAME.prefix: where a surface is served. */
 struct config_surface {
@@ -56,6 +57,20 @@ struct config {
 	char		 provision_sql_dir[256]; /* sql/tenant migrations */
 	struct config_surface surfaces[CONFIG_SURFACES_MAX];
 	size_t		 nsurfaces;
+	char		 provision_db_ports[256]; /* allowed tenant DB ports */
+	char		 provision_db_name_pattern[65]; /* '%' = any run */
+	char		 provision_db_user[64];	/* "" = db.user */
+	char		 provision_db_password[128]; /* with db.user: db.password */
+	long		 provision_connect_timeout; /* seconds */
+	long		 provision_read_timeout; /* seconds, reads and writes */
+	/* secrets.key[.KID] = value, secrets.key_file[.KID] = path */
+	struct {
+		char	 kid[17];
+		char	 value[256];
+		int	 is_file;
+	}		 secrets[CONFIG_SECRETS_MAX];
+	size_t		 nsecrets;
+	char		 secrets_active[17];
 	struct jwt_issuer issuers[CONFIG_ISSUERS_MAX];
 	size_t		 nissuers;
 	/* PEM paths of issuers[i].keys[j], loaded by config_finish */
@@ -70,7 +85,10 @@ int	 config_load_file(struct config *, const char *path, char *err,
 int	 config_set(struct config *, const char *key, const char *value,
 	    char *err, size_t errlen);
 void	 config_load_env(struct config *);
-/* Checks the whole and fills derived values (issuer leeway). */
+/*
+ * Checks the whole and fills derived values (issuer leeway); loads the
+ * secrets keys into the process's key ring (secretbox).
+ */
 int	 config_finish(struct config *, char *err, size_t errlen);
 void	 config_free(struct config *);
 /* Requests per minute allowed on a route pattern (0 = unlimited). */

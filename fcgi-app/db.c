@@ -117,7 +117,8 @@ db_new(const struct db_params *p)
 int
 db_connect(struct db *db)
 {
-	unsigned int	 timeout = db->p.connect_timeout, rw = 30;
+	unsigned int	 timeout = db->p.connect_timeout;
+	unsigned int	 rw = db->p.rw_timeout ? db->p.rw_timeout : 30;
 	const char	*init = "SET time_zone = '+00:00', sql_mode = "
 	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
 	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";

@@ -27,6 +27,7 @@ struct db_params {
 	const char	*password;
 	const char	*name;
 	unsigned int	 connect_timeout;
+	unsigned int	 rw_timeout;	/* reads and writes; 0 = 30 s */
 };
 
 enum db_ptype {

@@ -229,6 +229,10 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
+	tenant_model_set_conn_policy(&(struct conn_policy){
+	    .hosts = cfg.provision_db_hosts, .ports = cfg.provision_db_ports,
+	    .name_pattern = cfg.provision_db_name_pattern,
+	    .own_db = cfg.db_name });
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (*cfg.listen == '\0' && !listener_inherited()) {

@@ -1,12 +1,19 @@
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "connstr.h"
 #include "provision.h"
+#include "secretbox.h"
+#include "tenant_model.h"
 
 #define PROVISION_POLL_US	500000
 #define PROVISION_LEASE_S	300	/* a claimed job comes back after this */
@@ -20,15 +27,71 @@ enum step {
 	STEP__MAX
 };
 
+/*
+ * What a caller sees of a failed step: a category and a fixed sentence.
+ * The driver's message, paths and host names go to tenantd's log only,
+ * so the job cannot serve as a password oracle or a port scanner.
+ */
+enum fail {
+	FAIL_NOT_ALLOWED,
+	FAIL_UNREACHABLE,
+	FAIL_ACCESS_DENIED,
+	FAIL_MIGRATION,
+	FAIL_TIMEOUT,
+	FAIL_INTERNAL,
+};
+
+static const struct {
+	const char	*code, *sentence;
+	int		 final;		/* retrying cannot help */
+} fails[] = {
+	[FAIL_NOT_ALLOWED] = { "not_allowed", "The connection string is not "
+	    "allowed by this server's provisioning policy.", 1 },
+	[FAIL_UNREACHABLE] = { "unreachable", "The tenant database server "
+	    "could not be reached.", 0 },
+	[FAIL_ACCESS_DENIED] = { "access_denied", "The tenant database server "
+	    "refused the provisioning account.", 0 },
+	[FAIL_MIGRATION] = { "migration_failed", "The tenant database schema "
+	    "could not be applied.", 0 },
+	[FAIL_TIMEOUT] = { "timeout", "The tenant database server did not "
+	    "answer in time.", 0 },
+	[FAIL_INTERNAL] = { "internal", "Provisioning failed inside tenantd; "
+	    "the server log has the details.", 0 },
+};
+
 struct job {
 	long long	 id;
 	long long	 tenant_pk;
 	int		 attempts;
-	char		 conn[1001];	/* "" = the shared database */
+	char		 conn[CONNSTR_MAX + 1];	/* clear; "" = shared database */
+	char		 slug[64];
 	char		 admin_email[255];
-	char		 error[512];
+	char		 error[512];	/* "code: sentence", for the job */
+	char		 log[1024];	/* the details, for tenantd's log */
+	int		 final;
+	int		 unreadable;	/* sealed with a key we do not have */
 };
 
+/* Records a failure: its category on the job, the details in the log. */
+static int
+job_fail(struct job *j, enum fail f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+job_fail(struct job *j, enum fail f, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	snprintf(j->error, sizeof(j->error), "%s: %s", fails[f].code,
+	    fails[f].sentence);
+	j->final = fails[f].final;
+	va_start(ap, fmt);
+	vsnprintf(j->log, sizeof(j->log), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int	 db_lost(struct db *);
 static int	 step_validate(struct db *, const struct config *, struct job *);
 static int	 step_database(struct db *, const struct config *, struct job *);
 static int	 step_seed(struct db *, const struct config *, struct job *);
@@ -51,7 +114,7 @@ static const struct {
  */
 static const char sql_claim[] =
     "SELECT j.id, j.tenant_pk, j.attempts, t.connection_string, "
-    "t.admin_email FROM provisioning_jobs j "
+    "t.admin_email, t.slug FROM provisioning_jobs j "
     "JOIN tenants t ON t.pk = j.tenant_pk "
     "WHERE j.status IN ('Pending', 'InProgress') "
     "AND j.next_attempt_at <= UTC_TIMESTAMP(3) "
@@ -113,8 +176,12 @@ claim_fn(struct db *db, void *arg)
 	c->job->id = strtoll(row.v[0], NULL, 10);
 	c->job->tenant_pk = strtoll(row.v[1], NULL, 10);
 	c->job->attempts = atoi(row.v[2]) + 1;
-	copy_col(c->job->conn, sizeof(c->job->conn), row.v[3]);
 	copy_col(c->job->admin_email, sizeof(c->job->admin_email), row.v[4]);
+	copy_col(c->job->slug, sizeof(c->job->slug), row.v[5]);
+	/* A string that does not open fails the validate step. */
+	if (row.v[3] != NULL && tenant_conn_open(row.v[3], row.len[3],
+	    c->job->slug, c->job->conn, sizeof(c->job->conn)) == -1)
+		c->job->unreadable = 1;
 	db_res_free(res);
 	c->found = 1;
 	{
@@ -130,97 +197,46 @@ claim_fn(struct db *db, void *arg)
 	}
 }
 
-/* "Server=h;Port=3306;Database=d;User Id=u;Password=p" -> its parts. */
-struct conn_parts {
-	char	 host[256], db[65], user[81], password[129];
-	unsigned port;
-};
-
+/*
+ * The same parse and policy as the request's validator, again at job
+ * time: the configuration may have changed since, and a row may predate
+ * the policy.  A string that fails is never connected to.
+ */
 static int
-conn_value(const char *cs, const char *const *keys, char *out, size_t len)
+conn_checked(struct job *j, struct connstr *c, char dbname[65])
 {
-	const char	*p = cs, *eq, *end;
-	size_t		 i, klen;
+	const char	*why;
 
-	while (*p != '\0') {
-		while (*p == ';' || *p == ' ')
-			p++;
-		eq = strchr(p, '=');
-		end = p + strcspn(p, ";");
-		if (eq == NULL || eq > end)
-			break;
-		klen = (size_t)(eq - p);
-		for (i = 0; keys[i] != NULL; i++)
-			if (strlen(keys[i]) == klen &&
-			    strncasecmp(p, keys[i], klen) == 0) {
-				snprintf(out, len, "%.*s", (int)(end - eq - 1),
-				    eq + 1);
-				return 0;
-			}
-		p = end;
-	}
-	return -1;
-}
-
-static int
-conn_parse(const char *cs, struct conn_parts *c)
-{
-	static const char *const host[] = { "Server", "Host", "Data Source", NULL };
-	static const char *const db[] = { "Database", "Initial Catalog", NULL };
-	static const char *const user[] = { "User Id", "User", "Uid",
-	    "Username", NULL };
-	static const char *const pw[] = { "Password", "Pwd", NULL };
-	static const char *const port[] = { "Port", NULL };
-	char	 p[16] = "3306";
-
-	memset(c, 0, sizeof(*c));
-	if (conn_value(cs, host, c->host, sizeof(c->host)) == -1 ||
-	    conn_value(cs, db, c->db, sizeof(c->db)) == -1 ||
-	    conn_value(cs, user, c->user, sizeof(c->user)) == -1)
-		return -1;
-	conn_value(cs, pw, c->password, sizeof(c->password));
-	conn_value(cs, port, p, sizeof(p));
-	c->port = (unsigned)strtoul(p, NULL, 10);
-	return 0;
-}
-
-/* Is host on the comma-separated allow-list? */
-static int
-host_allowed(const char *list, const char *host)
-{
-	const char	*p = list;
-	size_t		 n, hl = strlen(host);
-
-	while (*p != '\0') {
-		while (*p == ',' || *p == ' ')
-			p++;
-		n = strcspn(p, ", ");
-		if (n == hl && strncasecmp(p, host, n) == 0)
-			return 1;
-		p += n;
-	}
+	if (j->unreadable)
+		return job_fail(j, FAIL_NOT_ALLOWED, "connection string does "
+		    "not open with any configured secrets key");
+	if ((why = connstr_parse(j->conn, strlen(j->conn), c)) != NULL ||
+	    (why = connstr_check(c, tenant_model_conn_policy())) != NULL)
+		return job_fail(j, FAIL_NOT_ALLOWED, "connection string: %s",
+		    why);
+	if (connstr_db_name(c, j->slug, dbname) == -1)
+		return job_fail(j, FAIL_NOT_ALLOWED, "no database name can be "
+		    "derived from slug %s", j->slug);
+	if ((why = connstr_check_db(dbname, tenant_model_conn_policy())) != NULL)
+		return job_fail(j, FAIL_NOT_ALLOWED, "database %s: %s", dbname,
+		    why);
 	return 0;
 }
 
 static int
 step_validate(struct db *db, const struct config *cfg, struct job *j)
 {
-	struct conn_parts	 c;
+	struct connstr	 c;
+	char		 dbname[65];
+	int		 rc;
 
 	(void)db;
-	if (j->conn[0] == '\0')
+	(void)cfg;
+	if (j->conn[0] == '\0' && !j->unreadable)
 		return 0;
-	if (conn_parse(j->conn, &c) == -1) {
-		snprintf(j->error, sizeof(j->error), "connectionString needs "
-		    "Server, Database and User Id");
-		return -1;
-	}
-	if (!host_allowed(cfg->provision_db_hosts, c.host)) {
-		snprintf(j->error, sizeof(j->error), "database host %s is not "
-		    "in provision.db_hosts", c.host);
-		return -1;
-	}
-	return 0;
+	rc = conn_checked(j, &c, dbname);
+	OPENSSL_cleanse(&c, sizeof(c));
+	return rc;
 }
 
 static int
@@ -231,7 +247,7 @@ name_cmp(const void *a, const void *b)
 
 /* Applies sql/tenant/NNNN_*.sql, each written to be re-run safely. */
 static int
-apply_tenant_sql(struct db *tdb, const char *dir, char *err, size_t errlen)
+apply_tenant_sql(struct db *tdb, const char *dir, struct job *j)
 {
 	struct dirent	*de;
 	DIR		*d;
@@ -240,27 +256,32 @@ apply_tenant_sql(struct db *tdb, const char *dir, char *err, size_t errlen)
 	FILE		*f;
 	int		 rc = 0;
 
-	if ((d = opendir(dir)) == NULL) {
-		snprintf(err, errlen, "%s: cannot open", dir);
-		return -1;
-	}
+	if ((d = opendir(dir)) == NULL)
+		return job_fail(j, FAIL_MIGRATION, "provision.sql_dir %s: %s",
+		    dir, strerror(errno));
 	while ((de = readdir(d)) != NULL && n < 64)
 		if (isdigit((unsigned char)de->d_name[0]) &&
-		    strstr(de->d_name, ".sql") != NULL)
-			files[n++] = strdup(de->d_name);
+		    strstr(de->d_name, ".sql") != NULL &&
+		    (files[n] = strdup(de->d_name)) != NULL)
+			n++;
 	closedir(d);
 	qsort(files, n, sizeof(files[0]), name_cmp);
+	if (n == 0)
+		rc = job_fail(j, FAIL_MIGRATION, "provision.sql_dir %s: no "
+		    "NNNN_*.sql files", dir);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (rc == 0 && (f = fopen(path, "rb")) != NULL) {
+		if (rc == 0 && (f = fopen(path, "rb")) == NULL)
+			rc = job_fail(j, FAIL_MIGRATION, "%s: %s", path,
+			    strerror(errno));
+		else if (rc == 0) {
 			sql = malloc(1 << 20);
 			len = sql ? fread(sql, 1, (1 << 20) - 1, f) : 0;
 			fclose(f);
-			if (sql == NULL || db_run_script(tdb, sql, len) == -1) {
-				snprintf(err, errlen, "%s: %s", files[i],
-				    db_error(tdb));
-				rc = -1;
-			}
+			if (sql == NULL || db_run_script(tdb, sql, len) == -1)
+				rc = job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
+				    FAIL_MIGRATION, "%s: %s", path,
+				    sql ? db_error(tdb) : "out of memory");
 			free(sql);
 		}
 		free(files[i]);
@@ -268,37 +289,114 @@ apply_tenant_sql(struct db *tdb, const char *dir, char *err, size_t errlen)
 	return rc;
 }
 
+/* Was the connection lost or timed out (rather than refused)? */
 static int
-step_database(struct db *db, const struct config *cfg, struct job *j)
+db_lost(struct db *tdb)
 {
-	struct conn_parts	 c;
-	struct db		*tdb;
-	int			 rc;
+	unsigned int	 e = db_errno(tdb);
 
-	(void)db;
-	if (j->conn[0] == '\0')
-		return 0;	/* shared database: rows are isolated by tenant */
-	if (conn_parse(j->conn, &c) == -1)
-		return -1;
+	return e == 2013 || e == 2006;	/* CR_SERVER_LOST, CR_SERVER_GONE */
+}
+
+static enum fail
+connect_failure(struct db *tdb)
+{
+	switch (db_errno(tdb)) {
+	case 1044:	/* ER_DBACCESS_DENIED_ERROR */
+	case 1045:	/* ER_ACCESS_DENIED_ERROR */
+	case 1142:	/* ER_TABLEACCESS_DENIED_ERROR */
+	case 1227:	/* ER_SPECIFIC_ACCESS_DENIED_ERROR */
+	case 1698:	/* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
+		return FAIL_ACCESS_DENIED;
+	case 2013:	/* CR_SERVER_LOST: handshake or read timed out */
+	case 2006:
+		return FAIL_TIMEOUT;
+	case 2002:	/* CR_CONNECTION_ERROR */
+	case 2003:	/* CR_CONN_HOST_ERROR */
+		/* The client reports a connect timeout as errno 110 here. */
+		return strstr(db_error(tdb), "(110)") != NULL ? FAIL_TIMEOUT :
+		    FAIL_UNREACHABLE;
+	default:	/* 2005 (unknown host) and the rest */
+		return FAIL_UNREACHABLE;
+	}
+}
+
+/*
+ * Connects with tenantd's provisioning account, never with the user or
+ * password in the connection string: those are the tenant
+ * application's, kept for it alone.  name NULL connects to no database.
+ */
+static struct db *
+prov_connect(const struct config *cfg, const struct connstr *c,
+    const char *name, struct job *j)
+{
+	struct db	*tdb;
+	const char	*user = cfg->db_user, *pw = cfg->db_password;
+
+	if (cfg->provision_db_user[0] != '\0') {
+		user = cfg->provision_db_user;
+		pw = cfg->provision_db_password;
+	}
 	/*
 	 * "localhost" means a unix socket to MySQL clients; when tenantd's
 	 * own database is on one, a tenant database on the same host is
 	 * reached through the same socket.
 	 */
-	tdb = db_new(&(struct db_params){ .host = c.host, .port = c.port,
-	    .socket = strcasecmp(c.host, "localhost") == 0 ?
+	tdb = db_new(&(struct db_params){ .host = c->host, .port = c->port,
+	    .socket = strcasecmp(c->host, "localhost") == 0 ?
 	    cfg->db_socket : NULL,
-	    .user = c.user, .password = c.password, .name = c.db,
-	    .connect_timeout = 5 });
-	if (tdb == NULL || db_connect(tdb) == -1) {
-		snprintf(j->error, sizeof(j->error), "tenant database: %s",
-		    tdb ? db_error(tdb) : "out of memory");
-		db_free(tdb);
-		return -1;
+	    .user = user, .password = pw, .name = name,
+	    .connect_timeout = (unsigned)cfg->provision_connect_timeout,
+	    .rw_timeout = (unsigned)cfg->provision_read_timeout });
+	if (tdb == NULL) {
+		job_fail(j, FAIL_INTERNAL, "out of memory");
+		return NULL;
 	}
-	rc = apply_tenant_sql(tdb, cfg->provision_sql_dir, j->error,
-	    sizeof(j->error));
+	if (db_connect(tdb) == -1) {
+		job_fail(j, connect_failure(tdb), "tenant database "
+		    "%s:%u: %s", c->host, c->port, db_error(tdb));
+		db_free(tdb);
+		return NULL;
+	}
+	return tdb;
+}
+
+static int
+step_database(struct db *db, const struct config *cfg, struct job *j)
+{
+	struct connstr	 c;
+	struct db	*tdb = NULL;
+	char		 dbname[65], create[160];
+	int		 rc = -1;
+
+	(void)db;
+	if (j->conn[0] == '\0')
+		return 0;	/* shared database: rows are isolated by tenant */
+	if (conn_checked(j, &c, dbname) == -1)
+		goto done;
+	if ((tdb = prov_connect(cfg, &c, NULL, j)) == NULL)
+		goto done;
+	/*
+	 * DDL takes no bound identifiers.  dbname passed connstr_check_db:
+	 * 1 to 64 of [A-Za-z0-9_], so inside backticks it is one identifier
+	 * and nothing else, and it is neither a system schema nor tenantd's.
+	 */
+	snprintf(create, sizeof(create), "CREATE DATABASE IF NOT EXISTS `%s` "
+	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname);
+	if (db_run_script(tdb, create, strlen(create)) == -1) {
+		job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
+		    connect_failure(tdb) == FAIL_ACCESS_DENIED ?
+		    FAIL_ACCESS_DENIED : FAIL_MIGRATION, "create database %s: "
+		    "%s", dbname, db_error(tdb));
+		goto done;
+	}
 	db_free(tdb);
+	if ((tdb = prov_connect(cfg, &c, dbname, j)) == NULL)
+		goto done;
+	rc = apply_tenant_sql(tdb, cfg->provision_sql_dir, j);
+done:
+	db_free(tdb);
+	OPENSSL_cleanse(&c, sizeof(c));
 	return rc;
 }
 
@@ -311,10 +409,8 @@ step_seed(struct db *db, const struct config *cfg, struct job *j)
 	(void)cfg;
 	if ((j->admin_email[0] != '\0' &&
 	    db_exec(db, sql_seed_admin, a, 2, NULL) != DBE_OK) ||
-	    db_exec(db, sql_seed_location, l, 2, NULL) != DBE_OK) {
-		snprintf(j->error, sizeof(j->error), "seed: %s", db_error(db));
-		return -1;
-	}
+	    db_exec(db, sql_seed_location, l, 2, NULL) != DBE_OK)
+		return job_fail(j, FAIL_INTERNAL, "seed: %s", db_error(db));
 	return 0;
 }
 
@@ -326,19 +422,19 @@ step_activate(struct db *db, const struct config *cfg, struct job *j)
 
 	(void)cfg;
 	if (db_exec(db, sql_activate, p, 1, NULL) != DBE_OK ||
-	    db_exec(db, sql_done, d, 1, NULL) != DBE_OK) {
-		snprintf(j->error, sizeof(j->error), "activate: %s",
-		    db_error(db));
-		return -1;
-	}
+	    db_exec(db, sql_done, d, 1, NULL) != DBE_OK)
+		return job_fail(j, FAIL_INTERNAL, "activate: %s", db_error(db));
 	return 0;
 }
 
-/* Backoff doubles from 2 s; after the last attempt the job has Failed. */
+/*
+ * Backoff doubles from 2 s; after the last attempt, or at once for a
+ * failure retrying cannot mend, the job has Failed.
+ */
 static void
 record_failure(struct db *db, struct job *j)
 {
-	int		 failed = j->attempts >= PROVISION_ATTEMPTS;
+	int		 failed = j->final || j->attempts >= PROVISION_ATTEMPTS;
 	long long	 delay = 1LL << (j->attempts < 12 ? j->attempts : 12);
 	struct db_param	 p[] = { DB_STR(failed ? "Failed" : "Pending"),
 	    DB_STR(j->error), DB_I64(delay), DB_I64(j->id) };
@@ -347,8 +443,8 @@ record_failure(struct db *db, struct job *j)
 
 	(void)db_exec(db, sql_retry, p, 4, NULL);
 	(void)db_exec(db, sql_tenant_status, t, 2, NULL);
-	fprintf(stderr, "tenantd: provisioning job %lld attempt %d: %s\n",
-	    j->id, j->attempts, j->error);
+	fprintf(stderr, "tenantd: provisioning job %lld attempt %d: %s (%s)\n",
+	    j->id, j->attempts, j->error, j->log);
 }
 
 int
@@ -369,12 +465,13 @@ provision_once(struct db *db, const struct config *cfg)
 		(void)db_exec(db, sql_step, p, 2, NULL);
 		if (steps[i].run(db, cfg, &j) == -1) {
 			if (j.error[0] == '\0')
-				snprintf(j.error, sizeof(j.error), "%s failed",
+				job_fail(&j, FAIL_INTERNAL, "%s failed",
 				    steps[i].name);
 			record_failure(db, &j);
-			return 1;
+			break;
 		}
 	}
+	OPENSSL_cleanse(j.conn, sizeof(j.conn));
 	return 1;
 }
 

@@ -5,8 +5,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "countries.h"
 #include "rfc3339.h"
+#include "secretbox.h"
 #include "tenant_model.h"
 
 static const char	*check_slug(const char *, size_t);
@@ -15,6 +18,7 @@ static const char	*check_url(const char *, size_t);
 static const char	*check_country(const char *, size_t);
 static const char	*check_guid(const char *, size_t);
 static const char	*check_bootstrap(const char *, size_t);
+static const char	*check_connstr(const char *, size_t);
 
 #define COL(s, t, m, w, n, c) { .sql = s, .type = t, .max = m, \
 	.writable = w, .nullable = n, .check = c, .dflt = NULL }
@@ -33,7 +37,7 @@ const struct tcol_def tcols[TC__MAX] = {
 	[TC_ADMIN_EMAIL] = COL("admin_email", FT_STR, 254, true, true, check_email),
 	[TC_IS_ACTIVE] = COLD("is_active", FT_BOOL, 1, true, false, NULL, "1"),
 	[TC_VALID_UPTO] = COL("valid_upto", FT_TIME, 40, true, true, NULL),
-	[TC_CONNECTION_STRING] = COL("connection_string", FT_STR, 1000, true, true, NULL),
+	[TC_CONNECTION_STRING] = COL("connection_string", FT_STR, 1000, true, true, check_connstr),
 	[TC_ISSUER] = COL("issuer", FT_STR, 500, true, true, check_url),
 	[TC_COUNTRY_CODE] = COL("country_code", FT_STR, 2, true, true, check_country),
 	[TC_CITY] = COL("city", FT_STR, 100, true, true, NULL),
@@ -71,6 +75,30 @@ void
 tenant_model_set_grace(long s)
 {
 	grace_seconds = s;
+}
+
+static struct {
+	char			 hosts[512], ports[256], pattern[65], own_db[64];
+	struct conn_policy	 p;
+} policy = {
+	"localhost,127.0.0.1,::1", "3306", "tenant_%", "tenantd",
+	{ policy.hosts, policy.ports, policy.pattern, policy.own_db },
+};
+
+void
+tenant_model_set_conn_policy(const struct conn_policy *p)
+{
+	snprintf(policy.hosts, sizeof(policy.hosts), "%s", p->hosts);
+	snprintf(policy.ports, sizeof(policy.ports), "%s", p->ports);
+	snprintf(policy.pattern, sizeof(policy.pattern), "%s", p->name_pattern);
+	snprintf(policy.own_db, sizeof(policy.own_db), "%s",
+	    p->own_db ? p->own_db : "");
+}
+
+const struct conn_policy *
+tenant_model_conn_policy(void)
+{
+	return &policy.p;
 }
 
 static json_t *
@@ -180,6 +208,28 @@ check_bootstrap(const char *s, size_t n)
 	(void)n;
 	if (strcmp(s, "ready") && strcmp(s, "pending") && strcmp(s, "failed"))
 		return "must be ready, pending or failed";
+	return NULL;
+}
+
+/*
+ * Refused here, at the request, on every surface and for PUT and PATCH
+ * alike: the provisioner re-checks at job time, but a caller learns of
+ * a string it may not use from the 422, never from a connection attempt.
+ * Without a key to seal them, connection strings are not taken at all:
+ * they carry credentials that must not rest in the clear.
+ */
+static const char *
+check_connstr(const char *s, size_t n)
+{
+	struct connstr	 c;
+	const char	*why;
+
+	if ((why = connstr_parse(s, n, &c)) != NULL ||
+	    (why = connstr_check(&c, &policy.p)) != NULL)
+		return why;
+	if (!secretbox_ready())
+		return "cannot be stored: this server has no secrets key "
+		    "configured";
 	return NULL;
 }
 
@@ -332,6 +382,40 @@ convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
 	return NULL;
 }
 
+/*
+ * A connection string without a Database gets "tenant_" + slug: when the
+ * slug comes with it (create, PUT), that name is checked here too, so it
+ * is refused at the request rather than in the job.
+ */
+static void
+check_derived_db(const struct field_map *map, size_t nmap,
+    const struct tenant_input *in, json_t *errors)
+{
+	struct connstr	 c;
+	char		 name[65];
+	const char	*why = NULL;
+	size_t		 i;
+
+	if (!in->set[TC_CONNECTION_STRING] || in->v[TC_CONNECTION_STRING] ==
+	    NULL || !in->set[TC_SLUG] ||
+	    connstr_parse(in->v[TC_CONNECTION_STRING],
+	    strlen(in->v[TC_CONNECTION_STRING]), &c) != NULL ||
+	    c.database[0] != '\0')
+		return;
+	if (connstr_db_name(&c, in->v[TC_SLUG], name) == -1)
+		why = "names no Database, and the id is too long to derive one "
+		    "from";
+	else if (connstr_check_db(name, &policy.p) != NULL)
+		why = "names no Database, and the one derived from the id is "
+		    "not allowed";
+	OPENSSL_cleanse(&c, sizeof(c));
+	for (i = 0; why != NULL && i < nmap; i++)
+		if (map[i].col == TC_CONNECTION_STRING) {
+			field_error(errors, map[i].name, why);
+			break;
+		}
+}
+
 void
 tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
     bool from_xml, struct tenant_input *in, json_t *errors)
@@ -360,6 +444,7 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 			in->store[map[i].col][0] ^= '0' ^ '1';
 		in->set[map[i].col] = true;
 	}
+	check_derived_db(map, nmap, in, errors);
 }
 
 json_t *
@@ -393,46 +478,103 @@ tenant_col_json(enum tcol c, const struct db_row *row)
 }
 
 /*
- * "Server=db;User Id=app;Password=secret;" -> "...;Password=***;".  Both
- * ADO.NET-style keys and URL userinfo (mysql://u:secret@host) are masked.
+ * "Server=db;User Id=app;Password=secret;" -> "Server=db;User Id=***;
+ * Password=***;".  The user is the tenant application's account name
+ * and is masked too: with the host it is half of a login.  ADO.NET-style
+ * keys and URL userinfo (mysql://u:secret@host, rows from before the
+ * connection-string policy) are masked.
  */
 static json_t *
 masked_connection_string(const char *s, size_t n)
 {
-	static const char *const keys[] = { "password=", "pwd=" };
-	char		 out[2048];
-	size_t		 i, k, o = 0, kl;
-	const char	*at, *colon;
+	static const char *const secret_keys[] = { "password", "pwd",
+	    "user id", "user", "uid", "username" };
+	char		 out[2 * CONNSTR_MAX + 16];
+	size_t		 i = 0, o = 0, seg, kl, k;
+	const char	*eq, *key, *at, *colon;
+	json_t		*j;
 
-	if (n >= 1000)
-		n = 999;
-	for (i = 0; i < n && o < sizeof(out) - 16; ) {
-		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			kl = strlen(keys[k]);
-			if (n - i >= kl && strncasecmp(s + i, keys[k], kl) == 0 &&
-			    (i == 0 || s[i - 1] == ';' || s[i - 1] == ' '))
-				break;
-		}
-		if (k == sizeof(keys) / sizeof(keys[0])) {
-			out[o++] = s[i++];
-			continue;
-		}
-		memcpy(out + o, s + i, kl);
-		o += kl;
-		memcpy(out + o, "***", 3);
-		o += 3;
-		for (i += kl; i < n && s[i] != ';'; i++)
+	if (n > CONNSTR_MAX)
+		n = CONNSTR_MAX;
+	/* Segment by segment: "key = value" keeps its key, loses its value. */
+	while (i < n) {
+		for (seg = 0; i + seg < n && s[i + seg] != ';'; seg++)
 			;
+		eq = memchr(s + i, '=', seg);
+		key = s + i;
+		kl = eq ? (size_t)(eq - key) : 0;
+		while (kl > 0 && (*key == ' ' || *key == '\t')) {
+			key++;
+			kl--;
+		}
+		while (kl > 0 && (key[kl - 1] == ' ' || key[kl - 1] == '\t'))
+			kl--;
+		for (k = 0; eq != NULL &&
+		    k < sizeof(secret_keys) / sizeof(secret_keys[0]); k++)
+			if (strlen(secret_keys[k]) == kl &&
+			    strncasecmp(secret_keys[k], key, kl) == 0)
+				break;
+		if (eq != NULL && k < sizeof(secret_keys) / sizeof(secret_keys[0])) {
+			memcpy(out + o, s + i, (size_t)(eq - (s + i)) + 1);
+			o += (size_t)(eq - (s + i)) + 1;
+			memcpy(out + o, "***", 3);
+			o += 3;
+		} else {
+			memcpy(out + o, s + i, seg);
+			o += seg;
+		}
+		i += seg;
+		if (i < n)
+			out[o++] = s[i++];	/* the ';' */
 	}
 	out[o] = '\0';
 	/* URL form: scheme://user:password@host */
 	if ((colon = strstr(out, "://")) != NULL &&
-	    (at = strchr(colon + 3, '@')) != NULL &&
-	    (colon = memchr(colon + 3, ':', (size_t)(at - colon - 3))) != NULL) {
-		memmove((char *)colon + 4, at, strlen(at) + 1);
-		memcpy((char *)colon + 1, "***", 3);
+	    (at = strchr(colon + 3, '@')) != NULL) {
+		char *user = (char *)colon + 3;
+
+		/* "u:p@" and "u@" become "***:***@" and "***@" */
+		colon = memchr(user, ':', (size_t)(at - user));
+		memmove(user + (colon ? 7 : 3), at, strlen(at) + 1);
+		memcpy(user, colon ? "***:***" : "***", colon ? 7 : 3);
 	}
-	return json_string(out);
+	j = json_string(out);
+	OPENSSL_cleanse(out, sizeof(out));
+	return j;
+}
+
+int
+tenant_conn_open(const char *v, size_t len, const char *slug, char *out,
+    size_t outlen)
+{
+	size_t	 n;
+
+	if (v == NULL)
+		return -1;
+	if (secretbox_is_sealed(v, len))
+		return secretbox_open(v, len, slug, out, outlen, &n);
+	/* A row from before sealing (tenantctl migrate seals it). */
+	if (len >= outlen)
+		return -1;
+	memcpy(out, v, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* A value that does not open shows as masked, never as ciphertext. */
+static json_t *
+connection_json(const struct db_row *row)
+{
+	char	 plain[CONNSTR_MAX + 1];
+	json_t	*j;
+
+	if (tenant_conn_open(row->v[TC_CONNECTION_STRING],
+	    row->len[TC_CONNECTION_STRING], row->v[TC_SLUG], plain,
+	    sizeof(plain)) == -1)
+		return json_string("***");
+	j = masked_connection_string(plain, strlen(plain));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return j;
 }
 
 json_t *
@@ -454,7 +596,7 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 		else if (map[i].derive == DERIVE_NEGATED && row->v[c] != NULL)
 			v = json_boolean(row->v[c][0] != '1');
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
-			v = masked_connection_string(row->v[c], row->len[c]);
+			v = connection_json(row);
 		else
 			v = tenant_col_json(c, row);
 		/* Field names come from static tables: no UTF-8 check needed. */

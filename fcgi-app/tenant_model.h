@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "connstr.h"
 #include "db.h"
 
 enum tcol {
@@ -102,6 +103,20 @@ enum derive {
 /* Grace after valid_upto before a tenant counts as Expired (seconds). */
 void		 tenant_model_set_grace(long);
 
+/*
+ * What a connectionString may name (hosts, ports, database names); the
+ * strings are copied.  Until it is called the defaults of config.c hold.
+ */
+void		 tenant_model_set_conn_policy(const struct conn_policy *);
+const struct conn_policy *tenant_model_conn_policy(void);
+
+/*
+ * The connection string of a row in the clear (opened when sealed) into
+ * out; -1 when it is NULL or cannot be opened.  slug is the row's.
+ */
+int		 tenant_conn_open(const char *v, size_t len, const char *slug,
+		    char *out, size_t outlen);
+
 /* One surface's field name for a column. */
 struct field_map {
 	const char	*name;
@@ -128,7 +143,7 @@ json_t		*tenant_col_json_time(const char *);
 json_t		*tenant_col_json(enum tcol, const struct db_row *);
 /*
  * A tenant row as a JSON object with a surface's field names, in map
- * order.  Passwords in connection strings are masked.
+ * order.  Users and passwords in connection strings are masked.
  */
 json_t		*tenant_row_json(const struct field_map *, size_t,
 		    const struct db_row *);

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "secretbox.h"
 #include "tenant_store.h"
 
 enum tsql {
@@ -144,15 +147,42 @@ tenant_store_lock(struct db *db, long long scope, enum tkey by, const char *id,
 	return find(db, by, scope, 1, id, row, res);
 }
 
+/*
+ * Every write of a connection string goes through here: a value in the
+ * clear is sealed with the active key, the tenant's slug bound to it; a
+ * sealed one (the row's own, unchanged) is written back as it is.
+ * *v is pointed at out when it was sealed.
+ */
+static int
+seal_conn(const char **v, const char *slug, char *out, size_t outlen)
+{
+	if (*v == NULL || secretbox_is_sealed(*v, strlen(*v)))
+		return 0;
+	/*
+	 * Without a key the validator refuses every new string, so this is
+	 * a row's own value from before sealing, written back unchanged.
+	 */
+	if (!secretbox_ready())
+		return 0;
+	if (secretbox_seal(*v, strlen(*v), slug, out, outlen) == -1)
+		return -1;
+	*v = out;
+	return 0;
+}
+
 enum db_err
 tenant_store_update(struct db *db, long long pk, const char *const v[TC__MAX])
 {
 	struct db_param	 p[TC__MAX + 1];
+	char		 sealed[SECRETBOX_SEALED_LEN(CONNSTR_MAX)];
+	const char	*conn = v[TC_CONNECTION_STRING];
 	size_t		 i, n = 0;
 
+	if (seal_conn(&conn, v[TC_SLUG], sealed, sizeof(sealed)) == -1)
+		return DBE_OTHER;
 	for (i = 0; i < TC__MAX; i++)
 		if (tcols[i].writable)
-			p[n++] = DB_STR(v[i]);
+			p[n++] = DB_STR(i == TC_CONNECTION_STRING ? conn : v[i]);
 	p[n++] = DB_I64(pk);
 	return db_exec(db, sql(TS_UPDATE), p, n, NULL);
 }
@@ -198,15 +228,22 @@ tenant_store_insert(struct db *db, long long account,
     const char *status, long long *pk)
 {
 	struct db_param	 p[TC__MAX + 4];
+	char		 sealed[SECRETBOX_SEALED_LEN(CONNSTR_MAX)];
+	const char	*conn = in->set[TC_CONNECTION_STRING] ?
+	    in->v[TC_CONNECTION_STRING] : NULL;
 	size_t		 i, n = 0;
 	enum db_err	 e;
 
+	if (seal_conn(&conn, in->v[TC_SLUG], sealed, sizeof(sealed)) == -1)
+		return DBE_OTHER;
 	p[n++] = DB_I64(account);
 	p[n++] = DB_STR(guid);
 	p[n++] = DB_STR(short_id);
 	p[n++] = DB_STR(status);
 	for (i = 0; i < TC__MAX; i++)
-		if (tcols[i].writable)
+		if (tcols[i].writable && i == TC_CONNECTION_STRING)
+			p[n++] = DB_STR(conn);
+		else if (tcols[i].writable)
 			p[n++] = DB_STR(in->set[i] ? in->v[i] : tcols[i].dflt);
 	if ((e = db_exec(db, sql(TS_INSERT), p, n, NULL)) == DBE_OK)
 		*pk = (long long)db_insert_id(db);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "keycache.h"
 #include "perm.h"
 #include "rfc3339.h"
+#include "secretbox.h"
+#include "tenant_model.h"
 #include "tenant_list.h"
 #include "tenant_store.h"
 
@@ -37,6 +40,8 @@ static int	 cmd_key_list(struct db *, const struct config *, int, char **);
 static int	 cmd_key_revoke(struct db *, const struct config *, int, char **);
 static int	 cmd_token_dev(struct db *, const struct config *, int, char **);
 static int	 cmd_seed(struct db *, const struct config *, int, char **);
+static int	 cmd_secrets_rotate(struct db *, const struct config *, int,
+		    char **);
 
 static const struct cmd cmds[] = {
 	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]" },
@@ -50,6 +55,7 @@ static const struct cmd cmds[] = {
 	    "--permissions LIST [--issuer NAME] [--ttl SECONDS]" },
 	{ "seed", NULL, cmd_seed, "seed --tenants N [--account NAME] "
 	    "[--prefix tenant-] [--start 1]" },
+	{ "secrets", "rotate", cmd_secrets_rotate, "secrets rotate" },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -153,6 +159,119 @@ migrate_one(struct db *db, const char *dir, const char *file)
 	return 0;
 }
 
+static const char sql_conn_batch[] =
+    "SELECT pk, slug, connection_string FROM tenants "
+    "WHERE connection_string IS NOT NULL AND pk > ? ORDER BY pk LIMIT 500";
+/* Only if nobody changed it meanwhile; the version stays (no client change). */
+static const char sql_conn_reseal[] =
+    "UPDATE tenants SET connection_string = ? "
+    "WHERE pk = ? AND connection_string = ?";
+
+/*
+ * Seals connection strings still in the clear, and with all set also
+ * those sealed by another key than the active one.  Each row is
+ * rewritten only if it still holds what was read.  Returns the number
+ * of rows that could not be opened or written, or -1.
+ */
+static long
+reseal_rows(struct db *db, int all, long *done)
+{
+	struct db_param	 p[3];
+	struct db_res	*res;
+	struct db_row	 row;
+	char		 plain[CONNSTR_MAX + 1], kid[SECRETBOX_KID_MAX + 1];
+	char		 sealed[SECRETBOX_SEALED_LEN(CONNSTR_MAX)];
+	long long	 last = 0;
+	long		 bad = 0;
+	int		 rc, any;
+
+	*done = 0;
+	do {
+		p[0] = DB_I64(last);
+		if (db_exec(db, sql_conn_batch, p, 1, &res) != DBE_OK)
+			return -1;
+		any = 0;
+		while ((rc = db_next(res, &row)) == 1) {
+			any = 1;
+			last = strtoll(row.v[0], NULL, 10);
+			if (secretbox_kid(row.v[2], row.len[2], kid) == 0 &&
+			    (!all || strcmp(kid, secretbox_active()) == 0))
+				continue;
+			if (tenant_conn_open(row.v[2], row.len[2], row.v[1],
+			    plain, sizeof(plain)) == -1 ||
+			    secretbox_seal(plain, strlen(plain), row.v[1],
+			    sealed, sizeof(sealed)) == -1) {
+				fprintf(stderr, "tenantctl: tenant %s: its "
+				    "connection string does not open with the "
+				    "configured keys\n", row.v[1]);
+				bad++;
+				continue;
+			}
+			p[0] = DB_STRN(sealed, strlen(sealed));
+			p[1] = DB_I64(last);
+			p[2] = DB_STRN(row.v[2], row.len[2]);
+			if (db_exec(db, sql_conn_reseal, p, 3, NULL) != DBE_OK) {
+				fprintf(stderr, "tenantctl: tenant %s: %s\n",
+				    row.v[1], db_error(db));
+				bad++;
+			} else if (db_affected(db) == 1)
+				(*done)++;
+		}
+		OPENSSL_cleanse(plain, sizeof(plain));
+		db_res_free(res);
+		if (rc == -1)
+			return -1;
+	} while (any);
+	return bad;
+}
+
+static int
+seal_clear_rows(struct db *db)
+{
+	long	 done, bad;
+
+	if (!secretbox_ready()) {
+		fprintf(stderr, "tenantctl: warning: no secrets key is "
+		    "configured (secrets.key or secrets.key_file): connection "
+		    "strings stay as they are\n");
+		return 0;
+	}
+	if ((bad = reseal_rows(db, 0, &done)) == -1) {
+		fprintf(stderr, "tenantctl: sealing connection strings: %s\n",
+		    db_error(db));
+		return -1;
+	}
+	if (done > 0)
+		printf("sealed %ld connection strings\n", done);
+	return bad == 0 ? 0 : -1;
+}
+
+static int
+cmd_secrets_rotate(struct db *db, const struct config *cfg, int argc,
+    char **argv)
+{
+	long	 done, bad;
+
+	(void)cfg;
+	(void)argv;
+	if (argc != 0) {
+		usage();
+		return 2;
+	}
+	if (!secretbox_ready()) {
+		fprintf(stderr, "tenantctl: no secrets key is configured\n");
+		return 1;
+	}
+	if ((bad = reseal_rows(db, 1, &done)) == -1) {
+		fprintf(stderr, "tenantctl: secrets rotate: %s\n",
+		    db_error(db));
+		return 1;
+	}
+	printf("re-sealed %ld connection strings with key %s\n", done,
+	    secretbox_active());
+	return bad == 0 ? 0 : 1;
+}
+
 static int
 cmd_migrate(struct db *db, const struct config *cfg, int argc, char **argv)
 {
@@ -188,6 +307,9 @@ cmd_migrate(struct db *db, const struct config *cfg, int argc, char **argv)
 			rc = 1;
 		free(files[i]);
 	}
+	/* Rows from before 0007 are sealed here: SQL has no AES-GCM. */
+	if (rc == 0 && seal_clear_rows(db) == -1)
+		rc = 1;
 	(void)db_exec(db, sql_mig_unlock, NULL, 0, NULL);
 	return rc;
 }

@@ -713,13 +713,24 @@ static const char *const job_steps[] = {
 	"validate", "database", "seed", "activate",
 };
 
+static const char *const job_errors[] = { "not_allowed", "unreachable",
+    "access_denied", "migration_failed", "timeout", "internal" };
+
 static json_t *
 job_json(const struct db_row *r)
 {
 	json_t		*steps = json_array();
 	const char	*status = r->v[2], *step = r->v[3];
+	const char	*code = NULL;
 	size_t		 i;
 	int		 reached = 0;
+
+	/* The provisioner writes "category: sentence" (provision.c). */
+	for (i = 0; r->v[4] != NULL && i < sizeof(job_errors) /
+	    sizeof(job_errors[0]); i++)
+		if (strncmp(r->v[4], job_errors[i], strlen(job_errors[i])) == 0 &&
+		    r->v[4][strlen(job_errors[i])] == ':')
+			code = job_errors[i];
 
 	/* Steps before the current one are done; the rest wait. */
 	for (i = 0; i < sizeof(job_steps) / sizeof(job_steps[0]); i++) {
@@ -735,10 +746,11 @@ job_json(const struct db_row *r)
 		json_array_append_new(steps, json_pack("{s:s, s:s}", "name",
 		    job_steps[i], "status", st));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s?, s:o, s:o}",
 	    "correlationId", r->v[0], "id", r->v[7], "tenantId", r->v[1],
 	    "status", status,
 	    "steps", steps, "error", r->v[4],
+	    "errorCode", code,
 	    "createdAt", tenant_col_json_time(r->v[5]),
 	    "updatedAt", tenant_col_json_time(r->v[6]));
 }

@@ -272,7 +272,8 @@ def full_body(slug):
         "adminEmail": f"admin@{slug}.example",
         "isActive": True,
         "validUpto": "2030-06-30T23:59:59Z",
-        "connectionString": f"Server=db.example;Database=t_{slug};User Id=app;Password={FULL_SECRET};",
+        "connectionString": f"Server=localhost;Database=tenant_{slug.replace('-', '_')};User Id=app;"
+                            f"Password={FULL_SECRET};",
         "issuer": f"https://{slug}.example/auth",
         "countryCode": "DE",
         "city": "Berlin",
@@ -340,7 +341,10 @@ def test_create_every_field_then_read(api, owner, slug, db, fmt):
     assert row["guid"] == created["tenantId"]
     assert row["account_id"] == str(account_pk(db, owner.account))
     assert row["version"] == "1"
-    # The database holds the values as given (the connection string unmasked).
+    # The database holds the values as given; the connection string sealed (AES-256-GCM).
+    assert row["connection_string"].startswith("enc:v1:"), row["connection_string"]
+    assert FULL_SECRET not in row["connection_string"]
+    row["connection_string"] = body["connectionString"]
     assert {k: row[k] for k in ("name", "display_name", "description", "admin_email", "is_active", "valid_upto",
                                 "connection_string", "issuer", "country_code", "city", "address", "post_code",
                                 "group_id", "group_name", "is_academic", "pre_release", "max_user_count",
@@ -367,7 +371,7 @@ def test_create_every_field_then_read(api, owner, slug, db, fmt):
         t = tenant_of(r, fmt)
         assert r.headers.get("ETag") == '"1"', describe(r)
         want = {k: v for k, v in body.items()}
-        want["connectionString"] = f"Server=db.example;Database=t_{slug};User Id=app;Password=***;"
+        want["connectionString"] = f"Server=localhost;Database=tenant_{slug.replace('-', '_')};User Id=***;Password=***;"
         want.update(tenantId=created["tenantId"], countryName="Germany", expiryState="Active", userCount=0,
                     analystCount=0, caseCount=0)
         assert_fields(t, want, fmt, f"GET {ident}")
@@ -429,16 +433,16 @@ def test_xml_doctype_is_refused(api, owner, slug, db, method, create_tenant):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("given,masked", [
-    ("Server=db.example;Database=app;User Id=app;Password=hunter2;",
-     "Server=db.example;Database=app;User Id=app;Password=***;"),
-    ("Host=db.example; Uid=app; pwd=hunter2; Database=app",
-     "Host=db.example; Uid=app; pwd=***; Database=app"),
-    ("mysql://app:hunter2@db.example:3306/app", "mysql://app:***@db.example:3306/app"),
-], ids=["ado-password", "pwd-lowercase", "url-userinfo"])
+    ("Server=localhost;Database=tenant_app;User Id=app;Password=hunter2;",
+     "Server=localhost;Database=tenant_app;User Id=***;Password=***;"),
+    ("Host=127.0.0.1; Uid=app; pwd=hunter2; Database=tenant_app",
+     "Host=127.0.0.1; Uid=***; pwd=***; Database=tenant_app"),
+], ids=["ado-password", "pwd-lowercase"])
 def test_connection_string_is_masked(api, owner, slug, db, fmt, given, masked):
     decode(call(api, owner.key, "POST", LIST, fmt, tenant_body(slug, connectionString=given)), 202, fmt,
            "provisioning")
-    assert trow(db, slug)["connection_string"] == given, "the database should hold the real connection string"
+    stored = trow(db, slug)["connection_string"]
+    assert stored.startswith("enc:v1:") and "hunter2" not in stored, "the database should hold it sealed"
     r = call(api, owner.key, "GET", f"{LIST}/{slug}", fmt)
     assert same(tenant_of(r, fmt)["connectionString"], masked, fmt), describe(r)
     assert "hunter2" not in r.text

@@ -447,7 +447,7 @@ def case_patch(w):
     return dict(body={"description": "patched <&> \"quoted\"", "maxUserCount": 10, "maxAnalystCount": 0,
                       "smtpAuthOrgEnabled": True, "exchangeBootstrapStatus": "ready",
                       "msTenantId": str(uuid.uuid4()), "consentedAt": "2026-01-02T03:04:05Z",
-                      "connectionString": "Server=db;Database=t;User Id=app;Password=secret;",
+                      "connectionString": "Server=localhost;Database=tenant_docs;User Id=app;Password=secret;",
                       "issuer": "https://issuer.example/tenant"},
                 headers={"If-Match": w.etag(w.tenant)})
 

@@ -273,7 +273,7 @@ test_render(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "validUpto")),
 	    "2001-01-01T00:00:00Z");
 	assert_string_equal(json_string_value(json_object_get(j,
-	    "connectionString")), "Server=db;User Id=app;Password=***;Database=x");
+	    "connectionString")), "Server=db;User Id=***;Password=***;Database=x");
 	assert_string_equal(json_string_value(json_object_get(j, "expiryState")),
 	    "Expired");
 	assert_true(json_is_null(json_object_get(j, "tenantId")));
@@ -282,7 +282,7 @@ test_render(void **state)
 	cols[TC_VALID_UPTO] = NULL;
 	j = render(cols);
 	assert_string_equal(json_string_value(json_object_get(j,
-	    "connectionString")), "mysql://app:***@db:3306/x");
+	    "connectionString")), "mysql://***:***@db:3306/x");
 	assert_string_equal(json_string_value(json_object_get(j, "expiryState")),
 	    "Active");
 	json_decref(j);
