@@ -273,6 +273,16 @@ audit_denied(struct ctx *c, const char *perm)
 	    .request_id = c->req->request_id, .detail = detail });
 }
 
+/* The name a principal's rate-limit budgets are kept under. */
+static void
+principal_key(const struct ctx *c, char *who, size_t len)
+{
+	if (c->who.via == VIA_KEY)
+		snprintf(who, len, "k%lld", c->who.key_id);
+	else
+		snprintf(who, len, "a%lld", c->who.account_id);
+}
+
 /*
  * Counts the request against its principal's budget on this route; the
  * RateLimit-* headers go on every limited response, 429 past the limit.
@@ -287,10 +297,7 @@ rate_limit(struct ctx *c)
 
 	if (c->rl == NULL || (limit = config_rate_limit(c->cfg, r->pattern)) <= 0)
 		return 0;
-	if (c->who.via == VIA_KEY)
-		snprintf(who, sizeof(who), "k%lld", c->who.key_id);
-	else
-		snprintf(who, sizeof(who), "a%lld", c->who.account_id);
+	principal_key(c, who, sizeof(who));
 	snprintf(route, sizeof(route), "%s %s", http_method_name(r->method),
 	    r->pattern);
 	ratelimit_hit(c->rl, who, route, limit, time(NULL), &v);
@@ -303,6 +310,48 @@ rate_limit(struct ctx *c)
 	ctx_error(c, 429, "rate_limited", "too many requests on this route; "
 	    "see Retry-After", NULL);
 	return -1;
+}
+
+/*
+ * A 409 tells its caller that a slug or name is taken, in any account
+ * (both are unique platform-wide), so each principal may meet only
+ * rate_limit.conflicts_per_minute of them: past that its mutations get
+ * 429 until the window ends, and names cannot be enumerated quickly.
+ */
+#define CONFLICTS	"409 conflicts"
+
+static int
+conflict_budget(struct ctx *c)
+{
+	struct ratelimit_verdict v;
+	char			 who[48];
+
+	if (c->rl == NULL || c->cfg->rate_limit_conflicts <= 0 ||
+	    c->match.route->method == HTTP_GET)
+		return 0;
+	principal_key(c, who, sizeof(who));
+	ratelimit_peek(c->rl, who, CONFLICTS, c->cfg->rate_limit_conflicts,
+	    time(NULL), &v);
+	if (v.allowed)
+		return 0;
+	response_header(c->resp, "Retry-After", "%ld", v.reset);
+	ctx_error(c, 429, "rate_limited", "too many conflicting requests; "
+	    "see Retry-After", NULL);
+	return -1;
+}
+
+static void
+conflict_count(struct ctx *c)
+{
+	struct ratelimit_verdict v;
+	char			 who[48];
+
+	if (c->rl == NULL || c->cfg->rate_limit_conflicts <= 0 ||
+	    c->resp->status != 409)
+		return;
+	principal_key(c, who, sizeof(who));
+	ratelimit_hit(c->rl, who, CONFLICTS, c->cfg->rate_limit_conflicts,
+	    time(NULL), &v);
 }
 
 static int
@@ -367,13 +416,15 @@ app_handle(struct ctx *c, int early)
 		return;
 	}
 	if (!(c->match.route->flags & ROUTE_PUBLIC) &&
-	    (authenticate(c) == -1 || rate_limit(c) == -1))
+	    (authenticate(c) == -1 || rate_limit(c) == -1 ||
+	    conflict_budget(c) == -1))
 		return;
 	if (((c->match.route->flags & ROUTE_BODY) ||
 	    ((c->match.route->flags & ROUTE_BODY_OPTIONAL) &&
 	    c->req->body_len > 0)) && decode_body(c) == -1)
 		return;
 	c->match.route->handler(c);
+	conflict_count(c);
 }
 
 void

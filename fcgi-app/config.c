@@ -46,6 +46,7 @@ static const struct copt copts[] = {
 	STR("db.name", db_name),
 	NUM("db.connect_timeout", db_connect_timeout, 1, 600),
 	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
+	NUM("rate_limit.conflicts_per_minute", rate_limit_conflicts, 0, 1000000000),
 	NUM("log.requests", log_requests, 0, 1),
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
 	NUM("auth.cache_ttl", auth_cache_ttl, 0, 300),
@@ -81,6 +82,7 @@ config_defaults(struct config *c)
 	snprintf(c->db_name, sizeof(c->db_name), "tenantd");
 	c->db_connect_timeout = 5;
 	c->rate_limit_per_minute = 60;
+	c->rate_limit_conflicts = 30;
 	c->log_requests = 1;
 	c->jwt_leeway = 60;
 	c->auth_cache_ttl = 5;

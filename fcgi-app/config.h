@@ -40,6 +40,7 @@ struct config {
 	char		 db_name[64];
 	long		 db_connect_timeout;
 	long		 rate_limit_per_minute;
+	long		 rate_limit_conflicts;	/* 409s a principal may meet a minute */
 	struct {
 		char	 pattern[128];	/* a route pattern, any method */
 		long	 limit;

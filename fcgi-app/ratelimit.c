@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -105,9 +106,9 @@ find_slot(struct rl_stripe *s, uint64_t key, int64_t now)
 	return oldest;
 }
 
-void
-ratelimit_hit(struct ratelimit *rl, const char *principal, const char *route,
-    long limit, time_t now, struct ratelimit_verdict *v)
+static void
+count(struct ratelimit *rl, const char *principal, const char *route,
+    long limit, time_t now, bool hit, struct ratelimit_verdict *v)
 {
 	uint64_t		 key = key_of(principal, route);
 	struct rl_stripe	*s = &rl->stripes[key % RL_STRIPES];
@@ -120,10 +121,24 @@ ratelimit_hit(struct ratelimit *rl, const char *principal, const char *route,
 		sl->count = 0;
 	}
 	v->allowed = sl->count < (uint32_t)limit;
-	if (v->allowed)
+	if (v->allowed && hit)
 		sl->count++;
 	v->limit = limit;
 	v->remaining = limit - (long)sl->count;
 	v->reset = RL_WINDOW - ((int64_t)now - sl->start);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void
+ratelimit_hit(struct ratelimit *rl, const char *principal, const char *route,
+    long limit, time_t now, struct ratelimit_verdict *v)
+{
+	count(rl, principal, route, limit, now, true, v);
+}
+
+void
+ratelimit_peek(struct ratelimit *rl, const char *principal, const char *route,
+    long limit, time_t now, struct ratelimit_verdict *v)
+{
+	count(rl, principal, route, limit, now, false, v);
 }

@@ -27,5 +27,9 @@ void		 ratelimit_free(struct ratelimit *);
 void		 ratelimit_hit(struct ratelimit *, const char *principal,
 		    const char *route, long limit, time_t now,
 		    struct ratelimit_verdict *);
+/* The verdict ratelimit_hit would give, without counting anything. */
+void		 ratelimit_peek(struct ratelimit *, const char *principal,
+		    const char *route, long limit, time_t now,
+		    struct ratelimit_verdict *);
 
 #endif

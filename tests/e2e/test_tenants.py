@@ -159,3 +159,21 @@ def test_name_compares_as_documented(api, admin, slug, create_tenant):
     body = assert_problem(api.post(LIST, key=admin.key, json=tenant_body(f"{slug}-2", name=f"acme CASE {slug} ")),
                           409)
     assert body["code"] == "tenant_exists", body
+
+
+def test_conflicts_are_rate_limited_per_principal(api, new_key, create_tenant, slug, db):
+    """A 409 says a slug or name exists in some account: each principal may meet
+    rate_limit.conflicts_per_minute (30) of them a minute, then its mutations get 429 (issue 14:
+    enumeration); its reads and other principals are unaffected."""
+    owner, prober, bystander = new_key("all"), new_key("all"), new_key("all")
+    create_tenant(owner, slug)
+    statuses = [api.post(LIST, key=prober.key, json=tenant_body(slug, name=f"Probe {slug} {i}")).status_code
+                for i in range(30)]
+    assert statuses == [409] * 30, statuses
+    r = api.post(LIST, key=prober.key, json=tenant_body(f"{slug}-free"))
+    body = assert_problem(r, 429)
+    assert body["code"] == "rate_limited", body
+    assert int(r.headers["Retry-After"]) > 0
+    assert tenant_row(db, f"{slug}-free") is None
+    assert_json(api.get(LIST, key=prober.key), 200)
+    create_tenant(bystander, f"{slug}-by")
