@@ -25,6 +25,7 @@
 #include "page_marks.h"
 #include "provision.h"
 #include "tenant_model.h"
+#include "tenants.h"
 #include "worker.h"
 
 #define WORKERS_MAX	256
@@ -213,6 +214,7 @@ main(int argc, char *argv[])
 	    config_finish(&cfg, err, sizeof(err)) == -1)
 		goto bad;
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
+	tenants_set_license_limit(cfg.license_max_tenants);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (*cfg.listen == '\0' && !listener_inherited()) {

@@ -113,6 +113,33 @@ bad:
 	    "starting with a letter or digit";
 }
 
+void
+tenant_slug_from_name(const char *name, const char *suffix, char out[64])
+{
+	size_t	 n = 0, max = 63;
+	int	 dash = 0;
+
+	if (suffix != NULL)
+		max -= strlen(suffix) + 1;
+	for (; name != NULL && *name != '\0' && n < max; name++) {
+		if ((unsigned char)*name < 0x80 && isalnum((unsigned char)*name)) {
+			if (dash && n > 0) {
+				if (n + 2 > max)
+					break;
+				out[n++] = '-';
+			}
+			out[n++] = (char)tolower((unsigned char)*name);
+			dash = 0;
+		} else
+			dash = 1;
+	}
+	out[n] = '\0';
+	if (check_slug(out, n) != NULL)
+		n = (size_t)snprintf(out, 64, "tenant");
+	if (suffix != NULL)
+		snprintf(out + n, 64 - n, "-%s", suffix);
+}
+
 static const char *
 check_email(const char *s, size_t n)
 {

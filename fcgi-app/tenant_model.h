@@ -122,6 +122,14 @@ void		 tenant_input_from_json(const struct field_map *, size_t,
 void		 field_error(json_t *errors, const char *field,
 		    const char *msg);
 
+/*
+ * A slug made from a name: lowercase ASCII letters and digits, every other
+ * run of characters one '-', at most 63 characters with "-suffix" when a
+ * suffix is given; "tenant" stands in for a name that gives no valid slug.
+ */
+void		 tenant_slug_from_name(const char *name, const char *suffix,
+		    char out[64]);
+
 /* A DATETIME column value as an RFC 3339 JSON string (NULL -> null). */
 json_t		*tenant_col_json_time(const char *);
 /* Converts a row column into its JSON value by type. */
