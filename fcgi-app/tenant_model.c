@@ -374,7 +374,8 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 				break;
 		if (i == nmap || !tcols[map[i].col].writable ||
 		    (map[i].derive != DERIVE_NONE &&
-		    map[i].derive != DERIVE_NEGATED)) {
+		    map[i].derive != DERIVE_NEGATED &&
+		    map[i].derive != DERIVE_OR_NAME)) {
 			field_error(errors, key, i == nmap ? "is not a known field" :
 			    "is read-only");
 			continue;
@@ -480,6 +481,8 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 			    json_string(country_name(row->v[c])) : json_null();
 		else if (map[i].derive == DERIVE_NEGATED && row->v[c] != NULL)
 			v = json_boolean(row->v[c][0] != '1');
+		else if (map[i].derive == DERIVE_OR_NAME && row->v[c] == NULL)
+			v = tenant_col_json(TC_NAME, row);
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
 			v = masked_connection_string(row->v[c], row->len[c]);
 		else

@@ -97,6 +97,7 @@ enum derive {
 	DERIVE_COUNTRY_NAME,	/* ISO 3166-1 name of country_code */
 	DERIVE_EXPIRY_STATE,	/* Active, InGrace or Expired by valid_upto */
 	DERIVE_NEGATED,		/* a boolean column, shown and set negated */
+	DERIVE_OR_NAME,		/* shown as the name when null; set as is */
 };
 
 /* Grace after valid_upto before a tenant counts as Expired (seconds). */
@@ -106,7 +107,7 @@ void		 tenant_model_set_grace(long);
 struct field_map {
 	const char	*name;
 	enum tcol	 col;
-	enum derive	 derive;	/* read-only unless NONE or NEGATED */
+	enum derive	 derive;	/* read-only unless NONE, NEGATED, OR_NAME */
 };
 
 /*

@@ -43,7 +43,8 @@ static const struct route routes[] = {
 static const struct field_map fields[] = {
 	{ "tenantId", TC_GUID },
 	{ "name", TC_NAME },
-	{ "displayName", TC_DISPLAY_NAME },
+	/* A string in the seed: tenants made elsewhere may have none. */
+	{ "displayName", TC_DISPLAY_NAME, DERIVE_OR_NAME },
 	{ "description", TC_DESCRIPTION },
 	{ "caseCount", TC_CASE_COUNT },
 	{ "maxUserCount", TC_MAX_USER_COUNT },
@@ -442,7 +443,7 @@ static const struct {
  * Triple verification: tenantId, name and displayName must all match the
  * tenant exactly (byte for byte) or nothing is deleted and the errors
  * name the fields that differ.  A tenant without a displayName (made
- * through another surface) is confirmed with its name in both.
+ * through another surface) shows and is confirmed with its name there.
  */
 static void
 h_delete(struct ctx *c)
