@@ -88,9 +88,10 @@ static const struct {
 
 /*
  * The surface's error envelope: ProblemDetails {type, title, status,
- * detail, traceId}, or with field errors ValidationProblemDetails (its
- * title, and errors: field -> messages).  The trace id is the request id.
- * code is tenantd's; ASP.NET has no such member, so it is not sent.
+ * detail, code, traceId}, or with field errors ValidationProblemDetails
+ * (its title, and errors: field -> messages, before the extensions).  code
+ * (tenantd's, e.g. license_limit_reached) and traceId (the request id) are
+ * extension members, which ASP.NET clients read or ignore.
  */
 static void
 mindzie_problem(struct ctx *c, int status, const char *code,
@@ -100,7 +101,6 @@ mindzie_problem(struct ctx *c, int status, const char *code,
 	json_t		*p;
 	size_t		 i;
 
-	(void)code;
 	for (i = 0; i < sizeof(problem_types) / sizeof(problem_types[0]); i++)
 		if (problem_types[i].status == status)
 			type = problem_types[i].type;
@@ -112,9 +112,11 @@ mindzie_problem(struct ctx *c, int status, const char *code,
 		json_object_set_new(p, "errors", errors);
 	else
 		json_decref(errors);
-	if (p != NULL)
+	if (p != NULL) {
+		json_object_set_new(p, "code", json_string(code));
 		json_object_set_new(p, "traceId",
 		    json_string(c->req->request_id));
+	}
 	response_set(c->resp, status, p, "mindzieProblem", NULL);
 	c->resp->problem = true;
 }

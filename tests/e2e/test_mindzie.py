@@ -80,7 +80,7 @@ def assert_problem(r, status, *, validation=False):
     assert_status(r, status)
     assert media_type(r) == "application/problem+json", describe(r)
     body = r.json()
-    keys = ["type", "title", "status", "detail"] + (["errors"] if validation else []) + ["traceId"]
+    keys = ["type", "title", "status", "detail"] + (["errors"] if validation else []) + ["code", "traceId"]
     assert list(body) == keys, f"{list(body)}{describe(r)}"
     assert PROBLEM_TYPE.match(body["type"]), body["type"]
     assert body["status"] == status
@@ -420,6 +420,7 @@ def test_only_global_keys_are_accepted_on_every_route(api, gkey, mz, ctl, tokens
             assert r.headers["WWW-Authenticate"].startswith("Bearer"), (what, method, pattern)
             if cred is not None:
                 assert "global API key" in b["detail"], (what, b)
+                assert b["code"] in ("global_key_required", "invalid_credential"), (what, b)
     rx = api.get("/api/tenant", key=refused["account key"], headers={"Accept": "application/xml"})
     assert_xml_problem(rx, 401)
     assert tenant_row(db, t["tenantId"]) == row
@@ -588,7 +589,8 @@ def test_license_limit_refuses_creates_beyond_it_on_every_surface(cgi_conf, db, 
     status, body = cgi(cgi_conf, "POST", "/api/tenant", gkey,
                        {"name": unique_name("Over"), "displayName": "O"}, limit)
     assert status == 409, body
-    assert list(body) == ["type", "title", "status", "detail", "traceId"]
+    assert list(body) == ["type", "title", "status", "detail", "code", "traceId"]
+    assert body["code"] == "license_limit_reached"
     assert body["detail"] == f"license limit reached: the license allows at most {limit} tenants"
     # The canonical API refuses it too, with its own envelope.
     status, body = cgi(cgi_conf, "POST", "/api/v1/tenants", admin.key, tenant_body(unique_name("t")), limit)
