@@ -16,6 +16,7 @@ static const struct surface *const surfaces[] = {
 	&surface_api_v1,
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
+	&surface_mindzie,
 };
 
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))
@@ -245,6 +246,16 @@ authenticate(struct ctx *c)
 		    "Bearer realm=\"tenantd\", error=\"invalid_token\"");
 		ctx_error(c, 401, "tenant_key_refused", "tenant-scoped API keys "
 		    "cannot manage tenants", NULL);
+		return -1;
+	}
+	/* tenantd's JWTs carry no platform-wide scope: global keys only. */
+	if ((r->flags & ROUTE_GLOBAL_KEY) &&
+	    !(c->who.via == VIA_KEY && c->who.kind == KEY_GLOBAL)) {
+		response_header(c->resp, "WWW-Authenticate",
+		    "Bearer realm=\"tenantd\", error=\"invalid_token\"");
+		ctx_error(c, 401, "global_key_required", "this API requires a "
+		    "global API key; account keys, tenant keys and tokens are "
+		    "refused", NULL);
 		return -1;
 	}
 	if (r->perm != PERM_NONE && !(c->who.perms & PERM_BIT(r->perm))) {

@@ -20,7 +20,8 @@ static const char *const kind_names[KEY__MAX] = {
 
 enum keycol {
 	KC_ID, KC_ACCOUNT_ID, KC_ACCOUNT, KC_KIND, KC_TENANT, KC_PERMS,
-	KC_HASH, KC_EXPIRED, KC_REVOKED, KC_STALE, KC_EXPIRES, KC__MAX
+	KC_HASH, KC_EXPIRED, KC_REVOKED, KC_STALE, KC_EXPIRES, KC_DISABLED,
+	KC__MAX
 };
 
 /* A prefix can in theory be shared, so every candidate's hash is compared. */
@@ -30,8 +31,9 @@ static const char sql_key_lookup[] =
     "(k.revoked_at IS NOT NULL), "
     "(k.last_used_at IS NULL OR "
     " k.last_used_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE), "
-    "UNIX_TIMESTAMP(k.expires_at) "
+    "UNIX_TIMESTAMP(k.expires_at), (t.is_active = 0) "
     "FROM api_keys k JOIN accounts a ON a.id = k.account_id "
+    "LEFT JOIN tenants t ON t.pk = k.tenant_pk "
     "WHERE k.prefix = ?";
 
 /* last_used_at moves at most once a minute, not on every request. */
@@ -74,6 +76,11 @@ fill_from_key(struct db *db, const struct db_row *row, struct principal *p,
 	}
 	if (key_kind_parse(row->v[KC_KIND], &p->kind) == -1) {
 		*why = "the API key has an unknown kind";
+		return AUTH_INVALID;
+	}
+	/* A disabled tenant keeps its data but cannot be used (seed 003). */
+	if (row->v[KC_DISABLED] != NULL && row->v[KC_DISABLED][0] == '1') {
+		*why = "the API key's tenant is disabled";
 		return AUTH_INVALID;
 	}
 	p->via = VIA_KEY;

@@ -51,6 +51,7 @@ static const struct copt copts[] = {
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
 	NUM("auth.cache_ttl", auth_cache_ttl, 0, 300),
 	NUM("expiry.grace_days", expiry_grace_days, 0, 3650),
+	NUM("license.max_tenants", license_max_tenants, 0, 1000000000),
 	NUM("list.mark_every", list_mark_every, 1, 1000000),
 	NUM("list.mark_beyond", list_mark_beyond, 0, 100000000),
 	NUM("list.mark_memory", list_mark_memory, 0, 256L * 1024 * 1024),

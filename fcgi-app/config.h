@@ -50,6 +50,7 @@ struct config {
 	long		 jwt_leeway;	/* default for issuers */
 	long		 auth_cache_ttl; /* seconds a worker trusts a key */
 	long		 expiry_grace_days; /* InGrace after validUpto */
+	long		 license_max_tenants; /* 0 = no limit */
 	long		 list_mark_every; /* smallest step between page marks */
 	long		 list_mark_beyond; /* rows read past before a mark */
 	long		 list_mark_memory; /* bytes of page marks per worker */

@@ -25,6 +25,7 @@
 #include "page_marks.h"
 #include "provision.h"
 #include "tenant_model.h"
+#include "tenants.h"
 #include "worker.h"
 
 #define WORKERS_MAX	256
@@ -233,6 +234,7 @@ main(int argc, char *argv[])
 	    .hosts = cfg.provision_db_hosts, .ports = cfg.provision_db_ports,
 	    .name_pattern = cfg.provision_db_name_pattern,
 	    .own_db = cfg.db_name });
+	tenants_set_license_limit(cfg.license_max_tenants);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (*cfg.listen == '\0' && !listener_inherited()) {

@@ -34,6 +34,9 @@ static const struct {
 static const char sql_counts[] =
     "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(gen), 0) FROM tenant_counts "
     "WHERE account_id = ?";
+static const char sql_total_locked[] =
+    "SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = 0 "
+    "FOR UPDATE";
 /*
  * The account's row and the all-accounts row (account 0) in one
  * statement: a create is seven round trips, and this was two of them.
@@ -474,6 +477,20 @@ tenant_list_changed(struct db *db, long long account, long long delta)
 			    DB_I64(shard), DB_I64(delta) };
 
 	return db_exec(db, sql_changed, p, 5, NULL);
+}
+
+enum db_err
+tenant_list_total_locked(struct db *db, long long *total)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	int		 rc;
+
+	rc = db_one(db, sql_total_locked, NULL, 0, &row, &res);
+	if (rc == 1 && row.v[0] != NULL)
+		*total = strtoll(row.v[0], NULL, 10);
+	db_res_free(res);
+	return rc == 1 ? DBE_OK : failed(db);
 }
 
 static bool

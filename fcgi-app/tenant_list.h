@@ -55,6 +55,12 @@ enum db_err	 tenant_list_count(struct db *, const struct tenant_query *,
  */
 enum db_err	 tenant_list_changed(struct db *, long long account,
 		    long long delta);
+/*
+ * The number of tenants on the platform, locking the counts of all until
+ * the transaction ends, so concurrent creates that check a limit against
+ * it take turns.
+ */
+enum db_err	 tenant_list_total_locked(struct db *, long long *total);
 /* Whether a row going from old to v may move in some sort order. */
 bool		 tenant_list_moves(const char *const old[TC__MAX],
 		    const char *const v[TC__MAX]);

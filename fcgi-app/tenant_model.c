@@ -141,6 +141,33 @@ bad:
 	    "starting with a letter or digit";
 }
 
+void
+tenant_slug_from_name(const char *name, const char *suffix, char out[64])
+{
+	size_t	 n = 0, max = 63;
+	int	 dash = 0;
+
+	if (suffix != NULL)
+		max -= strlen(suffix) + 1;
+	for (; name != NULL && *name != '\0' && n < max; name++) {
+		if ((unsigned char)*name < 0x80 && isalnum((unsigned char)*name)) {
+			if (dash && n > 0) {
+				if (n + 2 > max)
+					break;
+				out[n++] = '-';
+			}
+			out[n++] = (char)tolower((unsigned char)*name);
+			dash = 0;
+		} else
+			dash = 1;
+	}
+	out[n] = '\0';
+	if (check_slug(out, n) != NULL)
+		n = (size_t)snprintf(out, 64, "tenant");
+	if (suffix != NULL)
+		snprintf(out + n, 64 - n, "-%s", suffix);
+}
+
 static const char *
 check_email(const char *s, size_t n)
 {
@@ -431,7 +458,8 @@ tenant_input_from_json(const struct field_map *map, size_t nmap, json_t *body,
 				break;
 		if (i == nmap || !tcols[map[i].col].writable ||
 		    (map[i].derive != DERIVE_NONE &&
-		    map[i].derive != DERIVE_NEGATED)) {
+		    map[i].derive != DERIVE_NEGATED &&
+		    map[i].derive != DERIVE_OR_NAME)) {
 			field_error(errors, key, i == nmap ? "is not a known field" :
 			    "is read-only");
 			continue;
@@ -595,6 +623,8 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 			    json_string(country_name(row->v[c])) : json_null();
 		else if (map[i].derive == DERIVE_NEGATED && row->v[c] != NULL)
 			v = json_boolean(row->v[c][0] != '1');
+		else if (map[i].derive == DERIVE_OR_NAME && row->v[c] == NULL)
+			v = tenant_col_json(TC_NAME, row);
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
 			v = connection_json(row);
 		else

@@ -98,6 +98,7 @@ enum derive {
 	DERIVE_COUNTRY_NAME,	/* ISO 3166-1 name of country_code */
 	DERIVE_EXPIRY_STATE,	/* Active, InGrace or Expired by valid_upto */
 	DERIVE_NEGATED,		/* a boolean column, shown and set negated */
+	DERIVE_OR_NAME,		/* shown as the name when null; set as is */
 };
 
 /* Grace after valid_upto before a tenant counts as Expired (seconds). */
@@ -121,7 +122,7 @@ int		 tenant_conn_open(const char *v, size_t len, const char *slug,
 struct field_map {
 	const char	*name;
 	enum tcol	 col;
-	enum derive	 derive;	/* read-only unless NONE or NEGATED */
+	enum derive	 derive;	/* read-only unless NONE, NEGATED, OR_NAME */
 };
 
 /*
@@ -136,6 +137,14 @@ void		 tenant_input_from_json(const struct field_map *, size_t,
 		    json_t *errors);
 void		 field_error(json_t *errors, const char *field,
 		    const char *msg);
+
+/*
+ * A slug made from a name: lowercase ASCII letters and digits, every other
+ * run of characters one '-', at most 63 characters with "-suffix" when a
+ * suffix is given; "tenant" stands in for a name that gives no valid slug.
+ */
+void		 tenant_slug_from_name(const char *name, const char *suffix,
+		    char out[64]);
 
 /* A DATETIME column value as an RFC 3339 JSON string (NULL -> null). */
 json_t		*tenant_col_json_time(const char *);

@@ -121,7 +121,22 @@ struct create_txn {
 	const char			*request_id;
 	struct tenant_created		*out;
 	bool				 idem_taken;
+	bool				 limited;	/* license limit reached */
 };
+
+static long long	 license_max_tenants;	/* 0 = no limit */
+
+void
+tenants_set_license_limit(long long n)
+{
+	license_max_tenants = n;
+}
+
+long long
+tenants_license_limit(void)
+{
+	return license_max_tenants;
+}
 
 /*
  * The stored answer for an Idempotency-Key: TR_OK with out filled (a
@@ -192,7 +207,16 @@ create_fn(struct db *db, void *arg)
 	long long		 pk;
 	enum db_err		 e;
 	char			 detail[160];
+	long long		 total;
 
+	if (license_max_tenants > 0) {
+		if ((e = tenant_list_total_locked(db, &total)) != DBE_OK)
+			return e;
+		if (total >= license_max_tenants) {
+			t->limited = true;
+			return DBE_OTHER;
+		}
+	}
 	if (t->idem != NULL && (e = idem_claim(db, t)) != DBE_OK)
 		return e;
 	e = tenant_store_insert(db, t->who->account_id, t->in, o->guid,
@@ -224,7 +248,8 @@ tenants_create(struct db *db, const struct principal *who,
     const struct tenant_input *in, const struct idempotency *idem,
     const char *request_id, struct tenant_created *out)
 {
-	struct create_txn	 t = { who, in, idem, request_id, out, false };
+	struct create_txn	 t = { who, in, idem, request_id, out, false,
+	    false };
 	enum db_err		 e;
 	enum tres		 r;
 
@@ -239,6 +264,8 @@ tenants_create(struct db *db, const struct principal *who,
 	if (short_id_new(out->short_id) == -1)
 		return TR_ERROR;
 	e = db_txn(db, create_fn, &t);
+	if (t.limited)
+		return TR_LIMIT;
 	/*
 	 * A concurrent request with the same key won the claim; once it has
 	 * committed, its answer is ours.
@@ -249,6 +276,50 @@ tenants_create(struct db *db, const struct principal *who,
 		return r == TR_NOT_FOUND ? TR_CONFLICT : r;
 	}
 	return tenants_result(e);
+}
+
+/* 6 base36 characters: 2 billion suffixes for one name. */
+static int
+slug_suffix_new(char out[7])
+{
+	static const char b36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	unsigned char	 r[6];
+	size_t		 i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	for (i = 0; i < sizeof(r); i++)
+		out[i] = b36[r[i] % 36];
+	out[6] = '\0';
+	return 0;
+}
+
+#define DERIVED_SLUG_TRIES	4
+
+enum tres
+tenants_create_derived(struct db *db, const struct principal *who,
+    const struct tenant_input *in, const char *request_id,
+    struct tenant_created *out)
+{
+	struct tenant_input	 withslug = *in;
+	char			 slug[64], suffix[7];
+	enum tres		 r = TR_ERROR;
+	int			 i;
+
+	/* Only the slug is ours: the other values still point into in. */
+	withslug.set[TC_SLUG] = true;
+	withslug.v[TC_SLUG] = slug;
+	for (i = 0; i < DERIVED_SLUG_TRIES; i++) {
+		if (i > 0 && slug_suffix_new(suffix) == -1)
+			return TR_ERROR;
+		tenant_slug_from_name(in->v[TC_NAME], i > 0 ? suffix : NULL,
+		    slug);
+		r = tenants_create(db, who, &withslug, NULL, request_id, out);
+		if (r != TR_CONFLICT || out->conflict == NULL ||
+		    strcmp(out->conflict, "id") != 0)
+			break;
+	}
+	return r;
 }
 
 static const char sql_switch[] =
@@ -471,6 +542,14 @@ change_fn(struct db *db, void *arg)
 	return e;
 }
 
+/* Whether a change may disable a tenant, whose tenant keys then stop. */
+static bool
+disables(const struct tenant_change *ch)
+{
+	return ch->op == OP_DEACTIVATE || ((ch->op == OP_PATCH ||
+	    ch->op == OP_REPLACE) && ch->in->set[TC_IS_ACTIVE]);
+}
+
 enum tres
 tenants_change(struct db *db, const struct principal *who, const char *id,
     const char *if_match, const char *request_id,
@@ -482,8 +561,8 @@ tenants_change(struct db *db, const struct principal *who, const char *id,
 
 	memset(ref, 0, sizeof(*ref));
 	e = db_txn(db, change_fn, &t);
-	if (e == DBE_OK && ref->removed_keys > 0)
-		keycache_invalidate();	/* its tenant keys went with it */
+	if (e == DBE_OK && (ref->removed_keys > 0 || disables(ch)))
+		keycache_invalidate();	/* its tenant keys went or stop */
 	if (e == DBE_OK)
 		return TR_OK;
 	if (t.result != TR_ERROR && t.result != TR_OK)

@@ -23,6 +23,7 @@ enum tres {
 	TR_PRECONDITION,	/* If-Match names another version */
 	TR_KEY_REUSED,		/* Idempotency-Key sent with another body */
 	TR_UNAVAILABLE,		/* database unreachable or overloaded */
+	TR_LIMIT,		/* create refused: license.max_tenants reached */
 	TR_ERROR,
 };
 
@@ -103,6 +104,22 @@ int		 tenants_job_by_correlation(struct db *, long long scope,
 enum tres	 tenants_create(struct db *, const struct principal *,
 		    const struct tenant_input *, const struct idempotency *,
 		    const char *request_id, struct tenant_created *);
+
+/*
+ * As tenants_create, for surfaces whose clients send no slug (seed 003):
+ * the slug is derived from the name, with a random suffix when another
+ * tenant holds it already.  in->set[TC_SLUG] is ignored.
+ */
+enum tres	 tenants_create_derived(struct db *, const struct principal *,
+		    const struct tenant_input *, const char *request_id,
+		    struct tenant_created *);
+
+/*
+ * The most tenants the platform may hold (license.max_tenants); 0, the
+ * default, is no limit.  Creates beyond it are TR_LIMIT on every surface.
+ */
+void		 tenants_set_license_limit(long long);
+long long	 tenants_license_limit(void);
 
 /*
  * Applies a change to the tenant id (slug or GUID) the principal may see,

@@ -695,6 +695,12 @@ h_create(struct ctx *c)
 		ctx_error(c, 409, "tenant_exists", msg, NULL);
 		return;
 	}
+	if (r == TR_LIMIT) {
+		snprintf(msg, sizeof(msg), "the license allows at most %lld "
+		    "tenants", tenants_license_limit());
+		ctx_error(c, 409, "license_limit_reached", msg, NULL);
+		return;
+	}
 	if (r != TR_OK) {
 		db_failure(c, r);
 		return;

@@ -16,6 +16,7 @@ build/npm/node_modules/.bin/redocly).
 """
 
 import datetime
+import functools
 import itertools
 import os
 import re
@@ -419,6 +420,18 @@ class World:
         """A later date on every call, so each upgrade extends."""
         return f"{2100 + next(self.later)}-06-30T12:00:00Z"
 
+    @functools.cached_property
+    def global_key(self):
+        """A global key of the same account: seed 003's routes take no other."""
+        return self.ctl.key(account=self.admin.account, kind="global", permissions="all").key
+
+    def mindzie_tenant(self):
+        """A new tenant made through seed 003's POST /api/tenant."""
+        name = f"Doc {uuid.uuid4().hex[:12]}"
+        r = self.api.post("/api/tenant", key=self.global_key, json={"name": name, "displayName": f"{name} Display"})
+        assert r.status_code == 201, describe(r)
+        return r.json()
+
 
 @pytest.fixture(scope="module")
 def world(api, ctl):
@@ -494,6 +507,37 @@ STABLE = {("GET", p) for p in ("/healthz", "/readyz", "/api/v1/tenants", "/api/v
                                "/api/v1/provisioning/{correlationId}", "/api/v1/api-keys/{id}", "/api/v1/audit")}
 
 
+# Seed 003, mindzieStudio (/api/tenant): global API keys only, so each request names its key.
+
+
+def case_mindzie_create(w):
+    name = f"Doc {uuid.uuid4().hex[:12]}"
+    return dict(key=w.global_key, body={"name": name, "displayName": "Doc <&> Display", "description": None,
+                                        "maxUserCount": 5, "maxAnalystCount": 1, "isAcademic": True,
+                                        "preRelease": False, "isDisabled": False})
+
+
+def case_mindzie_put(w):
+    t = w.mindzie_tenant()
+    return dict(key=w.global_key, body={"tenantId": t["tenantId"], "displayName": "Changed", "description": "d",
+                                        "maxUserCount": 12, "isDisabled": True})
+
+
+def case_mindzie_delete(w):
+    t = w.mindzie_tenant()
+    return dict(key=w.global_key, body={k: t[k] for k in ("tenantId", "name", "displayName")})
+
+
+CASES.update({
+    ("GET", "/api/tenant"): (200, lambda w: dict(path="/api/tenant?pageSize=2", key=w.global_key)),
+    ("GET", "/api/tenant/{tenantId}"): (200, lambda w: dict(path=f"/api/tenant/{w.guid}", key=w.global_key)),
+    ("POST", "/api/tenant"): (201, case_mindzie_create),
+    ("PUT", "/api/tenant"): (200, case_mindzie_put),
+    ("DELETE", "/api/tenant"): (200, case_mindzie_delete),
+})
+STABLE |= {("GET", "/api/tenant"), ("GET", "/api/tenant/{tenantId}")}
+
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))
@@ -519,7 +563,7 @@ def send(api, w, spec, method, pattern, req, fmt):
             headers["Content-Type"] = "application/xml"
     if fmt == "xml":
         headers["Accept"] = "application/xml"
-    key = None if pattern in ("/healthz", "/readyz") else w.admin.key
+    key = None if pattern in ("/healthz", "/readyz") else req.get("key", w.admin.key)
     return api.request(method, path, key=key, headers=headers, **kw)
 
 

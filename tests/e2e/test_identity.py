@@ -458,18 +458,31 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("route", routes, ids=[f"{m} {p}" for m, p, _ in routes])
 
 
+def global_key_only(pattern):
+    """Seed 003's routes (/api/tenant) take global API keys only (ROUTE_GLOBAL_KEY)."""
+    return pattern == "/api/tenant" or pattern.startswith("/api/tenant/")
+
+
 class RouteWorld:
     """A fresh account (JwtAccount) with a tenant and a spare API key to aim a route at;
-    mint() makes the account's API keys."""
+    mint() makes the account's API keys, key_for() one that the route's kind of key."""
 
-    def __init__(self, api, dev_issuer, slug):
+    def __init__(self, api, dev_issuer, slug, ctl):
         self.api = api
+        self.ctl = ctl
         owner = JwtAccount(api, dev_issuer)
         self.account = owner.account
         self.mint = owner.mint
         self.correlation_id = owner.create_tenant(slug).json()["provisioningCorrelationId"]
         self.slug = slug
         self.spare_key_id = self.mint(["View"])["id"]
+
+    def key_for(self, pattern, permissions):
+        """A key of the account holding permissions, of the kind the route takes: a global
+        key (made with tenantctl: no API credential may mint one) or an account key."""
+        if global_key_only(pattern):
+            return self.ctl.key(account=self.account, kind="global", permissions=permissions).key
+        return self.mint(permissions)["key"]
 
     def path(self, pattern):
         path = pattern
@@ -502,15 +515,15 @@ class RouteWorld:
         return self.api.request(method, self.path(pattern), key=key, headers={"X-Request-Id": request_id}, **kw)
 
 
-def test_route_refuses_a_key_with_every_permission_but_its_own(api, db, dev_issuer, slug, route):
+def test_route_refuses_a_key_with_every_permission_but_its_own(api, db, ctl, dev_issuer, slug, route):
     method, pattern, claim = route
     if method == "?":
         pytest.fail(claim)
-    world = RouteWorld(api, dev_issuer, slug)
+    world = RouteWorld(api, dev_issuer, slug, ctl)
     before = tenant_fields(db, world.slug)
     need = short_permission(claim)
     assert need in ALL_PERMISSIONS, f"{method} {pattern} needs {claim}, unknown to this test"
-    key = world.mint([p for p in ALL_PERMISSIONS if p != need])["key"]
+    key = world.key_for(pattern, [p for p in ALL_PERMISSIONS if p != need])
     request_id = rid()
     r = world.send(method, pattern, key, request_id)
     body = assert_problem(r, 403)
@@ -527,12 +540,12 @@ def test_route_refuses_a_key_with_every_permission_but_its_own(api, db, dev_issu
                      f" WHERE name = {sql_quote(world.account)}") is None, "a refused switch switched"
 
 
-def test_route_allows_a_key_with_only_its_permission(api, dev_issuer, slug, route):
+def test_route_allows_a_key_with_only_its_permission(api, ctl, dev_issuer, slug, route):
     method, pattern, claim = route
     if method == "?":
         pytest.fail(claim)
-    world = RouteWorld(api, dev_issuer, slug)
-    key = world.mint([short_permission(claim)])["key"]
+    world = RouteWorld(api, dev_issuer, slug, ctl)
+    key = world.key_for(pattern, [short_permission(claim)])
     r = world.send(method, pattern, key, rid())
     assert r.status_code not in (401, 403) and r.status_code < 500, \
         f"a key holding {claim} was not let through{describe(r)}"

@@ -185,7 +185,7 @@ def test_every_route_reaches_tenantd_and_nothing_else(stack, served):
 
 
 # The compatibility surfaces, which a host may switch off or move (surface.NAME.*).
-OPTIONAL_SURFACES = ()
+OPTIONAL_SURFACES = ("mindzie",)
 
 
 def test_a_surface_switched_off_is_neither_routed_nor_served(stack, served, api):

@@ -250,6 +250,74 @@ test_negated_bool(void **state)
 	json_decref(out);
 }
 
+/* A missing display name shows the name; a given one is written as is. */
+static void
+test_or_name(void **state)
+{
+	static const struct field_map dmap[] = {
+		{ "displayName", TC_DISPLAY_NAME, DERIVE_OR_NAME },
+	};
+	struct tenant_input	 in;
+	struct db_row		 row = { 0 };
+	json_t			*j, *errors = json_object(), *out;
+
+	(void)state;
+	j = json_loads("{\"displayName\": \"Shown\"}", 0, NULL);
+	tenant_input_from_json(dmap, 1, j, false, &in, errors);
+	assert_int_equal(json_object_size(errors), 0);
+	assert_string_equal(in.v[TC_DISPLAY_NAME], "Shown");
+	json_decref(j);
+	json_decref(errors);
+	row.v[TC_NAME] = "Acme";
+	row.len[TC_NAME] = 4;
+	out = tenant_row_json(dmap, 1, &row);
+	assert_string_equal(json_string_value(json_object_get(out,
+	    "displayName")), "Acme");
+	json_decref(out);
+	row.v[TC_DISPLAY_NAME] = "Acme Corp";
+	row.len[TC_DISPLAY_NAME] = 9;
+	out = tenant_row_json(dmap, 1, &row);
+	assert_string_equal(json_string_value(json_object_get(out,
+	    "displayName")), "Acme Corp");
+	json_decref(out);
+}
+
+/* Slugs derived from names (seed 003) are valid slugs of at most 63. */
+static void
+test_slug_from_name(void **state)
+{
+	static const struct {
+		const char	*name, *suffix, *slug;
+	} cases[] = {
+		{ "Acme Corp", NULL, "acme-corp" },
+		{ "  Acme -- Corp!  ", NULL, "acme-corp" },
+		{ "ACME_2026", "x1y2z3", "acme-2026-x1y2z3" },
+		{ "Zoë Café", NULL, "zo-caf" },
+		{ "日本", NULL, "tenant" },
+		{ "A", NULL, "tenant" },
+		{ "me", NULL, "tenant" },
+		{ "", "abc123", "tenant-abc123" },
+	};
+	char	 out[64], long_name[300];
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tenant_slug_from_name(cases[i].name, cases[i].suffix, out);
+		assert_string_equal(out, cases[i].slug);
+	}
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	long_name[61] = ' ';
+	tenant_slug_from_name(long_name, NULL, out);
+	assert_int_equal(strlen(out), 63);
+	assert_int_equal(out[61], '-');
+	tenant_slug_from_name(long_name, "abcdef", out);
+	assert_int_equal(strlen(out), 63);
+	assert_string_equal(out + 56, "-abcdef");
+	assert_int_not_equal(out[55], '-');
+}
+
 static void
 test_render(void **state)
 {
@@ -370,6 +438,13 @@ test_config(void **state)
 	assert_int_equal(config_set(&c, "list.mark_memory", "0", err,
 	    sizeof(err)), 0);
 	assert_int_equal(c.list_mark_memory, 0);
+	/* The license limit is off by default. */
+	assert_int_equal(c.license_max_tenants, 0);
+	assert_int_equal(config_set(&c, "license.max_tenants", "500", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.license_max_tenants, 500);
+	assert_int_equal(config_set(&c, "license.max_tenants", "-1", err,
+	    sizeof(err)), -1);
 	setenv("TENANTD_RATE_LIMIT_PER_MINUTE", "0", 1);
 	setenv("TENANTD_DB_SOCKET", "/tmp/x.sock", 1);
 	config_load_env(&c);
@@ -435,6 +510,8 @@ main(void)
 		cmocka_unit_test(test_length_in_characters),
 		cmocka_unit_test(test_blank_required),
 		cmocka_unit_test(test_negated_bool),
+		cmocka_unit_test(test_or_name),
+		cmocka_unit_test(test_slug_from_name),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_expiry_grace),
 		cmocka_unit_test(test_countries),
