@@ -8,6 +8,7 @@ nginx in front of the test stack's tenantd, beside a host's own routes.
   out of, or moved in, that location, and tenantd itself stops or moves serving it.
 """
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 from conftest import _read_kv
-from helpers import media_type, tenantd_binary
+from helpers import cgi, tenantd_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = ROOT / "nginx" / "tenantd.conf"
@@ -210,3 +211,49 @@ def test_a_moved_surface_is_served_under_its_prefix(stack, served):
         for pattern in moved:
             r = n.get(_sample(pattern))
             assert _from_tenantd(r), f"{name} moved: {pattern} answered by the host"
+
+
+# What a switched-off or moved surface answers, from tenantd itself (CGI mode: one request in
+# its environment): the first route of each optional surface, with no credential.
+def _first_route(stack, name, env=None):
+    base = set(_routes(stack))
+    off = set(_routes(stack, {f"TENANTD_SURFACE_{name.upper()}_ENABLED": "0"}))
+    return sorted(base - off)[0]
+
+
+@pytest.mark.parametrize("name", OPTIONAL_SURFACES)
+def test_tenantd_stops_serving_a_switched_off_surface(stack, tmp_path, name):
+    path = _sample(_first_route(stack, name))
+    status, _, body = cgi(stack, tmp_path, {"REQUEST_URI": path})
+    assert status == 401, (path, status, body[:200])
+    status, _, body = cgi(stack, tmp_path, {"REQUEST_URI": path},
+                          extra_conf=f"surface.{name}.enabled = 0\n")
+    assert status in (404, 405), (path, status, body[:200])
+
+
+@pytest.mark.parametrize("name", OPTIONAL_SURFACES)
+def test_tenantd_serves_a_moved_surface_under_its_prefix_only(stack, tmp_path, name):
+    path = _sample(_first_route(stack, name))
+    conf = f"surface.{name}.prefix = /legacy/x\n"
+    moved, _, body = cgi(stack, tmp_path, {"REQUEST_URI": "/legacy/x" + path}, extra_conf=conf)
+    assert moved == 401, (path, moved, body[:200])
+    # The surface's own envelope, not the canonical problem of an unknown path.
+    plain, _, plain_body = cgi(stack, tmp_path, {"REQUEST_URI": path})
+    assert json.loads(body).keys() == json.loads(plain_body).keys()
+    status, _, body = cgi(stack, tmp_path, {"REQUEST_URI": path}, extra_conf=conf)
+    assert status in (404, 405), (path, status, body[:200])
+
+
+def test_an_unknown_or_fixed_surface_is_refused_at_start(stack, tmp_path):
+    for conf, why in (("surface.nosuch.enabled = 0\n", "no such surface"),
+                      ("surface.api_v1.enabled = 0\n", "cannot be switched off"),
+                      ("surface.mindzie.prefix = legacy\n", "expected a path")):
+        p = subprocess.run([tenantd_binary(), "--config", stack.config, "--routes"], capture_output=True,
+                           text=True, timeout=30,
+                           env={**os.environ, **{k: v for k, v in [_env_of(conf)]}})
+        assert p.returncode == 2 and why in p.stderr, (conf, p.returncode, p.stderr)
+
+
+def _env_of(conf):
+    key, _, value = conf.strip().partition(" = ")
+    return "TENANTD_" + key.upper().replace(".", "_"), value

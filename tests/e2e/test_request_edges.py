@@ -13,16 +13,13 @@ hostile probe (issues 13 and 14): each of these once answered wrongly.
 """
 
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import unique_name
 from fcgi_client import Conn, begin, params_records, record, request_bytes, socket_path, STDIN
-from helpers import assert_json, assert_problem, assert_status, sql_quote, tenant_body, tenantd_binary
+from helpers import assert_json, assert_problem, assert_status, cgi, sql_quote, tenant_body
 
 LIST = "/api/v1/tenants"
 
@@ -56,35 +53,6 @@ def base_params(path, method="GET", **extra):
          "HTTP_HOST": "127.0.0.1"}
     p.update(extra)
     return p
-
-
-def cgi(stack, tmp_path, env, stdin=b"", extra_conf="", timeout=30, keep_stdin_open=False):
-    """tenantd in CGI mode (no listen): (status, headers, body)."""
-    conf = tmp_path / "cgi.conf"
-    conf.write_text("".join(line for line in Path(stack.config).read_text().splitlines(True)
-                            if not line.startswith("listen")) + extra_conf)
-    full = {"PATH": "/usr/bin:/bin", "ASAN_OPTIONS": "detect_leaks=0", "REQUEST_METHOD": "GET",
-            "SERVER_PROTOCOL": "HTTP/1.1", **env}
-    full.setdefault("QUERY_STRING", full.get("REQUEST_URI", "").partition("?")[2])
-    if keep_stdin_open:
-        # stdin that never ends, like a client socket nobody closes.
-        r, w = os.pipe()
-        try:
-            p = subprocess.run([tenantd_binary(), "--config", str(conf)], env=full, stdin=r,
-                               capture_output=True, timeout=timeout)
-        finally:
-            os.close(r)
-            os.close(w)
-    else:
-        p = subprocess.run([tenantd_binary(), "--config", str(conf)], env=full, input=stdin,
-                           capture_output=True, timeout=timeout)
-    assert p.returncode == 0, p.stderr.decode()[-2000:]
-    head, _, body = p.stdout.partition(b"\r\n\r\n")
-    headers = {}
-    for line in head.decode().split("\r\n"):
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    return int(headers["status"].split()[0]), headers, body
 
 
 def tenant_count(db, slug):
