@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@ static const struct surface *const surfaces[] = {
 	&surface_api_v1,
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
+	&surface_laravel,
 };
 
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))
@@ -136,9 +138,22 @@ audit_denied(struct ctx *c, const char *perm)
 	    .request_id = c->req->request_id, .detail = detail });
 }
 
+/* Header names by surface style; reset_epoch: the time the window ends. */
+static const struct {
+	const char	*limit, *remaining, *reset;
+	bool		 reset_always;	/* else only on 429 */
+	bool		 reset_epoch;	/* else seconds until then */
+} rl_names[RLH__MAX] = {
+	[RLH_IETF] = { "RateLimit-Limit", "RateLimit-Remaining",
+	    "RateLimit-Reset", true, false },
+	[RLH_LARAVEL] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
+	    "X-RateLimit-Reset", false, true },
+};
+
 /*
  * Counts the request against its principal's budget on this route; the
- * RateLimit-* headers go on every limited response, 429 past the limit.
+ * surface's rate-limit headers go on every limited response, 429 past the
+ * limit.
  */
 static int
 rate_limit(struct ctx *c)
@@ -147,6 +162,7 @@ rate_limit(struct ctx *c)
 	const struct route	*r = c->match.route;
 	char			 who[48], route[160];
 	long			 limit;
+	time_t			 now = time(NULL);
 
 	if (c->rl == NULL || (limit = config_rate_limit(c->cfg, r->pattern)) <= 0)
 		return 0;
@@ -156,10 +172,15 @@ rate_limit(struct ctx *c)
 		snprintf(who, sizeof(who), "a%lld", c->who.account_id);
 	snprintf(route, sizeof(route), "%s %s", http_method_name(r->method),
 	    r->pattern);
-	ratelimit_hit(c->rl, who, route, limit, time(NULL), &v);
-	response_header(c->resp, "RateLimit-Limit", "%ld", v.limit);
-	response_header(c->resp, "RateLimit-Remaining", "%ld", v.remaining);
-	response_header(c->resp, "RateLimit-Reset", "%ld", v.reset);
+	ratelimit_hit(c->rl, who, route, limit, now, &v);
+	response_header(c->resp, rl_names[c->surface->rl_headers].limit, "%ld",
+	    v.limit);
+	response_header(c->resp, rl_names[c->surface->rl_headers].remaining,
+	    "%ld", v.remaining);
+	if (rl_names[c->surface->rl_headers].reset_always || !v.allowed)
+		response_header(c->resp, rl_names[c->surface->rl_headers].reset,
+		    "%lld", rl_names[c->surface->rl_headers].reset_epoch ?
+		    (long long)now + v.reset : (long long)v.reset);
 	if (v.allowed)
 		return 0;
 	response_header(c->resp, "Retry-After", "%ld", v.reset);

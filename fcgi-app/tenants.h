@@ -104,6 +104,18 @@ enum tres	 tenants_create(struct db *, const struct principal *,
 		    const struct tenant_input *, const struct idempotency *,
 		    const char *request_id, struct tenant_created *);
 
+/* What else a create does in its transaction (seed 002). */
+enum tenant_create_flags {
+	TCREATE_SWITCH = 1 << 0,	/* becomes the caller's current tenant */
+	TCREATE_LOCATION = 1 << 1,	/* gets its default location now */
+};
+
+/* tenants_create, with flags. */
+enum tres	 tenants_create_with(struct db *, const struct principal *,
+		    const struct tenant_input *, const struct idempotency *,
+		    unsigned int flags, const char *request_id,
+		    struct tenant_created *);
+
 /*
  * Applies a change to the tenant id (slug or GUID) the principal may see,
  * with its audit event, in one transaction.  if_match (an If-Match header
