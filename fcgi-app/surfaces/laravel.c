@@ -101,20 +101,27 @@ static const struct field_map input_fields[] = {
 #define NINPUT	(sizeof(input_fields) / sizeof(input_fields[0]))
 
 /*
- * Laravel's validation messages for the model's: ":attribute" is the
- * field with spaces for underscores, ":n" the column's maximum length.
- * Anything else is Laravel's generic "format is invalid".
+ * Laravel's validation messages for the model's, the first match by
+ * column (TC__MAX: any) and message: ":attribute" is the field with
+ * spaces for underscores, ":n" the column's maximum length.  Anything
+ * else is Laravel's generic "format is invalid".  Every invalid country
+ * code gets the seed's sentence, whatever is wrong with it.
  */
+#define RULE_COUNTRY	"The :attribute field is invalid. It must be ISO " \
+	"3166-1 alpha-2 country code."
+
 static const struct {
+	enum tcol	 col;
 	const char	*model;
 	const char	*rule;
 } rules[] = {
-	{ "is required", "The :attribute field is required." },
-	{ "must not be null", "The :attribute field is required." },
-	{ "must be a string", "The :attribute must be a string." },
-	{ "is too long", "The :attribute may not be greater than :n characters." },
-	{ "must be an ISO 3166-1 alpha-2 country code", "The :attribute field "
-	    "is invalid. It must be ISO 3166-1 alpha-2 country code." },
+	{ TC__MAX, "is required", "The :attribute field is required." },
+	{ TC__MAX, "must not be null", "The :attribute field is required." },
+	{ TC__MAX, "must be a string", "The :attribute must be a string." },
+	{ TC_COUNTRY_CODE, "is too long", RULE_COUNTRY },
+	{ TC__MAX, "is too long", "The :attribute may not be greater than :n "
+	    "characters." },
+	{ TC__MAX, "must be an ISO 3166-1 alpha-2 country code", RULE_COUNTRY },
 };
 
 #define RULE_REQUIRED	"The :attribute field is required."
@@ -313,7 +320,8 @@ translate(json_t *errors, const struct field_map *f, json_t *msgs)
 	json_array_foreach(msgs, i, v) {
 		m = json_string_value(v);
 		for (j = 0; j < sizeof(rules) / sizeof(rules[0]); j++)
-			if (strcmp(rules[j].model, m) == 0)
+			if ((rules[j].col == TC__MAX || rules[j].col == f->col) &&
+			    strcmp(rules[j].model, m) == 0)
 				break;
 		rule_error(errors, f->name, j < sizeof(rules) / sizeof(rules[0]) ?
 		    rules[j].rule : RULE_INVALID, (long)tcols[f->col].max);
