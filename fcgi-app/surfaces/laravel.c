@@ -6,6 +6,7 @@
  * through what Laravel's default middleware does before validation:
  * strings are trimmed (TrimStrings) and "" becomes null
  * (ConvertEmptyStringsToNull); members the seed does not name are ignored.
+ * XML roots are laravel*, apart from the canonical count's shape, count.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -233,7 +234,7 @@ laravel_error(struct ctx *c, int status, const char *code, const char *detail,
 		json_object_set_new(body, "errors", errors);
 	else
 		json_decref(errors);
-	response_set(c->resp, status, body, "error", NULL);
+	response_set(c->resp, status, body, "laravelError", NULL);
 }
 
 static void
@@ -404,7 +405,7 @@ reply_data(struct ctx *c, const char *short_id)
 		not_found(c);
 	else
 		response_set(c->resp, 200, json_pack("{s:o}", "data",
-		    item_json(&row, NDATA)), "tenant", NULL);
+		    item_json(&row, NDATA)), "laravelTenant", NULL);
 	db_res_free(res);
 }
 
@@ -591,7 +592,7 @@ h_activation(struct ctx *c, enum tenant_op op)
 	if (user_status(c, &ch.user_status) == 0 &&
 	    change_failed(c, change(c, &ch)) == 0)
 		response_set(c->resp, 200, json_pack("{s:b}", "is_trashed",
-		    op == OP_DEACTIVATE), "tenant", NULL);
+		    op == OP_DEACTIVATE), "laravelActivation", NULL);
 }
 
 static void
@@ -613,7 +614,7 @@ h_switch(struct ctx *c)
 
 	if (change_failed(c, change(c, &ch)) == 0)
 		response_set(c->resp, 200, json_pack("{s:b}", "success", 1),
-		    "switch", NULL);
+		    "laravelSwitch", NULL);
 }
 
 /* The query of a list or count, its strings in its own buffers. */
@@ -873,7 +874,7 @@ h_list(struct ctx *c)
 	    "per_page", (int)p.per_page,
 	    "to", position(offset + (count > p.per_page ? p.per_page : count),
 	    count));
-	response_set(c->resp, 200, body, "tenants", "tenant");
+	response_set(c->resp, 200, body, "laravelTenants", "tenant");
 }
 
 static void

@@ -97,7 +97,7 @@ def test_create_tenant_example(api, admin, db):
 def test_create_tenant_example_xml(api, admin):
     body = company()
     r = api.post(LIST, key=admin.key, data=xml_body("tenant", body), headers=xml_headers())
-    doc = assert_xml(r, 200, "tenant")
+    doc = assert_xml(r, 200, "laravelTenant")
     assert xml_children(doc) == ["data"]
     assert xml_children(doc[0]) == DATA_FIELDS
     assert child_text(doc[0], "name") == body["name"]
@@ -109,7 +109,7 @@ def test_create_422_example(api, admin):
     r = api.post(LIST, key=admin.key, json={"country_code": "XX", "city": "Nowhere"})
     assert_invalid(r, {"name": ["The name field is required."], "country_code": [COUNTRY]})
     r = api.post(LIST, key=admin.key, data=xml_body("tenant", {"country_code": "XX"}), headers=xml_headers())
-    doc = assert_xml(r, 422, "error")
+    doc = assert_xml(r, 422, "laravelError")
     assert xml_children(doc) == ["message", "errors"]
     assert child_text(doc, "message") == INVALID
     errors = doc[1]
@@ -153,7 +153,7 @@ def test_list_example_xml(api, new_key):
     who = new_key("all")
     made, _ = create(api, who)
     r = api.get(LIST, key=who.key, headers=XML)
-    doc = assert_xml(r, 200, "tenants")
+    doc = assert_xml(r, 200, "laravelTenants")
     assert xml_children(doc) == ["data", "links", "meta"]
     assert xml_children(doc[0]) == ["tenant"]
     assert xml_children(doc[0][0]) == ITEM_FIELDS
@@ -212,7 +212,7 @@ def test_update_example(api, admin, db):
     r = api.put(f"{LIST}/{data['id']}", key=admin.key, data=xml_body("tenant", {"name": change["name"],
                                                                                 "city": "Utrecht"}),
                 headers=xml_headers())
-    doc = assert_xml(r, 200, "tenant")
+    doc = assert_xml(r, 200, "laravelTenant")
     assert xml_children(doc[0]) == DATA_FIELDS and child_text(doc[0], "city") == "Utrecht"
 
 
@@ -222,7 +222,7 @@ def test_update_422_example(api, admin):
     assert_invalid(r, {"name": ["The name field is required."], "country_code": [COUNTRY]})
     r = api.put(f"{LIST}/{data['id']}", key=admin.key, data=xml_body("tenant", {"country_code": "XX"}),
                 headers=xml_headers())
-    doc = assert_xml(r, 422, "error")
+    doc = assert_xml(r, 422, "laravelError")
     assert xml_children(doc[1]) == ["name", "country_code"]
 
 
@@ -245,14 +245,14 @@ def test_deactivate_and_activate_examples(api, admin, db):
 
     r = api.put(f"{LIST}/{data['id']}/activate", key=admin.key, data=xml_body("tenant", {"user_status": 1}),
                 headers=xml_headers())
-    doc = assert_xml(r, 200, "tenant")
+    doc = assert_xml(r, 200, "laravelActivation")
     assert xml_children(doc) == ["is_trashed"] and child_text(doc, "is_trashed") == "false"
     assert db.scalar(f"SELECT is_active FROM tenants WHERE pk = {pk}") == "1"
     assert statuses() == {"support@x.example": "1", "u@x.example": "1"}
 
     # Without a body the users are left alone; XML answers for deactivate too.
     r = api.put(f"{LIST}/{data['id']}/deactivate", key=admin.key, headers=XML)
-    assert child_text(assert_xml(r, 200, "tenant"), "is_trashed") == "true"
+    assert child_text(assert_xml(r, 200, "laravelActivation"), "is_trashed") == "true"
     assert statuses() == {"support@x.example": "1", "u@x.example": "1"}
     r = api.put(f"{LIST}/{data['id']}/activate", key=admin.key)
     assert assert_json(r, 200) == {"is_trashed": False}
@@ -267,7 +267,7 @@ def test_switch_example(api, admin, db):
     r = api.put(f"{LIST}/{a['id']}/switch", key=admin.key)
     assert assert_json(r, 200) == {"success": True}
     assert db.scalar(current) == a["id"]
-    doc = assert_xml(api.put(f"{LIST}/{b['id']}/switch", key=admin.key, headers=XML), 200, "switch")
+    doc = assert_xml(api.put(f"{LIST}/{b['id']}/switch", key=admin.key, headers=XML), 200, "laravelSwitch")
     assert xml_children(doc) == ["success"] and child_text(doc, "success") == "true"
     assert db.scalar(current) == b["id"]
 
@@ -285,7 +285,7 @@ def test_foreign_tenant_is_not_found_on_every_route(api, new_key):
                          (f"{LIST}/{tid}/activate", {}), (f"{LIST}/{tid}/switch", {})):
             r = api.put(path, key=other.key, **kw)
             assert_laravel_error(r, 404, NOT_FOUND)
-            doc = assert_xml(api.put(path, key=other.key, headers=XML, **kw), 404, "error")
+            doc = assert_xml(api.put(path, key=other.key, headers=XML, **kw), 404, "laravelError")
             assert child_text(doc, "message") == NOT_FOUND
     assert assert_json(api.get(LIST, key=other.key, params={"name": body["name"]}), 200)["data"] == []
     assert assert_json(api.get(f"{LIST}/count", key=other.key, params={"name": body["name"]}), 200) == {"count": 0}
