@@ -138,11 +138,11 @@ audit_denied(struct ctx *c, const char *perm)
 	    .request_id = c->req->request_id, .detail = detail });
 }
 
-/* Header names by surface style; reset_epoch: the time the window ends. */
-static const struct {
+/* The rate-limit headers of each surface style. */
+static const struct rl_name {
 	const char	*limit, *remaining, *reset;
 	bool		 reset_always;	/* else only on 429 */
-	bool		 reset_epoch;	/* else seconds until then */
+	bool		 reset_epoch;	/* the time the window ends, else seconds */
 } rl_names[RLH__MAX] = {
 	[RLH_IETF] = { "RateLimit-Limit", "RateLimit-Remaining",
 	    "RateLimit-Reset", true, false },
@@ -163,6 +163,7 @@ rate_limit(struct ctx *c)
 	char			 who[48], route[160];
 	long			 limit;
 	time_t			 now = time(NULL);
+	const struct rl_name	*h = &rl_names[c->surface->rl_headers];
 
 	if (c->rl == NULL || (limit = config_rate_limit(c->cfg, r->pattern)) <= 0)
 		return 0;
@@ -173,13 +174,10 @@ rate_limit(struct ctx *c)
 	snprintf(route, sizeof(route), "%s %s", http_method_name(r->method),
 	    r->pattern);
 	ratelimit_hit(c->rl, who, route, limit, now, &v);
-	response_header(c->resp, rl_names[c->surface->rl_headers].limit, "%ld",
-	    v.limit);
-	response_header(c->resp, rl_names[c->surface->rl_headers].remaining,
-	    "%ld", v.remaining);
-	if (rl_names[c->surface->rl_headers].reset_always || !v.allowed)
-		response_header(c->resp, rl_names[c->surface->rl_headers].reset,
-		    "%lld", rl_names[c->surface->rl_headers].reset_epoch ?
+	response_header(c->resp, h->limit, "%ld", v.limit);
+	response_header(c->resp, h->remaining, "%ld", v.remaining);
+	if (h->reset_always || !v.allowed)
+		response_header(c->resp, h->reset, "%lld", h->reset_epoch ?
 		    (long long)now + v.reset : (long long)v.reset);
 	if (v.allowed)
 		return 0;

@@ -225,11 +225,14 @@ laravel_error(struct ctx *c, int status, const char *code, const char *detail,
     json_t *errors)
 {
 	char	 buf[REQUEST_PATH_MAX + 64];
-	json_t	*body;
+	json_t	*body, *msg;
 
 	(void)detail;
-	body = json_pack("{s:s}", "message", error_message(c, status, code, buf,
-	    sizeof(buf)));
+	/* A decoded path need not be UTF-8: then the status says it all. */
+	if ((msg = json_string(error_message(c, status, code, buf,
+	    sizeof(buf)))) == NULL)
+		msg = json_string(http_reason(status));
+	body = json_pack("{s:o}", "message", msg);
 	if (body != NULL && errors != NULL && status == 422)
 		json_object_set_new(body, "errors", errors);
 	else

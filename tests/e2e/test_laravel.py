@@ -305,7 +305,9 @@ def test_per_page_and_page_bounds(api, new_key):
                      ("abc", "The per page must be an integer."), ("1.5", "The per page must be an integer.")):
         assert_invalid(api.get(LIST, key=who.key, params={"per_page": bad}), {"per_page": [msg]})
     # Laravel's paginator reads any page that is not an integer from 1 as page 1.
-    for p in (0, -1, "abc", "1e3"):
+    far = assert_json(api.get(LIST, key=who.key, params={"page": 1000000000, "per_page": 100}), 200)
+    assert far["data"] == [] and far["meta"]["current_page"] == 1000000000 and far["links"]["next"] is None
+    for p in (0, -1, "abc", "1e3", 1000000001):
         page = assert_json(api.get(LIST, key=who.key, params={"page": p}), 200)
         assert page["meta"]["current_page"] == 1 and len(page["data"]) == 1, p
 
@@ -374,6 +376,7 @@ def test_error_envelopes(api, admin, new_key, ctl):
     big = b'{"name":"' + b"a" * (1100 * 1024) + b'"}'
     assert_laravel_error(api.post(LIST, key=admin.key, data=big, headers={"Content-Type": "application/json"}), 413)
     assert_laravel_error(api.put(f"{LIST}/count/switch", key=admin.key), 404, NOT_FOUND)
+    assert_laravel_error(api.get(f"{LIST}/%FF/x/y", key=admin.key), 404, "Not Found")
 
 
 def test_links_do_not_trust_the_host_header(api, new_key):
