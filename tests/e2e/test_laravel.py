@@ -351,6 +351,16 @@ def test_input_is_trimmed_and_unknown_fields_ignored(api, admin, db):
     assert slug.startswith("trimmed-"), slug
 
 
+def test_names_with_one_slug_get_distinct_slugs(api, admin, db):
+    """The /api/v1 slug is made from the name; a taken one gets a random suffix."""
+    base = f"Collide {uuid.uuid4().hex[:8]}"
+    a, _ = create(api, admin, name=base)
+    b, _ = create(api, admin, name=base.replace(" ", "-") + "!")
+    slugs = [db.scalar(f"SELECT slug FROM tenants WHERE short_id = {sql_quote(t['id'])}") for t in (a, b)]
+    assert slugs[0] == base.lower().replace(" ", "-"), slugs
+    assert slugs[1].startswith(slugs[0] + "-") and len(slugs[1]) == len(slugs[0]) + 7, slugs
+
+
 def test_error_envelopes(api, admin, new_key, ctl):
     data, _ = create(api, admin)
     assert_laravel_error(api.get(LIST), 401, "Unauthenticated.")
