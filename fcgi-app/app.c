@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@ static const struct surface *const surfaces[] = {
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
 	&surface_mindzie,
+	&surface_laravel,
 };
 
 #define NSURFACES	(sizeof(surfaces) / sizeof(surfaces[0]))
@@ -293,10 +295,22 @@ principal_key(const struct ctx *c, char *who, size_t len)
 	else
 		snprintf(who, len, "a%lld", c->who.account_id);
 }
+/* The rate-limit headers of each surface style. */
+static const struct rl_name {
+	const char	*limit, *remaining, *reset;
+	bool		 reset_always;	/* else only on 429 */
+	bool		 reset_epoch;	/* the time the window ends, else seconds */
+} rl_names[RLH__MAX] = {
+	[RLH_IETF] = { "RateLimit-Limit", "RateLimit-Remaining",
+	    "RateLimit-Reset", true, false },
+	[RLH_LARAVEL] = { "X-RateLimit-Limit", "X-RateLimit-Remaining",
+	    "X-RateLimit-Reset", false, true },
+};
 
 /*
  * Counts the request against its principal's budget on this route; the
- * RateLimit-* headers go on every limited response, 429 past the limit.
+ * surface's rate-limit headers go on every limited response, 429 past the
+ * limit.
  */
 static int
 rate_limit(struct ctx *c)
@@ -305,16 +319,20 @@ rate_limit(struct ctx *c)
 	const struct route	*r = c->match.route;
 	char			 who[48], route[160];
 	long			 limit;
+	time_t			 now = time(NULL);
+	const struct rl_name	*h = &rl_names[c->surface->rl_headers];
 
 	if (c->rl == NULL || (limit = config_rate_limit(c->cfg, r->pattern)) <= 0)
 		return 0;
 	principal_key(c, who, sizeof(who));
 	snprintf(route, sizeof(route), "%s %s", http_method_name(r->method),
 	    r->pattern);
-	ratelimit_hit(c->rl, who, route, limit, time(NULL), &v);
-	response_header(c->resp, "RateLimit-Limit", "%ld", v.limit);
-	response_header(c->resp, "RateLimit-Remaining", "%ld", v.remaining);
-	response_header(c->resp, "RateLimit-Reset", "%ld", v.reset);
+	ratelimit_hit(c->rl, who, route, limit, now, &v);
+	response_header(c->resp, h->limit, "%ld", v.limit);
+	response_header(c->resp, h->remaining, "%ld", v.remaining);
+	if (h->reset_always || !v.allowed)
+		response_header(c->resp, h->reset, "%lld", h->reset_epoch ?
+		    (long long)now + v.reset : (long long)v.reset);
 	if (v.allowed)
 		return 0;
 	response_header(c->resp, "Retry-After", "%ld", v.reset);

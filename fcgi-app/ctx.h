@@ -17,6 +17,13 @@
 
 struct surface;
 
+/* The rate-limit headers a surface's clients expect. */
+enum rl_headers {
+	RLH_IETF,	/* RateLimit-Limit, -Remaining, -Reset (seconds) */
+	RLH_LARAVEL,	/* X-RateLimit-Limit, -Remaining; on 429 -Reset (epoch) */
+	RLH__MAX
+};
+
 struct ctx {
 	const struct config	*cfg;
 	const struct request	*req;
@@ -44,6 +51,7 @@ struct surface {
 	size_t		 nroutes;
 	void		(*error)(struct ctx *, int status, const char *code,
 			    const char *detail, json_t *errors);
+	enum rl_headers	 rl_headers;
 };
 
 /* The canonical error envelope, an RFC 9457 problem (surface.error). */

@@ -14,6 +14,7 @@
 #include "provision.h"
 #include "secretbox.h"
 #include "tenant_model.h"
+#include "tenant_store.h"
 
 #define PROVISION_POLL_US	500000
 #define PROVISION_LEASE_S	300	/* a claimed job comes back after this */
@@ -138,10 +139,6 @@ static const char sql_retry[] =
 static const char sql_seed_admin[] =
     "INSERT IGNORE INTO tenant_users (tenant_pk, email, role) "
     "VALUES (?, ?, 'admin')";
-static const char sql_seed_location[] =
-    "INSERT INTO tenant_locations (tenant_pk, name, is_default) "
-    "SELECT ?, 'Default', 1 FROM DUAL WHERE NOT EXISTS "
-    "(SELECT 1 FROM tenant_locations WHERE tenant_pk = ? AND is_default = 1)";
 /*
  * isActive stays as the client set it (a tenant created disabled stays
  * disabled), and the version is left alone: provisioning status is the
@@ -404,12 +401,12 @@ static int
 step_seed(struct db *db, const struct config *cfg, struct job *j)
 {
 	struct db_param	 a[] = { DB_I64(j->tenant_pk), DB_STR(j->admin_email) };
-	struct db_param	 l[] = { DB_I64(j->tenant_pk), DB_I64(j->tenant_pk) };
 
 	(void)cfg;
+	/* Idempotent: a seed 002 create made the location already. */
 	if ((j->admin_email[0] != '\0' &&
 	    db_exec(db, sql_seed_admin, a, 2, NULL) != DBE_OK) ||
-	    db_exec(db, sql_seed_location, l, 2, NULL) != DBE_OK)
+	    tenant_store_default_location(db, j->tenant_pk) != DBE_OK)
 		return job_fail(j, FAIL_INTERNAL, "seed: %s", db_error(db));
 	return 0;
 }

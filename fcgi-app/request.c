@@ -43,6 +43,7 @@ static const struct param_slot {
 	SLOT("QUERY_STRING", query),
 	SLOT("REQUEST_SCHEME", scheme),
 	SLOT("HTTP_HOST", host),
+	SLOT("SERVER_PORT", server_port),
 	SLOT("REQUEST_METHOD", method_name),
 };
 

@@ -44,6 +44,7 @@ struct request {
 	const char	*request_uri;
 	const char	*scheme;
 	const char	*host;
+	const char	*server_port;
 	char		 request_id[65];
 	const char	*body;			/* NUL-terminated */
 	size_t		 body_len;

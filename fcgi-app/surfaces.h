@@ -9,5 +9,6 @@ extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;
 extern const struct surface surface_api_v1_audit;
 extern const struct surface surface_mindzie;
+extern const struct surface surface_laravel;
 
 #endif

@@ -14,6 +14,9 @@
  */
 #define PLAN_STEPS	8
 
+/* A LIKE pattern for 200 characters of up to 4 bytes, each escaped. */
+#define LIKE_MAX	(2 * 800 + 3)
+
 static const struct {
 	const char	*col;		/* NULL: the primary key alone */
 	enum tcol	 key;		/* the column col reads */
@@ -126,7 +129,7 @@ append(char *sql, size_t len, const char *s)
  */
 static size_t
 where_clause(const struct tenant_query *q, char *sql, size_t len,
-    struct db_param *p, char *like, size_t likelen)
+    struct db_param *p, char like[2][LIKE_MAX])
 {
 	size_t	 n = 0;
 
@@ -140,10 +143,15 @@ where_clause(const struct tenant_query *q, char *sql, size_t len,
 		p[n++] = DB_STR(q->name);
 	}
 	if (q->q != NULL) {
-		like_pattern(q->q, like, likelen);
+		like_pattern(q->q, like[0], sizeof(like[0]));
 		append(sql, len, " AND (t.name LIKE ? OR t.description LIKE ?)");
-		p[n++] = DB_STR(like);
-		p[n++] = DB_STR(like);
+		p[n++] = DB_STR(like[0]);
+		p[n++] = DB_STR(like[0]);
+	}
+	if (q->description != NULL) {
+		like_pattern(q->description, like[1], sizeof(like[1]));
+		append(sql, len, " AND t.description LIKE ?");
+		p[n++] = DB_STR(like[1]);
 	}
 	if (q->is_active >= 0) {
 		append(sql, len, " AND t.is_active = ?");
@@ -222,7 +230,7 @@ order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
 static size_t
 build_read(const struct tenant_query *q, const struct pm_read *r,
     enum rkind kind, bool hint, char *sql, size_t len, struct db_param *p,
-    char *like, size_t likelen)
+    char like[2][LIKE_MAX])
 {
 	size_t	 n = 0;
 	bool	 direct = kind != RK_MARK && r->skip <= DIRECT_SKIP_MAX &&
@@ -250,7 +258,7 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 		    sorts[q->sort].index);
 		append(sql, len, ")");
 	}
-	n += where_clause(q, sql, len, p + n, like, likelen);
+	n += where_clause(q, sql, len, p + n, like);
 	n += seek(q, r, sql, len, p + n);
 	order_by(q, !r->forward, sql, len);
 	append(sql, len, " LIMIT ? OFFSET ?");
@@ -268,17 +276,15 @@ run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
     enum rkind kind, struct db_res **res)
 {
 	struct db_param	 p[16];
-	char		 sql[4096], like[512];
+	char		 sql[4096], like[2][LIKE_MAX];
 	size_t		 n;
 	enum db_err	 e;
 
-	n = build_read(q, r, kind, true, sql, sizeof(sql), p, like,
-	    sizeof(like));
+	n = build_read(q, r, kind, true, sql, sizeof(sql), p, like);
 	e = db_exec(db, sql, p, n, res);
 	/* A database whose schema lacks the index still answers, slower. */
 	if (e == DBE_OTHER && db_errno(db) == ER_KEY_DOES_NOT_EXISTS) {
-		n = build_read(q, r, kind, false, sql, sizeof(sql), p, like,
-		    sizeof(like));
+		n = build_read(q, r, kind, false, sql, sizeof(sql), p, like);
 		e = db_exec(db, sql, p, n, res);
 	}
 	return e;
@@ -433,13 +439,20 @@ list_filtered(struct db *db, const struct tenant_query *q, long long limit,
 	return run(db, q, &r, RK_PAGE, res);
 }
 
+static bool
+filtered(const struct tenant_query *q)
+{
+	return q->name != NULL || q->q != NULL || q->description != NULL ||
+	    q->is_active >= 0;
+}
+
 enum db_err
 tenant_list_page(struct db *db, const struct tenant_query *q,
     long long limit, long long offset, struct db_res **res, long long *total)
 {
 	*res = NULL;
 	*total = 0;
-	if (q->name == NULL && q->q == NULL && q->is_active < 0)
+	if (!filtered(q))
 		return list_unfiltered(db, q, limit, offset, res, total);
 	return list_filtered(db, q, limit, offset, res, total);
 }
@@ -451,16 +464,16 @@ tenant_list_count(struct db *db, const struct tenant_query *q,
 	struct db_param	 p[8];
 	struct db_row	 row;
 	struct db_res	*res;
-	char		 sql[512], like[512];
+	char		 sql[512], like[2][LIKE_MAX];
 	size_t		 n;
 	int		 rc;
 
-	if (q->name == NULL && q->q == NULL && q->is_active < 0) {
+	if (!filtered(q)) {
 		p[0] = DB_I64(q->scope);
 		rc = db_one(db, sql_counts, p, 1, &row, &res);
 	} else {
 		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tenants t");
-		n = where_clause(q, sql, sizeof(sql), p, like, sizeof(like));
+		n = where_clause(q, sql, sizeof(sql), p, like);
 		rc = db_one(db, sql, p, n, &row, &res);
 	}
 	if (rc == 1)

@@ -31,6 +31,7 @@ struct tenant_query {
 	long long	 scope;
 	const char	*name;		/* exact name, or NULL */
 	const char	*q;		/* substring of name or description */
+	const char	*description;	/* substring of the description */
 	int		 is_active;	/* 0, 1, or -1 for either */
 	enum tsort	 sort;
 	bool		 desc;

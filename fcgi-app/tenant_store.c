@@ -27,6 +27,10 @@ static const char sql_children[] =
     "(SELECT COUNT(*) FROM api_keys WHERE tenant_pk = ?), "
     "(SELECT COUNT(*) FROM tenant_users WHERE tenant_pk = ?), "
     "(SELECT COUNT(*) FROM tenant_locations WHERE tenant_pk = ?)";
+static const char sql_default_location[] =
+    "INSERT INTO tenant_locations (tenant_pk, name, is_default) "
+    "SELECT ?, 'Default', 1 FROM DUAL WHERE NOT EXISTS "
+    "(SELECT 1 FROM tenant_locations WHERE tenant_pk = ? AND is_default = 1)";
 static const char sql_user_status[] =
     "UPDATE tenant_users SET status = ? WHERE tenant_pk = ? AND is_support = 0";
 
@@ -220,6 +224,14 @@ tenant_store_user_status(struct db *db, long long pk, int status)
 	struct db_param	 p[] = { DB_I64(status), DB_I64(pk) };
 
 	return db_exec(db, sql_user_status, p, 2, NULL);
+}
+
+enum db_err
+tenant_store_default_location(struct db *db, long long pk)
+{
+	struct db_param	 p[] = { DB_I64(pk), DB_I64(pk) };
+
+	return db_exec(db, sql_default_location, p, 2, NULL);
 }
 
 enum db_err

@@ -38,6 +38,8 @@ enum db_err	 tenant_store_children(struct db *, long long pk,
 		    long long *locations);
 /* Sets the status of the tenant's users, except support users. */
 enum db_err	 tenant_store_user_status(struct db *, long long pk, int status);
+/* Gives the tenant its default location unless it has one. */
+enum db_err	 tenant_store_default_location(struct db *, long long pk);
 enum db_err	 tenant_store_insert(struct db *, long long account,
 		    const struct tenant_input *, const char *guid,
 		    const char *short_id, const char *status, long long *pk);

@@ -103,6 +103,9 @@ uuid_new(char out[37])
 	uuid_unparse_lower(u, out);
 }
 
+static const char sql_switch[] =
+    "UPDATE accounts SET current_tenant_pk = ? WHERE id = ?";
+
 static const char sql_idem_find[] =
     "SELECT request_hash, result FROM idempotency_keys "
     "WHERE account_id = ? AND idem_key = ? "
@@ -122,6 +125,7 @@ struct create_txn {
 	struct tenant_created		*out;
 	bool				 idem_taken;
 	bool				 limited;	/* license limit reached */
+	unsigned int			 flags;
 };
 
 static long long	 license_max_tenants;	/* 0 = no limit */
@@ -235,6 +239,15 @@ create_fn(struct db *db, void *arg)
 		if ((e = db_exec(db, sql_job_insert, p, 3, NULL)) != DBE_OK)
 			return e;
 	}
+	if ((t->flags & TCREATE_LOCATION) &&
+	    (e = tenant_store_default_location(db, pk)) != DBE_OK)
+		return e;
+	if (t->flags & TCREATE_SWITCH) {
+		struct db_param p[] = { DB_I64(pk), DB_I64(t->who->account_id) };
+
+		if ((e = db_exec(db, sql_switch, p, 2, NULL)) != DBE_OK)
+			return e;
+	}
 	snprintf(detail, sizeof(detail), "{\"correlationId\":\"%s\"}",
 	    o->correlation_id);
 	return audit_write(db, t->who, &(struct audit_event){
@@ -248,8 +261,16 @@ tenants_create(struct db *db, const struct principal *who,
     const struct tenant_input *in, const struct idempotency *idem,
     const char *request_id, struct tenant_created *out)
 {
+	return tenants_create_with(db, who, in, idem, 0, request_id, out);
+}
+
+enum tres
+tenants_create_with(struct db *db, const struct principal *who,
+    const struct tenant_input *in, const struct idempotency *idem,
+    unsigned int flags, const char *request_id, struct tenant_created *out)
+{
 	struct create_txn	 t = { who, in, idem, request_id, out, false,
-	    false };
+	    false, flags };
 	enum db_err		 e;
 	enum tres		 r;
 
@@ -298,7 +319,7 @@ slug_suffix_new(char out[7])
 
 enum tres
 tenants_create_derived(struct db *db, const struct principal *who,
-    const struct tenant_input *in, const char *request_id,
+    const struct tenant_input *in, unsigned int flags, const char *request_id,
     struct tenant_created *out)
 {
 	struct tenant_input	 withslug = *in;
@@ -314,16 +335,14 @@ tenants_create_derived(struct db *db, const struct principal *who,
 			return TR_ERROR;
 		tenant_slug_from_name(in->v[TC_NAME], i > 0 ? suffix : NULL,
 		    slug);
-		r = tenants_create(db, who, &withslug, NULL, request_id, out);
+		r = tenants_create_with(db, who, &withslug, NULL, flags,
+		    request_id, out);
 		if (r != TR_CONFLICT || out->conflict == NULL ||
 		    strcmp(out->conflict, "id") != 0)
 			break;
 	}
 	return r;
 }
-
-static const char sql_switch[] =
-    "UPDATE accounts SET current_tenant_pk = ? WHERE id = ?";
 
 static const char *const op_actions[OP__MAX] = {
 	[OP_PATCH] = "tenant.update",

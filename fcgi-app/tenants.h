@@ -105,14 +105,26 @@ enum tres	 tenants_create(struct db *, const struct principal *,
 		    const struct tenant_input *, const struct idempotency *,
 		    const char *request_id, struct tenant_created *);
 
+/* What else a create does in its transaction (seed 002). */
+enum tenant_create_flags {
+	TCREATE_SWITCH = 1 << 0,	/* becomes the caller's current tenant */
+	TCREATE_LOCATION = 1 << 1,	/* gets its default location now */
+};
+
+/* tenants_create, with flags. */
+enum tres	 tenants_create_with(struct db *, const struct principal *,
+		    const struct tenant_input *, const struct idempotency *,
+		    unsigned int flags, const char *request_id,
+		    struct tenant_created *);
+
 /*
- * As tenants_create, for surfaces whose clients send no slug (seed 003):
- * the slug is derived from the name, with a random suffix when another
- * tenant holds it already.  in->set[TC_SLUG] is ignored.
+ * As tenants_create_with, for surfaces whose clients send no slug (seeds
+ * 002, 003): the slug is derived from the name, with a random suffix when
+ * another tenant holds it already.  in->set[TC_SLUG] is ignored.
  */
 enum tres	 tenants_create_derived(struct db *, const struct principal *,
-		    const struct tenant_input *, const char *request_id,
-		    struct tenant_created *);
+		    const struct tenant_input *, unsigned int flags,
+		    const char *request_id, struct tenant_created *);
 
 /*
  * The most tenants the platform may hold (license.max_tenants); 0, the

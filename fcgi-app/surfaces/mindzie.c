@@ -331,7 +331,7 @@ h_create(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	r = tenants_create_derived(c->db, &c->who, &in, c->req->request_id,
+	r = tenants_create_derived(c->db, &c->who, &in, 0, c->req->request_id,
 	    &out);
 	switch (r) {
 	case TR_OK:

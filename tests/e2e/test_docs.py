@@ -536,6 +536,39 @@ CASES.update({
     ("DELETE", "/api/tenant"): (200, case_mindzie_delete),
 })
 STABLE |= {("GET", "/api/tenant"), ("GET", "/api/tenant/{tenantId}")}
+# Seed 002, the Laravel-style API at /tenants (fcgi-app/surfaces/laravel.c).
+
+
+def laravel_tenant(w):
+    """A tenant of the world's account made through /tenants, once: (its 11-character id, name)."""
+    if not hasattr(w, "laravel"):
+        name = f"Doc {uuid.uuid4().hex[:12]}"
+        r = w.api.post("/tenants", key=w.admin.key, json={"name": name, "country_code": "NL", "city": "Utrecht"})
+        assert r.status_code == 200, describe(r)
+        w.laravel = (r.json()["data"]["id"], name)
+    return w.laravel
+
+
+def laravel_case(suffix, **req):
+    return lambda w: dict(path=f"/tenants/{laravel_tenant(w)[0]}{suffix}", **req)
+
+
+def laravel_create(w):
+    return dict(body={"name": f"Doc {uuid.uuid4().hex[:12]}", "country_code": "US", "city": "New York",
+                      "address": "115 East 23rd Street 5th Floor", "post_code": "10010", "description": "New York"})
+
+
+CASES.update({
+    ("GET", "/tenants"): (200, lambda w: dict(path="/tenants?per_page=2&description=")),
+    ("GET", "/tenants/count"): (200, lambda w: dict(path="/tenants/count?description=doc")),
+    ("POST", "/tenants"): (200, laravel_create),
+    ("PUT", "/tenants/{id}"): (200, lambda w: laravel_case("", body={
+        "name": laravel_tenant(w)[1], "city": "Delft", "description": 'docs <&> "quoted"'})(w)),
+    ("PUT", "/tenants/{id}/deactivate"): (200, laravel_case("/deactivate", body={"user_status": 0})),
+    ("PUT", "/tenants/{id}/activate"): (200, laravel_case("/activate", body={"user_status": 1})),
+    ("PUT", "/tenants/{id}/switch"): (200, laravel_case("/switch")),
+})
+STABLE |= {("GET", "/tenants"), ("GET", "/tenants/count")}
 
 
 def request_body_schema(spec, method, pattern, media):
