@@ -8,5 +8,8 @@ extern const struct surface surface_system;
 extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;
 extern const struct surface surface_api_v1_audit;
+extern const struct surface surface_api_v1_connections;
+extern const struct surface surface_tenantcore;
+extern const struct surface surface_aether365;
 
 #endif
