@@ -25,13 +25,13 @@
 	"JOIN connections p ON p.id = a.primary_connection_id " \
 	"WHERE a.id = c.account_id AND p.disconnected_at IS NULL), " \
 	"(SELECT f.id FROM connections f WHERE f.account_id = c.account_id " \
-	"AND f.disconnected_at IS NULL ORDER BY f.connected_at, f.id LIMIT 1))"
+	"AND f.disconnected_at IS NULL ORDER BY f.connected_at, f.tenant_pk LIMIT 1))"
 
 /* Writes the rule above down, so later readers need not derive it. */
 static const char sql_primary_ensure[] =
     "UPDATE accounts a SET a.primary_connection_id = "
     "(SELECT f.id FROM connections f WHERE f.account_id = a.id "
-    "AND f.disconnected_at IS NULL ORDER BY f.connected_at, f.id LIMIT 1) "
+    "AND f.disconnected_at IS NULL ORDER BY f.connected_at, f.tenant_pk LIMIT 1) "
     "WHERE a.id = ? AND NOT EXISTS (SELECT 1 FROM connections p "
     "WHERE p.id = a.primary_connection_id AND p.disconnected_at IS NULL)";
 static const char sql_account_lock[] =
@@ -74,7 +74,7 @@ static const char sql_purge_claim[] =
 	"COALESCE(t.display_name, t.name) FROM connections c " \
 	"JOIN tenants t ON t.pk = c.tenant_pk "
 #define ACTIVE_SCOPED "AND c.disconnected_at IS NULL " \
-	"AND (? = 0 OR c.account_id = ?) ORDER BY c.connected_at, c.id LIMIT 1"
+	"AND (? = 0 OR c.account_id = ?) ORDER BY c.connected_at, c.tenant_pk LIMIT 1"
 
 static const char *const sql_find[CBY__MAX] = {
 	[CBY_ID] = FIND_COLS "WHERE c.id = ? " ACTIVE_SCOPED,
@@ -263,11 +263,11 @@ enum csql {
 static const char *const csql_tails[CS__MAX] = {
 	[CS_BY_ID] = "AND c.id = ? AND (? = 0 OR c.account_id = ?)",
 	[CS_BY_MS] = "AND c.ms_tenant_id = ? AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY c.connected_at, c.id LIMIT 1",
+	    "ORDER BY c.connected_at, c.tenant_pk LIMIT 1",
 	[CS_LIST_CONNECTED] = "AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY c.connected_at, c.id",
+	    "ORDER BY c.connected_at, c.tenant_pk",
 	[CS_LIST_CONSENTED] = "AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY t.consented_at DESC, c.connected_at DESC, c.id DESC",
+	    "ORDER BY t.consented_at DESC, c.connected_at DESC, c.tenant_pk DESC",
 };
 
 /*
