@@ -594,7 +594,7 @@ import_fn(struct db *db, void *arg)
 	snprintf(ref->ms_tenant_id, sizeof(ref->ms_tenant_id), "%s",
 	    in->t.v[TC_MS_TENANT_ID]);
 	if ((e = audit(db, t, "connection.import", ref->created ?
-	    ",\"created\":true" : ",\"created\":false")) == DBE_OK)
+	    ",\"result\":\"created\"" : ",\"result\":\"updated\"")) == DBE_OK)
 		t->result = TR_OK;
 	return e;
 }
@@ -683,7 +683,8 @@ disconnect_fn(struct db *db, void *arg)
 	if (t->retention_days == 0 &&
 	    (e = delete_tenant(db, t->account, t->tenant_pk)) != DBE_OK)
 		return e;
-	snprintf(extra, sizeof(extra), ",\"retentionDays\":%ld",
+	/* Strings only: audit details read back from XML are untyped. */
+	snprintf(extra, sizeof(extra), ",\"retentionDays\":\"%ld\"",
 	    t->retention_days);
 	if ((e = primary_ensure(db, t->account)) != DBE_OK ||
 	    (e = audit(db, t, "connection.disconnect", extra)) != DBE_OK)

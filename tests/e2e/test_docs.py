@@ -480,6 +480,49 @@ STABLE = {("GET", p) for p in ("/healthz", "/readyz", "/api/v1/tenants", "/api/v
                                "/api/v1/provisioning/{correlationId}", "/api/v1/api-keys/{id}", "/api/v1/audit")}
 
 
+# --- Microsoft 365 connections (seeds 000 and 004, /api/v1/connections) ---
+
+def m365_connect(w, **fields):
+    """Imports a Microsoft 365 tenant into the world's account; returns the connection."""
+    from m365_helpers import connection_body
+    r = w.api.post("/api/v1/connections", key=w.admin.key, json=connection_body(**fields))
+    assert r.status_code == 201, describe(r)
+    return r.json()
+
+
+def m365_kept(w):
+    """A connection that stays (so removals never hit the last one), made once."""
+    if not hasattr(w, "m365"):
+        w.m365 = m365_connect(w, status="active")
+    return w.m365
+
+
+def case_connection_import(w):
+    from m365_helpers import connection_body
+    return dict(path="/api/v1/connections", body=connection_body(smtpAuthOrgEnabled=None, label="docs"))
+
+
+CASES.update({
+    ("GET", "/api/v1/connections"): (200, lambda w: dict(path=f"/api/v1/connections?{m365_kept(w)['id'][:0]}")),
+    ("POST", "/api/v1/connections"): (201, case_connection_import),
+    ("GET", "/api/v1/connections/{id}"): (200, lambda w: dict(path=f"/api/v1/connections/{m365_kept(w)['id']}")),
+    ("DELETE", "/api/v1/connections/{id}"): (204, lambda w: dict(
+        path=f"/api/v1/connections/{(m365_kept(w), m365_connect(w))[1]['id']}")),
+    ("POST", "/api/v1/connections/{id}/activate"): (200, lambda w: dict(
+        path=f"/api/v1/connections/{m365_kept(w)['id']}/activate")),
+    ("GET", "/v1/tenants"): (200, lambda w: dict(path=f"/v1/tenants?{m365_kept(w)['id'][:0]}")),
+    ("GET", "/v1/tenants/{tenant_id}"): (200, lambda w: dict(path=f"/v1/tenants/{m365_kept(w)['msTenantId']}")),
+    ("DELETE", "/v1/tenants/{tenant_id}"): (200, lambda w: dict(path=f"/v1/tenants/{m365_connect(w)['msTenantId']}")),
+    ("GET", "/tenants/me/connections"): (200, lambda w: dict(path=f"/tenants/me/connections?{m365_kept(w)['id'][:0]}")),
+    ("POST", "/tenants/me/connections/{connectionId}/activate"): (200, lambda w: dict(
+        path=f"/tenants/me/connections/{m365_kept(w)['id']}/activate")),
+    ("DELETE", "/tenants/me/connections/{connectionId}"): (200, lambda w: dict(
+        path=f"/tenants/me/connections/{(m365_kept(w), m365_connect(w))[1]['id']}")),
+})
+STABLE |= {("GET", p) for p in ("/api/v1/connections", "/api/v1/connections/{id}", "/v1/tenants",
+                                "/v1/tenants/{tenant_id}", "/tenants/me/connections")}
+
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))
