@@ -168,9 +168,9 @@ def test_tenantctl_import_is_the_same_import(api, admin, ctl, tmp_path):
     assert p.returncode == 2 and "msTenantId" in p.stderr
 
 
-def test_retention_zero_purges_at_once(api, admin, db, stack):
-    """connections.retention_days = 0 purges on removal; the default keeps the data (see
-    test_aether365.py for the background purge)."""
+def test_removal_keeps_the_data_for_the_retention_period(api, admin, db, stack):
+    """By default (connections.retention_days = 30) a removal keeps the data 30 days; see
+    test_aether365.py for the background purge once they are over."""
     conf = open(stack.config).read() if stack.config else ""
     if "connections.retention_days" in conf:
         pytest.skip("the stack sets connections.retention_days")

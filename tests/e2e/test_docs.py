@@ -502,22 +502,29 @@ def case_connection_import(w):
     return dict(path="/api/v1/connections", body=connection_body(smtpAuthOrgEnabled=None, label="docs"))
 
 
+def m365_on_kept(path):
+    """A request of path (which may name the kept connection's id and msTenantId)."""
+    return lambda w: dict(path=path.format(**m365_kept(w)))
+
+
+def m365_on_new(path):
+    """A request of path on a connection of its own (the kept one stays, so it is never the last)."""
+    return lambda w: (m365_kept(w), dict(path=path.format(**m365_connect(w))))[1]
+
+
 CASES.update({
-    ("GET", "/api/v1/connections"): (200, lambda w: dict(path=f"/api/v1/connections?{m365_kept(w)['id'][:0]}")),
+    ("GET", "/api/v1/connections"): (200, m365_on_kept("/api/v1/connections")),
     ("POST", "/api/v1/connections"): (201, case_connection_import),
-    ("GET", "/api/v1/connections/{id}"): (200, lambda w: dict(path=f"/api/v1/connections/{m365_kept(w)['id']}")),
-    ("DELETE", "/api/v1/connections/{id}"): (204, lambda w: dict(
-        path=f"/api/v1/connections/{(m365_kept(w), m365_connect(w))[1]['id']}")),
-    ("POST", "/api/v1/connections/{id}/activate"): (200, lambda w: dict(
-        path=f"/api/v1/connections/{m365_kept(w)['id']}/activate")),
-    ("GET", "/v1/tenants"): (200, lambda w: dict(path=f"/v1/tenants?{m365_kept(w)['id'][:0]}")),
-    ("GET", "/v1/tenants/{tenant_id}"): (200, lambda w: dict(path=f"/v1/tenants/{m365_kept(w)['msTenantId']}")),
-    ("DELETE", "/v1/tenants/{tenant_id}"): (200, lambda w: dict(path=f"/v1/tenants/{m365_connect(w)['msTenantId']}")),
-    ("GET", "/tenants/me/connections"): (200, lambda w: dict(path=f"/tenants/me/connections?{m365_kept(w)['id'][:0]}")),
-    ("POST", "/tenants/me/connections/{connectionId}/activate"): (200, lambda w: dict(
-        path=f"/tenants/me/connections/{m365_kept(w)['id']}/activate")),
-    ("DELETE", "/tenants/me/connections/{connectionId}"): (200, lambda w: dict(
-        path=f"/tenants/me/connections/{(m365_kept(w), m365_connect(w))[1]['id']}")),
+    ("GET", "/api/v1/connections/{id}"): (200, m365_on_kept("/api/v1/connections/{id}")),
+    ("DELETE", "/api/v1/connections/{id}"): (204, m365_on_new("/api/v1/connections/{id}")),
+    ("POST", "/api/v1/connections/{id}/activate"): (200, m365_on_kept("/api/v1/connections/{id}/activate")),
+    ("GET", "/v1/tenants"): (200, m365_on_kept("/v1/tenants")),
+    ("GET", "/v1/tenants/{tenant_id}"): (200, m365_on_kept("/v1/tenants/{msTenantId}")),
+    ("DELETE", "/v1/tenants/{tenant_id}"): (200, m365_on_new("/v1/tenants/{msTenantId}")),
+    ("GET", "/tenants/me/connections"): (200, m365_on_kept("/tenants/me/connections")),
+    ("POST", "/tenants/me/connections/{connectionId}/activate"): (200, m365_on_kept(
+        "/tenants/me/connections/{id}/activate")),
+    ("DELETE", "/tenants/me/connections/{connectionId}"): (200, m365_on_new("/tenants/me/connections/{id}")),
 })
 STABLE |= {("GET", p) for p in ("/api/v1/connections", "/api/v1/connections/{id}", "/v1/tenants",
                                 "/v1/tenants/{tenant_id}", "/tenants/me/connections")}
