@@ -25,13 +25,15 @@
 	"JOIN connections p ON p.id = a.primary_connection_id " \
 	"WHERE a.id = c.account_id AND p.disconnected_at IS NULL), " \
 	"(SELECT f.id FROM connections f WHERE f.account_id = c.account_id " \
-	"AND f.disconnected_at IS NULL ORDER BY f.connected_at, f.tenant_pk LIMIT 1))"
+	"AND f.disconnected_at IS NULL " \
+	"ORDER BY f.connected_at, f.tenant_pk LIMIT 1))"
 
 /* Writes the rule above down, so later readers need not derive it. */
 static const char sql_primary_ensure[] =
     "UPDATE accounts a SET a.primary_connection_id = "
     "(SELECT f.id FROM connections f WHERE f.account_id = a.id "
-    "AND f.disconnected_at IS NULL ORDER BY f.connected_at, f.tenant_pk LIMIT 1) "
+    "AND f.disconnected_at IS NULL "
+    "ORDER BY f.connected_at, f.tenant_pk LIMIT 1) "
     "WHERE a.id = ? AND NOT EXISTS (SELECT 1 FROM connections p "
     "WHERE p.id = a.primary_connection_id AND p.disconnected_at IS NULL)";
 static const char sql_account_lock[] =
@@ -74,11 +76,13 @@ static const char sql_purge_claim[] =
 	"COALESCE(t.display_name, t.name) FROM connections c " \
 	"JOIN tenants t ON t.pk = c.tenant_pk "
 #define ACTIVE_SCOPED "AND c.disconnected_at IS NULL " \
-	"AND (? = 0 OR c.account_id = ?) ORDER BY c.connected_at, c.tenant_pk LIMIT 1"
+	"AND (? = 0 OR c.account_id = ?) " \
+	"ORDER BY c.connected_at, c.tenant_pk LIMIT 1"
 
 static const char *const sql_find[CBY__MAX] = {
 	[CBY_ID] = FIND_COLS "WHERE c.id = ? " ACTIVE_SCOPED,
-	[CBY_MS_TENANT_ID] = FIND_COLS "WHERE c.ms_tenant_id = ? " ACTIVE_SCOPED,
+	[CBY_MS_TENANT_ID] = FIND_COLS "WHERE c.ms_tenant_id = ? "
+	    ACTIVE_SCOPED,
 };
 static const char *const sql_lock[CBY__MAX] = {
 	[CBY_ID] = LOCK_COLS "WHERE c.id = ? " ACTIVE_SCOPED " FOR UPDATE",
@@ -93,9 +97,11 @@ static const struct child {
 	const char	*del;
 	const char	*ins;
 } children[CCHILD__MAX] = {
-	[CCHILD_DOMAINS] = { "domains", 253, "DELETE FROM m365_domains WHERE tenant_pk = ?",
+	[CCHILD_DOMAINS] = { "domains", 253,
+	    "DELETE FROM m365_domains WHERE tenant_pk = ?",
 	    "INSERT IGNORE INTO m365_domains (tenant_pk, name) VALUES (?, ?)" },
-	[CCHILD_MAILBOXES] = { "mailboxes", 254, "DELETE FROM m365_mailboxes WHERE tenant_pk = ?",
+	[CCHILD_MAILBOXES] = { "mailboxes", 254,
+	    "DELETE FROM m365_mailboxes WHERE tenant_pk = ?",
 	    "INSERT IGNORE INTO m365_mailboxes (tenant_pk, address) "
 	    "VALUES (?, ?)" },
 };
@@ -150,29 +156,37 @@ utf8_len(const char *s)
 	return n;
 }
 
+/* A non-empty string without NULs, of at most max characters. */
+static bool
+text_ok(json_t *v, size_t max)
+{
+	const char	*s = json_string_value(v);
+
+	return s != NULL && *s != '\0' && strlen(s) == json_string_length(v) &&
+	    (size_t)utf8_len(s) <= max;
+}
+
 /* A string member of at most max characters: 1 set, 0 absent, -1 bad. */
 static int
 own_string(json_t *body, const char *name, size_t max, bool nullable,
     const char **out, json_t *errors)
 {
 	json_t	*v = json_object_get(body, name);
+	char	 msg[80];
 
 	if (v == NULL)
 		return 0;
 	*out = NULL;
 	if (json_is_null(v) && nullable)
 		return 1;
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		field_error(errors, name, nullable ? "must be a non-empty "
-		    "string or null" : "must be a non-empty string");
-	else if ((size_t)utf8_len(json_string_value(v)) > max)
-		field_error(errors, name, "is too long");
-	else {
-		*out = json_string_value(v);
-		return 1;
+	if (!text_ok(v, max)) {
+		snprintf(msg, sizeof(msg), "must be a non-empty string of at "
+		    "most %zu characters%s", max, nullable ? ", or null" : "");
+		field_error(errors, name, msg);
+		return -1;
 	}
-	return -1;
+	*out = json_string_value(v);
+	return 1;
 }
 
 /*
@@ -199,17 +213,28 @@ own_list(json_t *body, const struct child *ch, bool from_xml, json_t **out,
 		return -1;
 	}
 	json_array_foreach(v, i, item) {
-		if (!json_is_string(item) || json_string_length(item) == 0 ||
-		    strlen(json_string_value(item)) != json_string_length(item) ||
-		    (size_t)utf8_len(json_string_value(item)) > ch->max) {
-			snprintf(msg, sizeof(msg), "must hold non-empty strings "
-			    "of at most %zu characters", ch->max);
+		if (!text_ok(item, ch->max)) {
+			snprintf(msg, sizeof(msg), "must hold non-empty "
+			    "strings of at most %zu characters", ch->max);
 			field_error(errors, ch->field, msg);
 			return -1;
 		}
 	}
 	*out = v;
 	return 1;
+}
+
+/* A tenant column the import cannot do without, not even as null. */
+static void
+required(const struct conn_input *in, enum tcol col, const char *name,
+    json_t *errors)
+{
+	if (json_object_get(errors, name) != NULL)
+		return;
+	if (!in->t.set[col])
+		field_error(errors, name, "is required");
+	else if (in->t.v[col] == NULL)
+		field_error(errors, name, "must not be null");
 }
 
 void
@@ -233,14 +258,8 @@ connections_input(json_t *body, bool from_xml, struct conn_input *in,
 	tenant_input_from_json(import_fields, NIMPORT, cols, from_xml, &in->t,
 	    errors);
 	json_decref(cols);
-	if (!in->t.set[TC_MS_TENANT_ID] && !json_object_get(errors, "msTenantId"))
-		field_error(errors, "msTenantId", "is required");
-	else if (in->t.set[TC_MS_TENANT_ID] && in->t.v[TC_MS_TENANT_ID] == NULL)
-		field_error(errors, "msTenantId", "must not be null");
-	if (!in->t.set[TC_DISPLAY_NAME] && !json_object_get(errors, "tenantName"))
-		field_error(errors, "tenantName", "is required");
-	else if (in->t.set[TC_DISPLAY_NAME] && in->t.v[TC_DISPLAY_NAME] == NULL)
-		field_error(errors, "tenantName", "must not be null");
+	required(in, TC_MS_TENANT_ID, "msTenantId", errors);
+	required(in, TC_DISPLAY_NAME, "tenantName", errors);
 	own_string(body, "label", 200, false, &in->label, errors);
 	if (own_string(body, "status", 32, true, &in->status, errors) == 1)
 		in->status_set = true;
@@ -267,7 +286,8 @@ static const char *const csql_tails[CS__MAX] = {
 	[CS_LIST_CONNECTED] = "AND (? = 0 OR c.account_id = ?) "
 	    "ORDER BY c.connected_at, c.tenant_pk",
 	[CS_LIST_CONSENTED] = "AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY t.consented_at DESC, c.connected_at DESC, c.tenant_pk DESC",
+	    "ORDER BY t.consented_at DESC, c.connected_at DESC, "
+	    "c.tenant_pk DESC",
 };
 
 /*
@@ -401,7 +421,8 @@ lock_connection(struct db *db, struct conn_txn *t)
 	p[1] = p[2] = DB_I64(t->account);
 	if ((rc = db_one(db, sql_lock[t->by], p, 3, &row, &res)) != 1) {
 		db_res_free(res);
-		return rc == 0 ? DBE_OTHER : failed(db);	/* gone meanwhile */
+		/* 0: it went away while we waited for the account. */
+		return rc == 0 ? DBE_OTHER : failed(db);
 	}
 	snprintf(t->ref->id, sizeof(t->ref->id), "%s", row.v[0]);
 	t->tenant_pk = strtoll(row.v[1], NULL, 10);
@@ -530,7 +551,8 @@ replace_children(struct db *db, struct conn_txn *t)
 			return e;
 		json_array_foreach(t->in->child[c], i, item) {
 			p[1] = DB_STR(json_string_value(item));
-			if ((e = db_exec(db, children[c].ins, p, 2, NULL)) != DBE_OK)
+			e = db_exec(db, children[c].ins, p, 2, NULL);
+			if (e != DBE_OK)
 				return e;
 		}
 	}
@@ -614,11 +636,10 @@ run(struct db *db, enum db_err (*fn)(struct db *, void *), struct conn_txn *t)
 
 enum tres
 connections_import(struct db *db, const struct principal *who,
-    long long account, const struct conn_input *in, const char *request_id,
-    struct conn_ref *ref)
+    const struct conn_input *in, const char *request_id, struct conn_ref *ref)
 {
-	struct conn_txn	 t = { .who = who, .account = account, .in = in,
-	    .request_id = request_id, .ref = ref };
+	struct conn_txn	 t = { .who = who, .account = who->account_id,
+	    .in = in, .request_id = request_id, .ref = ref };
 
 	memset(ref, 0, sizeof(*ref));
 	return run(db, import_fn, &t);

@@ -62,7 +62,7 @@ struct conn_input {
 	const char	*label;		/* NULL: the tenant name on a new one */
 	bool		 status_set;
 	const char	*status;	/* NULL = SQL NULL */
-	bool		 child_set[CCHILD__MAX];	/* false: keep the set */
+	bool		 child_set[CCHILD__MAX]; /* false: keep the set */
 	json_t		*child[CCHILD__MAX];	/* strings; NULL = empty */
 };
 
@@ -90,14 +90,14 @@ void		 connections_input(json_t *body, bool from_xml,
 		    struct conn_input *, json_t *errors);
 
 /*
- * Creates or updates the account's connection to in's Microsoft tenant,
- * with its tenant row, domains and mailboxes, in one transaction with its
- * audit event.  A disconnected one is reconnected.  The first active
- * connection of an account becomes its primary.
+ * Creates or updates the principal's account's connection to in's
+ * Microsoft tenant, with its tenant row, domains and mailboxes, in one
+ * transaction with its audit event.  A disconnected one is reconnected.
+ * The first active connection of an account becomes its primary.
  */
 enum tres	 connections_import(struct db *, const struct principal *,
-		    long long account, const struct conn_input *,
-		    const char *request_id, struct conn_ref *);
+		    const struct conn_input *, const char *request_id,
+		    struct conn_ref *);
 
 /* Active connections the scope may see: 1 found, 0 not, -1 error. */
 int		 connections_get(struct db *, long long scope, enum cby,

@@ -232,7 +232,8 @@ cmd_key_create(struct db *db, const struct config *cfg, int argc, char **argv)
 	(void)cfg;
 	if (opts_parse(argc, argv, names, v, 7) == -1 || !v[0] || !v[1] ||
 	    !v[3] || key_kind_parse(v[1], &k.kind) == -1 ||
-	    (v[6] && (strlen(v[6]) != APIKEY_TAG_LEN || !apikey_tagged(v[6]))) ||
+	    (v[6] && (strlen(v[6]) != APIKEY_TAG_LEN ||
+	    !apikey_tagged(v[6]))) ||
 	    (k.kind == KEY_TENANT) != (v[2] != NULL)) {
 		usage();
 		return 2;
@@ -478,8 +479,7 @@ cmd_connection_import(struct db *db, const struct config *cfg, int argc,
 		rc = 2;
 		goto fail;
 	}
-	if (connections_import(db, &who, who.account_id, &in, NULL, &ref) !=
-	    TR_OK) {
+	if (connections_import(db, &who, &in, NULL, &ref) != TR_OK) {
 		fprintf(stderr, "tenantctl: import: %s\n", db_error(db));
 		goto fail;
 	}

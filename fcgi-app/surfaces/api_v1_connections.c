@@ -128,8 +128,7 @@ h_import(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	r = connections_import(c->db, &c->who, c->who.account_id, &in,
-	    c->req->request_id, &ref);
+	r = connections_import(c->db, &c->who, &in, c->req->request_id, &ref);
 	if (r == TR_CONFLICT)
 		ctx_error(c, 409, "tenant_exists", "a tenant with this "
 		    "connection's generated id already exists", NULL);
