@@ -214,3 +214,14 @@ def test_shows_on_seed_000_and_api_v1(api, contoso):
     # Seed 000's delete of the primary: the other connection becomes primary at once.
     assert api.delete(f"/v1/tenants/{prod['msTenantId']}", key=p.key).status_code == 200
     assert [(c["id"], c["isPrimary"]) for c in listed(api, p)] == [(staging["id"], True)]
+
+
+def test_bearer_jwt_works_like_a_key(api, tokens):
+    """Aether365 clients send `Authorization: Bearer <token>`: a JWT of a configured issuer."""
+    token = tokens.mint(permissions=("View", "Create", "Delete"))
+    r = api.post("/api/v1/connections", token=token, json={"msTenantId": ms_guid(), "tenantName": "Jwt Corp",
+                                                           "label": "Contoso Production"})
+    assert r.status_code == 201, describe(r)
+    data = api.get(BASE, token=token).json()["data"]
+    assert [(c["id"], c["label"], c["isPrimary"]) for c in data] == [(r.json()["id"], "Contoso Production", True)]
+    ae_error(api.delete(f"{BASE}/{data[0]['id']}", token=token), 409, "CANNOT_REMOVE_LAST_CONNECTION")
