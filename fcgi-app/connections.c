@@ -385,7 +385,7 @@ lock_account(struct db *db, long long account)
 {
 	struct db_param	 p[] = { DB_I64(account) };
 	struct db_row	 row;
-	struct db_res	*res;
+	struct db_res	*res = NULL;
 	int		 rc;
 
 	rc = db_one(db, sql_account_lock, p, 1, &row, &res);
@@ -405,7 +405,7 @@ lock_connection(struct db *db, struct conn_txn *t)
 	long long	 scope = tenants_scope(t->who);
 	struct db_param	 p[] = { DB_STR(t->key), DB_I64(scope), DB_I64(scope) };
 	struct db_row	 row;
-	struct db_res	*res;
+	struct db_res	*res = NULL;
 	enum db_err	 e;
 	int		 rc;
 
@@ -416,6 +416,7 @@ lock_connection(struct db *db, struct conn_txn *t)
 	}
 	t->account = strtoll(row.v[0], NULL, 10);
 	db_res_free(res);
+	res = NULL;	/* db_one leaves it alone when it fails */
 	if ((e = lock_account(db, t->account)) != DBE_OK)
 		return e;
 	p[1] = p[2] = DB_I64(t->account);
@@ -514,7 +515,7 @@ update_tenant(struct db *db, struct conn_txn *t, const char *guid)
 	const struct tenant_input	*in = &t->in->t;
 	const char			*v[TC__MAX];
 	struct db_row			 row;
-	struct db_res			*res;
+	struct db_res			*res = NULL;
 	size_t				 i;
 	enum db_err			 e;
 	int				 rc;
@@ -568,7 +569,7 @@ import_fn(struct db *db, void *arg)
 	struct conn_ref		*ref = t->ref;
 	struct db_param		 p[6];
 	struct db_row		 row;
-	struct db_res		*res;
+	struct db_res		*res = NULL;
 	char			 guid[37];
 	enum db_err		 e;
 	int			 rc;
@@ -681,7 +682,7 @@ disconnect_fn(struct db *db, void *arg)
 	struct conn_txn	*t = arg;
 	struct db_param	 p[2];
 	struct db_row	 row;
-	struct db_res	*res;
+	struct db_res	*res = NULL;
 	char		 extra[64];
 	enum db_err	 e;
 	int		 rc;
@@ -766,7 +767,7 @@ purge_one_fn(struct db *db, void *arg)
 	struct conn_txn		*t = arg;
 	struct principal	 system = { .via = VIA_NONE };
 	struct db_row		 row;
-	struct db_res		*res;
+	struct db_res		*res = NULL;
 	enum db_err		 e;
 	int			 rc;
 
