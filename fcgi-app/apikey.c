@@ -50,6 +50,31 @@ apikey_wellformed(const char *s)
 	return 1;
 }
 
+/* Tags of the same length as APIKEY_TAG that name the same keys. */
+static const char *const tags[] = { APIKEY_TAG, "tc_live_" };
+
+int
+apikey_tagged(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+		if (strncmp(s, tags[i], APIKEY_TAG_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+int
+apikey_canonical(const char *s, char out[APIKEY_LEN + 1])
+{
+	if (!apikey_tagged(s) || strlen(s) != APIKEY_LEN)
+		return -1;
+	memcpy(out, APIKEY_TAG, APIKEY_TAG_LEN);
+	memcpy(out + APIKEY_TAG_LEN, s + APIKEY_TAG_LEN,
+	    APIKEY_LEN - APIKEY_TAG_LEN + 1);
+	return apikey_wellformed(out) ? 0 : -1;
+}
+
 /*
  * The digest is fetched once per process: OpenSSL 3 otherwise looks the
  * algorithm up on every call.

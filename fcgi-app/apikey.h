@@ -19,6 +19,16 @@
 int	 apikey_generate(char out[APIKEY_LEN + 1]);
 /* 1 when s has the shape of a key, 0 otherwise. */
 int	 apikey_wellformed(const char *s);
+/*
+ * 1 when s starts with a tag tenantd accepts for its keys: its own, or
+ * one a mirrored API's clients have configured (TenantCore's "tc_live_").
+ */
+int	 apikey_tagged(const char *s);
+/*
+ * The key s under tenantd's own tag, as it was issued and hashed, in out;
+ * -1 when s is no well-formed key under an accepted tag.
+ */
+int	 apikey_canonical(const char *s, char out[APIKEY_LEN + 1]);
 void	 apikey_hash(const char *key, unsigned char out[APIKEY_HASH_LEN]);
 
 #endif

@@ -11,12 +11,17 @@
 #include "problem.h"
 #include "query.h"
 #include "surfaces.h"
+#include "tenants.h"
 
 static const struct surface *const surfaces[] = {
 	&surface_system,
 	&surface_api_v1,
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
+	&surface_api_v1_connections,
+	&surface_tenantcore,
+	/* Before any /tenants surface: /tenants/me/... is not a tenant id. */
+	&surface_aether365,
 	&surface_mindzie,
 	&surface_laravel,
 };
@@ -163,6 +168,16 @@ ctx_error(struct ctx *c, int status, const char *code, const char *detail,
     json_t *errors)
 {
 	c->surface->error(c, status, code, detail, errors);
+}
+
+void
+license_limited(struct ctx *c)
+{
+	char	 msg[96];
+
+	snprintf(msg, sizeof(msg), "the license allows at most %lld tenants",
+	    tenants_license_limit());
+	ctx_error(c, 409, "license_limit_reached", msg, NULL);
 }
 
 /* The surface whose prefix is the longest match of path. */

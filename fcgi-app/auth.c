@@ -100,9 +100,11 @@ fill_from_key(struct db *db, const struct db_row *row, struct principal *p,
 }
 
 static enum auth_result
-auth_key(struct db *db, const char *key, struct principal *p, const char **why)
+auth_key(struct db *db, const char *presented, struct principal *p,
+    const char **why)
 {
 	unsigned char	 hash[APIKEY_HASH_LEN];
+	char		 key[APIKEY_LEN + 1];
 	struct db_param	 prm[] = { DB_STRN(key, APIKEY_PREFIX_LEN) };
 	struct db_res	*res;
 	struct db_row	 row;
@@ -110,7 +112,7 @@ auth_key(struct db *db, const char *key, struct principal *p, const char **why)
 	int		 n;
 
 	*why = "the API key is not valid";
-	if (!apikey_wellformed(key))
+	if (apikey_canonical(presented, key) == -1)
 		return AUTH_INVALID;
 	apikey_hash(key, hash);
 	if (keycache_get(hash, time(NULL), p))
@@ -171,7 +173,7 @@ auth_resolve(struct db *db, const struct config *cfg, const struct request *r,
 		}
 		for (a += 7; *a == ' '; a++)
 			;
-		if (strncmp(a, APIKEY_TAG, APIKEY_TAG_LEN) == 0)
+		if (apikey_tagged(a))
 			return auth_key(db, a, p, why);
 		return auth_jwt(db, cfg, a, p, why);
 	}

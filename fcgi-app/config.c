@@ -56,6 +56,8 @@ static const struct copt copts[] = {
 	NUM("list.mark_beyond", list_mark_beyond, 0, 100000000),
 	NUM("list.mark_memory", list_mark_memory, 0, 256L * 1024 * 1024),
 	NUM("provision.enabled", provision_enabled, 0, 1),
+	NUM("connections.retention_days", connections_retention_days, 0, 3650),
+	NUM("connections.purge_interval", connections_purge_interval, 1, 86400),
 	STR("provision.db_hosts", provision_db_hosts),
 	STR("provision.sql_dir", provision_sql_dir),
 	STR("provision.db_ports", provision_db_ports),
@@ -92,6 +94,8 @@ config_defaults(struct config *c)
 	c->list_mark_beyond = 1000;
 	c->list_mark_memory = 1024 * 1024;
 	c->provision_enabled = 1;
+	c->connections_retention_days = 30;
+	c->connections_purge_interval = 10;
 	snprintf(c->provision_db_hosts, sizeof(c->provision_db_hosts),
 	    "localhost,127.0.0.1,::1");
 	snprintf(c->provision_sql_dir, sizeof(c->provision_sql_dir),

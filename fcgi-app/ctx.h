@@ -70,6 +70,9 @@ int	 ctx_request_path(const struct ctx *, struct buf *);
 int	 ctx_location(struct ctx *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/* 409 license_limit_reached in the current surface's envelope (TR_LIMIT). */
+void	 license_limited(struct ctx *);
+
 /* Answers with the current surface's error envelope. */
 void	 ctx_error(struct ctx *, int status, const char *code,
 	    const char *detail, json_t *errors);

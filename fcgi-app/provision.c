@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "connstr.h"
+#include "connections.h"
 #include "provision.h"
 #include "secretbox.h"
 #include "tenant_model.h"
@@ -476,6 +478,7 @@ int
 provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
 	struct db	*db;
+	time_t		 next_purge = 0;
 	int		 rc;
 
 	db = db_new(&(struct db_params){ .host = cfg->db_host,
@@ -487,6 +490,11 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		return 1;
 	while (!*stop) {
 		rc = provision_once(db, cfg);
+		/* Disconnected Microsoft 365 tenants past their retention. */
+		if (time(NULL) >= next_purge) {
+			(void)connections_purge_due(db);
+			next_purge = time(NULL) + cfg->connections_purge_interval;
+		}
 		if (rc != 1)
 			usleep(PROVISION_POLL_US);
 	}

@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include "account_store.h"
+#include "codec_json.h"
+#include "connections.h"
 #include "db.h"
 #include "jwt.h"
 #include "key_store.h"
@@ -42,13 +44,16 @@ static int	 cmd_token_dev(struct db *, const struct config *, int, char **);
 static int	 cmd_seed(struct db *, const struct config *, int, char **);
 static int	 cmd_secrets_rotate(struct db *, const struct config *, int,
 		    char **);
+static int	 cmd_connection_import(struct db *, const struct config *, int,
+		    char **);
 
 static const struct cmd cmds[] = {
 	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]" },
 	{ "account", "create", cmd_account_create, "account create NAME" },
 	{ "key", "create", cmd_key_create, "key create --account NAME "
 	    "--kind global|account|tenant [--tenant SLUG] --permissions "
-	    "View,Create,...|all [--label TEXT] [--expires RFC3339]" },
+	    "View,Create,...|all [--label TEXT] [--expires RFC3339] "
+	    "[--tag tk_live_|tc_live_]" },
 	{ "key", "list", cmd_key_list, "key list [--account NAME]" },
 	{ "key", "revoke", cmd_key_revoke, "key revoke ID" },
 	{ "token", "dev", cmd_token_dev, "token dev --account NAME "
@@ -56,6 +61,8 @@ static const struct cmd cmds[] = {
 	{ "seed", NULL, cmd_seed, "seed --tenants N [--account NAME] "
 	    "[--prefix tenant-] [--start 1]" },
 	{ "secrets", "rotate", cmd_secrets_rotate, "secrets rotate" },
+	{ "connection", "import", cmd_connection_import, "connection import "
+	    "--account NAME FILE.json" },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -337,16 +344,18 @@ static int
 cmd_key_create(struct db *db, const struct config *cfg, int argc, char **argv)
 {
 	static const char *const names[] = { "account", "kind", "tenant",
-	    "permissions", "label", "expires" };
-	const char	*v[6] = { NULL };
+	    "permissions", "label", "expires", "tag" };
+	const char	*v[7] = { NULL };
 	struct key_new	 k = { 0 };
 	struct db_row	 row;
 	char		 key[APIKEY_LEN + 1], expires[24];
 	long long	 id;
 
 	(void)cfg;
-	if (opts_parse(argc, argv, names, v, 6) == -1 || !v[0] || !v[1] ||
+	if (opts_parse(argc, argv, names, v, 7) == -1 || !v[0] || !v[1] ||
 	    !v[3] || key_kind_parse(v[1], &k.kind) == -1 ||
+	    (v[6] && (strlen(v[6]) != APIKEY_TAG_LEN ||
+	    !apikey_tagged(v[6]))) ||
 	    (k.kind == KEY_TENANT) != (v[2] != NULL)) {
 		usage();
 		return 2;
@@ -378,6 +387,9 @@ cmd_key_create(struct db *db, const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tenantctl: %s\n", db_error(db));
 		return 1;
 	}
+	/* The same key under another accepted tag, for clients that expect it. */
+	if (v[6] != NULL)
+		memcpy(key, v[6], APIKEY_TAG_LEN);
 	printf("%s\n", key);
 	return 0;
 }
@@ -540,6 +552,66 @@ cmd_seed(struct db *db, const struct config *cfg, int argc, char **argv)
 fail:
 	fprintf(stderr, "tenantctl: seed: %s\n", db_error(db));
 	return 1;
+}
+
+/*
+ * What a consent service sends to POST /api/v1/connections, from a file:
+ * the same checks and the same transaction.
+ */
+static int
+cmd_connection_import(struct db *db, const struct config *cfg, int argc,
+    char **argv)
+{
+	static const char *const names[] = { "account" };
+	const char		*v[1] = { NULL };
+	struct principal	 who = { .via = VIA_NONE };
+	struct conn_input	 in;
+	struct conn_ref		 ref;
+	json_t			*body = NULL, *errors = NULL;
+	char			*text = NULL, err[256], *dump;
+	size_t			 len;
+	int			 rc = 1;
+
+	(void)cfg;
+	if (argc < 1 || opts_parse(argc - 1, argv, names, v, 1) == -1 ||
+	    v[0] == NULL) {
+		usage();
+		return 2;
+	}
+	if ((who.account_id = account_find(db, v[0])) <= 0) {
+		fprintf(stderr, "tenantctl: no account %s\n", v[0]);
+		return 1;
+	}
+	if ((text = slurp(argv[argc - 1], &len)) == NULL) {
+		fprintf(stderr, "tenantctl: %s: %s\n", argv[argc - 1],
+		    strerror(errno));
+		return 1;
+	}
+	if ((body = codec_json_decode(text, len, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "tenantctl: %s: %s\n", argv[argc - 1], err);
+		goto fail;
+	}
+	errors = json_object();
+	connections_input(body, false, &in, errors);
+	if (json_object_size(errors) > 0) {
+		dump = json_dumps(errors, JSON_SORT_KEYS);
+		fprintf(stderr, "tenantctl: %s: invalid: %s\n", argv[argc - 1],
+		    dump ? dump : "");
+		free(dump);
+		rc = 2;
+		goto fail;
+	}
+	if (connections_import(db, &who, &in, NULL, &ref) != TR_OK) {
+		fprintf(stderr, "tenantctl: import: %s\n", db_error(db));
+		goto fail;
+	}
+	printf("%s %s\n", ref.id, ref.created ? "created" : "updated");
+	rc = 0;
+fail:
+	json_decref(errors);
+	json_decref(body);
+	free(text);
+	return rc;
 }
 
 static const struct cmd *

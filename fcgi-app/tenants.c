@@ -143,6 +143,26 @@ tenants_license_limit(void)
 }
 
 /*
+ * Whether the platform is at its license limit, inside the transaction of
+ * a create: the count rows stay locked until it ends, so concurrent
+ * creates take turns and cannot overshoot.
+ */
+enum db_err
+tenants_license_room(struct db *db, bool *full)
+{
+	long long	 total;
+	enum db_err	 e;
+
+	*full = false;
+	if (license_max_tenants <= 0)
+		return DBE_OK;
+	if ((e = tenant_list_total_locked(db, &total)) != DBE_OK)
+		return e;
+	*full = total >= license_max_tenants;
+	return DBE_OK;
+}
+
+/*
  * The stored answer for an Idempotency-Key: TR_OK with out filled (a
  * replay), TR_KEY_REUSED for another body, TR_NOT_FOUND when the key is
  * new, or an error.
@@ -211,16 +231,11 @@ create_fn(struct db *db, void *arg)
 	long long		 pk;
 	enum db_err		 e;
 	char			 detail[160];
-	long long		 total;
 
-	if (license_max_tenants > 0) {
-		if ((e = tenant_list_total_locked(db, &total)) != DBE_OK)
-			return e;
-		if (total >= license_max_tenants) {
-			t->limited = true;
-			return DBE_OTHER;
-		}
-	}
+	if ((e = tenants_license_room(db, &t->limited)) != DBE_OK)
+		return e;
+	if (t->limited)
+		return DBE_OTHER;
 	if (t->idem != NULL && (e = idem_claim(db, t)) != DBE_OK)
 		return e;
 	e = tenant_store_insert(db, t->who->account_id, t->in, o->guid,

@@ -132,6 +132,8 @@ enum tres	 tenants_create_derived(struct db *, const struct principal *,
  */
 void		 tenants_set_license_limit(long long);
 long long	 tenants_license_limit(void);
+/* In a create's transaction: *full when no tenant may be added now. */
+enum db_err	 tenants_license_room(struct db *, bool *full);
 
 /*
  * Applies a change to the tenant id (slug or GUID) the principal may see,

@@ -696,9 +696,7 @@ h_create(struct ctx *c)
 		return;
 	}
 	if (r == TR_LIMIT) {
-		snprintf(msg, sizeof(msg), "the license allows at most %lld "
-		    "tenants", tenants_license_limit());
-		ctx_error(c, 409, "license_limit_reached", msg, NULL);
+		license_limited(c);
 		return;
 	}
 	if (r != TR_OK) {

@@ -431,7 +431,7 @@ h_create(struct ctx *c)
 	    strcmp(out.conflict, "name") == 0)
 		name_taken(c);
 	else if (r == TR_LIMIT)
-		ctx_error(c, 409, "license_limit_reached", NULL, NULL);
+		license_limited(c);
 	else if (r != TR_OK)
 		db_failure(c, r);
 	else

@@ -322,7 +322,6 @@ h_create(struct ctx *c)
 	struct tenant_input	 in;
 	struct tenant_created	 out;
 	json_t			*errors = json_object();
-	char			 msg[96];
 	enum tres		 r;
 
 	read_input(c, true, &in, errors);
@@ -343,9 +342,7 @@ h_create(struct ctx *c)
 		    "already exists", NULL);
 		break;
 	case TR_LIMIT:
-		snprintf(msg, sizeof(msg), "license limit reached: the license "
-		    "allows at most %lld tenants", tenants_license_limit());
-		ctx_error(c, 409, "license_limit_reached", msg, NULL);
+		license_limited(c);
 		break;
 	default:
 		db_failure(c, r);

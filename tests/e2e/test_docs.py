@@ -571,6 +571,56 @@ CASES.update({
 STABLE |= {("GET", "/tenants"), ("GET", "/tenants/count")}
 
 
+# --- Microsoft 365 connections (seeds 000 and 004, /api/v1/connections) ---
+
+def m365_connect(w, **fields):
+    """Imports a Microsoft 365 tenant into the world's account; returns the connection."""
+    from m365_helpers import connection_body
+    r = w.api.post("/api/v1/connections", key=w.admin.key, json=connection_body(**fields))
+    assert r.status_code == 201, describe(r)
+    return r.json()
+
+
+def m365_kept(w):
+    """A connection that stays (so removals never hit the last one), made once."""
+    if not hasattr(w, "m365"):
+        w.m365 = m365_connect(w, status="active")
+    return w.m365
+
+
+def case_connection_import(w):
+    from m365_helpers import connection_body
+    return dict(path="/api/v1/connections", body=connection_body(smtpAuthOrgEnabled=None, label="docs"))
+
+
+def m365_on_kept(path):
+    """A request of path (which may name the kept connection's id and msTenantId)."""
+    return lambda w: dict(path=path.format(**m365_kept(w)))
+
+
+def m365_on_new(path):
+    """A request of path on a connection of its own (the kept one stays, so it is never the last)."""
+    return lambda w: (m365_kept(w), dict(path=path.format(**m365_connect(w))))[1]
+
+
+CASES.update({
+    ("GET", "/api/v1/connections"): (200, m365_on_kept("/api/v1/connections")),
+    ("POST", "/api/v1/connections"): (201, case_connection_import),
+    ("GET", "/api/v1/connections/{id}"): (200, m365_on_kept("/api/v1/connections/{id}")),
+    ("DELETE", "/api/v1/connections/{id}"): (204, m365_on_new("/api/v1/connections/{id}")),
+    ("POST", "/api/v1/connections/{id}/activate"): (200, m365_on_kept("/api/v1/connections/{id}/activate")),
+    ("GET", "/v1/tenants"): (200, m365_on_kept("/v1/tenants")),
+    ("GET", "/v1/tenants/{tenant_id}"): (200, m365_on_kept("/v1/tenants/{msTenantId}")),
+    ("DELETE", "/v1/tenants/{tenant_id}"): (200, m365_on_new("/v1/tenants/{msTenantId}")),
+    ("GET", "/tenants/me/connections"): (200, m365_on_kept("/tenants/me/connections")),
+    ("POST", "/tenants/me/connections/{connectionId}/activate"): (200, m365_on_kept(
+        "/tenants/me/connections/{id}/activate")),
+    ("DELETE", "/tenants/me/connections/{connectionId}"): (200, m365_on_new("/tenants/me/connections/{id}")),
+})
+STABLE |= {("GET", p) for p in ("/api/v1/connections", "/api/v1/connections/{id}", "/v1/tenants",
+                                "/v1/tenants/{tenant_id}", "/tenants/me/connections")}
+
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))

@@ -186,7 +186,7 @@ def test_every_route_reaches_tenantd_and_nothing_else(stack, served):
 
 
 # The compatibility surfaces, which a host may switch off or move (surface.NAME.*).
-OPTIONAL_SURFACES = ("mindzie", "laravel")
+OPTIONAL_SURFACES = ("tenantcore", "aether365", "mindzie", "laravel")
 
 
 def test_a_surface_switched_off_is_neither_routed_nor_served(stack, served, api):

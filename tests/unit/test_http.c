@@ -234,6 +234,30 @@ test_apikey(void **state)
 	assert_false(apikey_wellformed("tc_live_0123456789012345678901234567890123456789012"));
 }
 
+/* TenantCore's tc_live_ tag names the same key; no other tag does. */
+static void
+test_apikey_tags(void **state)
+{
+	char	 k[APIKEY_LEN + 1], alias[APIKEY_LEN + 1], out[APIKEY_LEN + 1];
+
+	(void)state;
+	assert_int_equal(apikey_generate(k), 0);
+	assert_int_equal(apikey_canonical(k, out), 0);
+	assert_string_equal(out, k);
+	memcpy(alias, k, sizeof(alias));
+	memcpy(alias, "tc_live_", APIKEY_TAG_LEN);
+	assert_true(apikey_tagged(alias));
+	assert_int_equal(apikey_canonical(alias, out), 0);
+	assert_string_equal(out, k);
+	memcpy(alias, "tx_live_", APIKEY_TAG_LEN);
+	assert_false(apikey_tagged(alias));
+	assert_int_equal(apikey_canonical(alias, out), -1);
+	assert_int_equal(apikey_canonical("tc_live_short", out), -1);
+	memcpy(alias, "tc_live_", APIKEY_TAG_LEN);
+	alias[APIKEY_LEN - 1] = '!';
+	assert_int_equal(apikey_canonical(alias, out), -1);
+}
+
 static void
 test_perm(void **state)
 {
@@ -326,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_apikey),
+		cmocka_unit_test(test_apikey_tags),
 		cmocka_unit_test(test_perm),
 		cmocka_unit_test(test_json_limits),
 		cmocka_unit_test(test_json_encode),
