@@ -41,6 +41,7 @@ static const struct copt copts[] = {
 	NUM("db.connect_timeout", db_connect_timeout, 1, 600),
 	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
 	NUM("log.requests", log_requests, 0, 1),
+	STR("log.file", log_file),
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
 	NUM("auth.cache_ttl", auth_cache_ttl, 0, 300),
 	NUM("expiry.grace_days", expiry_grace_days, 0, 3650),

@@ -42,6 +42,7 @@ struct config {
 	}		 rl_routes[CONFIG_RL_ROUTES_MAX];
 	size_t		 nrl_routes;
 	long		 log_requests;	/* one JSON line per request */
+	char		 log_file[256];	/* stderr goes here; "" = stderr */
 	long		 jwt_leeway;	/* default for issuers */
 	long		 auth_cache_ttl; /* seconds a worker trusts a key */
 	long		 expiry_grace_days; /* InGrace after validUpto */

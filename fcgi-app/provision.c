@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "logfile.h"
 #include "provision.h"
 
 #define PROVISION_POLL_US	500000
@@ -392,6 +393,8 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	if (db == NULL)
 		return 1;
 	while (!*stop) {
+		if (logfile_reopen_due())
+			logfile_reopen();
 		rc = provision_once(db, cfg);
 		if (rc != 1)
 			usleep(PROVISION_POLL_US);
