@@ -53,6 +53,16 @@ static const struct copt copts[] = {
 	STR("provision.sql_dir", provision_sql_dir),
 };
 
+const char *
+config_path(void)
+{
+	const char	*env = getenv("TENANTD_CONFIG");
+
+	if (env != NULL && *env != '\0')
+		return env;
+	return access(CONFIG_PATH, R_OK) == 0 ? CONFIG_PATH : NULL;
+}
+
 void
 config_defaults(struct config *c)
 {

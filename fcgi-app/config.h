@@ -60,6 +60,11 @@ struct config {
 	char		 keyfiles[CONFIG_ISSUERS_MAX][JWT_KEYS_MAX][256];
 };
 
+/* The file read when neither --config nor $TENANTD_CONFIG names one. */
+#define CONFIG_PATH	SYSCONFDIR "/tenantd/tenantd.conf"
+
+/* $TENANTD_CONFIG, else CONFIG_PATH when it exists, else NULL. */
+const char	*config_path(void);
 void	 config_defaults(struct config *);
 /* Reads path (which must exist) and applies it. */
 int	 config_load_file(struct config *, const char *path, char *err,

@@ -48,7 +48,7 @@ usage(FILE *f)
 	    " [--workers N] [--pidfile FILE]\n"
 	    "               [--log FILE]\n"
 	    "  -c, --config FILE   configuration file (default $TENANTD_CONFIG,\n"
-	    "                      then /etc/tenantd/tenantd.conf if present)\n"
+	    "                      then " CONFIG_PATH " if present)\n"
 	    "  -l, --listen ADDR   open this socket; default: the socket systemd\n"
 	    "                      passes (LISTEN_FDS), else the one on fd 0\n"
 	    "                      (spawn-fcgi, mod_fcgid), else CGI\n"
@@ -218,7 +218,7 @@ main(int argc, char *argv[])
 	};
 	struct config	 cfg;
 	struct ratelimit *rl;
-	const char	*cfgpath = getenv("TENANTD_CONFIG"), *pidfile = NULL;
+	const char	*cfgpath = config_path(), *pidfile = NULL;
 	const char	*listen = NULL, *workers = NULL, *nginx_inc = NULL;
 	const char	*logpath = NULL;
 	char		 err[512];
@@ -242,8 +242,6 @@ main(int argc, char *argv[])
 		default: usage(stderr); return 2;
 		}
 	config_defaults(&cfg);
-	if (cfgpath == NULL && access("/etc/tenantd/tenantd.conf", R_OK) == 0)
-		cfgpath = "/etc/tenantd/tenantd.conf";
 	if (cfgpath != NULL &&
 	    config_load_file(&cfg, cfgpath, err, sizeof(err)) == -1)
 		goto bad;

@@ -39,7 +39,8 @@ static int	 cmd_token_dev(struct db *, const struct config *, int, char **);
 static int	 cmd_seed(struct db *, const struct config *, int, char **);
 
 static const struct cmd cmds[] = {
-	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]" },
+	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]  (default "
+	    SQLDIR ")" },
 	{ "account", "create", cmd_account_create, "account create NAME" },
 	{ "key", "create", cmd_key_create, "key create --account NAME "
 	    "--kind global|account|tenant [--tenant SLUG] --permissions "
@@ -61,7 +62,8 @@ usage(void)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: tenantctl [--config FILE] COMMAND\n");
+	fprintf(stderr, "usage: tenantctl [--config FILE] COMMAND\n"
+	    "  (default $TENANTD_CONFIG, then " CONFIG_PATH " if present)\n");
 	for (i = 0; i < NCMDS; i++)
 		fprintf(stderr, "  tenantctl %s\n", cmds[i].usage);
 }
@@ -449,7 +451,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char		*cfgpath = getenv("TENANTD_CONFIG");
+	const char		*cfgpath = config_path();
 	const struct cmd	*cmd;
 	struct config		 cfg;
 	struct db		*db;

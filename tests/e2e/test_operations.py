@@ -4,9 +4,15 @@ socket in a temporary directory and the stack's database settings.
 - --log FILE: master, workers and provisioner write to FILE; SIGHUP reopens it by name, so a
   rotated log keeps what came before and the next lines land in the new file.
 - systemd socket activation: the socket comes from LISTEN_FDS/LISTEN_PID on fd 3.
+- make install DESTDIR=...: programs, man pages that render cleanly and name every option,
+  setting and command, the example configuration (an existing one is kept), web-server
+  snippets, logrotate, systemd units that `systemd-analyze verify` accepts; tenantctl looks
+  for the migrations where they are installed; the installed tenantd serves an inherited
+  socket.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -208,3 +214,193 @@ def test_listen_pid_of_another_process_is_not_taken(stack, tmp):
                          capture_output=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(b"Status: 200"), out.stdout[:200]
+
+
+# ---------------------------------------------------------------------------
+# make install
+
+ROOT = Path(__file__).resolve().parents[2]
+DIRS = ("prefix", "bindir", "sysconfdir", "mandir", "pkgdatadir", "systemdsystemunitdir")
+
+
+def make_vars(bdir):
+    """The installation directories of the build in bdir, as its Makefile expands them."""
+    script = "print:\n" + "".join(f"\t@echo {d}=$({d})\n" for d in DIRS)
+    out = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(bdir), "-f", "Makefile",
+                          "-f", "-", "print"], input=script, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """make install DESTDIR=... from the build tree of the tenantd under test: (root, dirs),
+    dirs being the configured directories (without DESTDIR)."""
+    bdir = Path(tenantd_binary()).parent
+    if not (bdir / "Makefile").exists():
+        pytest.skip(f"{bdir} is not an autotools build tree")
+    dest = tmp_path_factory.mktemp("destdir")
+    out = subprocess.run(["make", "-C", str(bdir), "install", f"DESTDIR={dest}"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return dest, make_vars(bdir)
+
+
+def at(installed, dirname, *parts):
+    dest, dirs = installed
+    return Path(str(dest) + dirs[dirname]).joinpath(*parts)
+
+
+def test_install_lays_down_every_file(installed):
+    expect = [("bindir", "tenantd"), ("bindir", "tenantctl"),
+              ("mandir", "man8", "tenantd.8"), ("mandir", "man8", "tenantctl.8"),
+              ("sysconfdir", "tenantd", "tenantd.conf"),
+              ("sysconfdir", "tenantd", "tenantd.conf.example"),
+              ("pkgdatadir", "sql", "0001_init.sql"),
+              ("pkgdatadir", "sql", "tenant", "0001_tenant_schema.sql"),
+              ("pkgdatadir", "nginx", "tenantd.conf"),
+              ("pkgdatadir", "nginx", "tenantd-fastcgi.conf"),
+              ("pkgdatadir", "apache", "tenantd-proxy-fcgi.conf"),
+              ("pkgdatadir", "apache", "tenantd-fcgid.conf"),
+              ("pkgdatadir", "apache", "tenantd-cgi.conf"),
+              ("pkgdatadir", "apache", "tenantd.fcgi"),
+              ("pkgdatadir", "lighttpd", "tenantd.conf"),
+              ("pkgdatadir", "logrotate", "tenantd"),
+              ("systemdsystemunitdir", "tenantd.socket"),
+              ("systemdsystemunitdir", "tenantd.service")]
+    missing = [str(at(installed, *e)) for e in expect if not at(installed, *e).is_file()]
+    assert not missing, missing
+    _, dirs = installed
+    for f in ("bindir/tenantd", "bindir/tenantctl", "pkgdatadir/apache/tenantd.fcgi"):
+        d, name = f.split("/", 1)
+        assert os.access(at(installed, d, *name.split("/")), os.X_OK), f
+    # Installed paths are filled in, nothing is left to substitute.
+    wrapper = at(installed, "pkgdatadir", "apache", "tenantd.fcgi").read_text()
+    assert f"exec {dirs['bindir']}/tenantd " in wrapper
+    assert f"{dirs['sysconfdir']}/tenantd/tenantd.conf" in wrapper
+    for p in at(installed, "prefix").rglob("*"):
+        if p.is_file() and p.parent != at(installed, "bindir"):
+            left = re.search(r"@[a-z]+@", p.read_text(errors="replace"))
+            assert not left, f"{p}: {left[0]} left unsubstituted"
+    # The configuration holds a password: not world-readable.
+    assert at(installed, "sysconfdir", "tenantd", "tenantd.conf").stat().st_mode & 0o007 == 0
+
+
+def test_installed_example_configuration_is_valid(installed):
+    conf = at(installed, "sysconfdir", "tenantd", "tenantd.conf")
+    out = subprocess.run([str(at(installed, "bindir", "tenantd")), "--config", str(conf), "--routes"],
+                         env=child_env(), capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "/api/v1/tenants" in out.stdout
+
+
+def test_install_keeps_an_existing_configuration(installed):
+    dest, _ = installed
+    conf = at(installed, "sysconfdir", "tenantd", "tenantd.conf")
+    before = conf.read_text()
+    conf.write_text(before + "# edited by the operator\n")
+    try:
+        out = subprocess.run(["make", "-C", str(Path(tenantd_binary()).parent), "install",
+                              f"DESTDIR={dest}"], capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert conf.read_text().endswith("# edited by the operator\n")
+        assert at(installed, "sysconfdir", "tenantd", "tenantd.conf.example").read_text() == before
+    finally:
+        conf.write_text(before)
+
+
+@pytest.mark.parametrize("page", ["tenantd.8", "tenantctl.8"])
+def test_man_pages_render_without_warnings(installed, page):
+    path = at(installed, "mandir", "man8", page)
+    out = subprocess.run(["groff", "-mandoc", "-ww", "-z", str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr
+    if shutil.which("man"):
+        out = subprocess.run(["man", "--warnings", "-l", str(path)], capture_output=True, text=True,
+                             timeout=60, env={**os.environ, "MANWIDTH": "80", "MANPAGER": "cat",
+                                              "PAGER": "cat", "LC_ALL": "C.UTF-8"})
+        assert out.returncode == 0 and out.stderr == "", out.stderr
+        assert "EXIT STATUS" in out.stdout
+
+
+def man_text(installed, page):
+    out = subprocess.run(["groff", "-mandoc", "-Tutf8", "-P-c", "-P-b", "-P-u",
+                          str(at(installed, "mandir", "man8", page))],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.replace("\u2010", "-").replace("\u2212", "-")
+
+
+def test_tenantd_man_page_names_every_option_setting_and_signal(installed):
+    text = man_text(installed, "tenantd.8")
+    main_c = (ROOT / "fcgi-app" / "main.c").read_text()
+    options = re.findall(r'\{ "([a-z-]+)", (?:required|no|optional)_argument', main_c)
+    assert "log" in options and "listen" in options
+    missing = [o for o in options if f"--{o}" not in text]
+    keys = re.findall(r'(?:STR|NUM)\("([a-z_.]+)"|\{ "([a-z_.]+)", CT_',
+                      (ROOT / "fcgi-app" / "config.c").read_text())
+    keys = [a or b for a, b in keys] + ["rate_limit.route.", "surface.", "jwt."]
+    missing += [k for k in keys if k not in text]
+    missing += [w for w in ("SIGTERM", "SIGHUP", "SIGINT", "EXIT STATUS", "LISTEN_FDS",
+                            "TENANTD_CONFIG") if w not in text]
+    assert not missing, missing
+
+
+def test_tenantctl_man_page_names_every_command(installed):
+    text = man_text(installed, "tenantctl.8")
+    src = (ROOT / "fcgi-app" / "tenantctl.c").read_text()
+    cmds = re.findall(r'\{ "([a-z]+)", (?:NULL|"([a-z]+)"), cmd_', src)
+    assert len(cmds) >= 7
+    missing = [f"{a} {b}".strip() for a, b in cmds if f"{a} {b}".strip() not in text]
+    assert not missing, missing
+
+
+def test_tenantctl_migrate_looks_where_migrations_are_installed(installed):
+    """Without --dir, tenantctl migrate reads $(pkgdatadir)/sql, which make install fills."""
+    _, dirs = installed
+    out = subprocess.run([str(at(installed, "bindir", "tenantctl"))], env=child_env(),
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    default = re.search(r"migrate \[--dir SQLDIR\]\s+\(default (\S+)\)", out.stderr)
+    assert default, out.stderr
+    assert default[1] == dirs["pkgdatadir"] + "/sql"
+    installed_sql = sorted(p.name for p in at(installed, "pkgdatadir", "sql").glob("*.sql"))
+    assert installed_sql == sorted(p.name for p in (ROOT / "sql").glob("*.sql"))
+
+
+def test_systemd_units_verify(installed, tmp):
+    tool = shutil.which("systemd-analyze")
+    if not tool:
+        pytest.skip("systemd-analyze is not installed")
+    dest, dirs = installed
+    probe = tmp / "probe.service"
+    probe.write_text("[Service]\nExecStart=/bin/true\n")
+    if subprocess.run([tool, "verify", "--man=no", str(probe)], capture_output=True,
+                      timeout=60).returncode != 0:
+        pytest.skip("systemd-analyze verify cannot run here")
+    # The units name installed paths: point them into DESTDIR.
+    units = []
+    for name in ("tenantd.socket", "tenantd.service"):
+        text = at(installed, "systemdsystemunitdir", name).read_text()
+        (tmp / name).write_text(text.replace(dirs["bindir"] + "/", str(dest) + dirs["bindir"] + "/"))
+        units.append(str(tmp / name))
+    out = subprocess.run([tool, "verify", "--man=no", *units], capture_output=True, text=True,
+                         timeout=60)
+    assert (out.returncode, out.stderr.strip()) == (0, ""), out.stderr
+    service = (tmp / "tenantd.service").read_text()
+    for hardening in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                      "PrivateTmp=yes", "ProtectHome=yes",
+                      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+                      "SystemCallArchitectures=native"):
+        assert hardening in service.splitlines(), hardening
+
+
+def test_installed_tenantd_serves_an_inherited_socket(stack, installed, tmp):
+    sock, log = tmp / "s", tmp / "installed.log"
+    conf = own_config(stack, tmp / "t.conf", workers=1)
+    proc = start_socket_activated(str(at(installed, "bindir", "tenantd")), conf, sock, log)
+    try:
+        assert settled(lambda: healthz(sock) == 200), read(log)
+        assert "workers on inherited fd 3" in read(log)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0
