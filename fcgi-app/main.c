@@ -284,11 +284,12 @@ main(int argc, char *argv[])
 		fprintf(stderr, "tenantd %s: %ld workers on inherited fd %d\n",
 		    PACKAGE_VERSION, cfg.workers, fd);
 	if ((rl = ratelimit_new()) == NULL ||
-	    (keys_shared = keycache_shared_open(&cfg, 1)) == NULL) {
+	    (keys_shared = keycache_shared_open(&cfg)) == NULL) {
 		fprintf(stderr, "tenantd: cannot map shared memory\n");
 		return 1;
 	}
 	rc = master_run(&cfg, rl, fd);
+	keycache_shared_close();
 	ratelimit_free(rl);
 	if (pidfile != NULL)
 		unlink(pidfile);

@@ -309,8 +309,8 @@ cmd_key_revoke(struct db *db, const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tenantctl: no active key %s\n", argv[0]);
 		return 1;
 	}
-	/* A daemon on this host using the same database drops its cached keys. */
-	keycache_bump(keycache_shared_open(cfg, 0));
+	/* Daemons on this host using the same database drop their cached keys. */
+	keycache_bump_all(cfg);
 	printf("revoked %s\n", argv[0]);
 	return 0;
 }

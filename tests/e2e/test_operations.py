@@ -12,6 +12,7 @@ socket in a temporary directory and the stack's database settings.
 """
 
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -27,7 +28,7 @@ from fcgi_client import Conn, request_bytes
 from helpers import tenantd_binary
 
 # Settings the test sets itself; from the environment they would override its file.
-OWN_KEYS = ("listen", "workers", "log.file")
+OWN_KEYS = ("listen", "workers", "log.file", "auth.cache_ttl", "provision.enabled")
 
 
 def settled(check, timeout=30, every=0.05):
@@ -40,11 +41,11 @@ def settled(check, timeout=30, every=0.05):
         time.sleep(every)
 
 
-def own_config(stack, path, **settings):
+def own_config(stack, path, settings=None):
     """The stack's configuration without the keys this test sets, plus settings."""
     lines = [line for line in Path(stack.config).read_text().splitlines(True)
              if line.partition("=")[0].strip() not in OWN_KEYS]
-    lines += [f"{k.replace('_', '.')} = {v}\n" for k, v in settings.items()]
+    lines += [f"{k} = {v}\n" for k, v in (settings or {}).items()]
     path.write_text("".join(lines))
     return path
 
@@ -106,7 +107,7 @@ def tmp(tmp_path_factory):
 
 def test_log_file_is_reopened_on_sighup(stack, tmp):
     sock, log = tmp / "s", tmp / "tenantd.log"
-    conf = own_config(stack, tmp / "t.conf", listen=f"unix:{sock}", workers=2)
+    conf = own_config(stack, tmp / "t.conf", {"listen": f"unix:{sock}", "workers": 2})
     proc = subprocess.Popen([tenantd_binary(), "--config", str(conf), "--log", str(log)],
                             env=child_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "stderr", "wb"))
@@ -142,7 +143,8 @@ def test_log_file_is_reopened_on_sighup(stack, tmp):
 def test_log_file_from_the_configuration(stack, tmp):
     """log.file in the configuration does what --log does."""
     sock, log = tmp / "s", tmp / "from-config.log"
-    conf = own_config(stack, tmp / "t.conf", listen=f"unix:{sock}", workers=1, log_file=str(log))
+    conf = own_config(stack, tmp / "t.conf",
+                      {"listen": f"unix:{sock}", "workers": 1, "log.file": str(log)})
     proc = subprocess.Popen([tenantd_binary(), "--config", str(conf)], env=child_env(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -154,7 +156,7 @@ def test_log_file_from_the_configuration(stack, tmp):
 
 
 def test_unwritable_log_file_is_refused_at_start(stack, tmp):
-    conf = own_config(stack, tmp / "t.conf", listen=f"unix:{tmp / 's'}", workers=1)
+    conf = own_config(stack, tmp / "t.conf", {"listen": f"unix:{tmp / 's'}", "workers": 1})
     out = subprocess.run([tenantd_binary(), "--config", str(conf), "--log",
                           str(tmp / "no" / "such" / "dir.log")], env=child_env(),
                          stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
@@ -194,7 +196,7 @@ def test_systemd_socket_activation(stack, tmp):
     """No listen setting and a socket passed as systemd passes it: tenantd serves it (and not
     CGI on an empty stdin)."""
     sock, log = tmp / "s", tmp / "tenantd.log"
-    conf = own_config(stack, tmp / "t.conf", workers=1)
+    conf = own_config(stack, tmp / "t.conf", {"workers": 1})
     proc = start_socket_activated(tenantd_binary(), conf, sock, log)
     try:
         assert settled(lambda: healthz(sock, "socket-activated") == 200), read(log)
@@ -396,7 +398,7 @@ def test_systemd_units_verify(installed, tmp):
 
 def test_installed_tenantd_serves_an_inherited_socket(stack, installed, tmp):
     sock, log = tmp / "s", tmp / "installed.log"
-    conf = own_config(stack, tmp / "t.conf", workers=1)
+    conf = own_config(stack, tmp / "t.conf", {"workers": 1})
     proc = start_socket_activated(str(at(installed, "bindir", "tenantd")), conf, sock, log)
     try:
         assert settled(lambda: healthz(sock) == 200), read(log)
@@ -404,3 +406,110 @@ def test_installed_tenantd_serves_an_inherited_socket(stack, installed, tmp):
     finally:
         stop(proc)
     assert proc.returncode == 0
+
+
+# ---------------------------------------------------------------------------
+# The key-revocation shared memory (issue 13, defect 3): a tenantd run as another user with
+# the same database settings once exited "cannot map shared memory" on the first one's 0600
+# object; now each master has its own, removed when it stops, and a revocation reaches every
+# instance on the host that the revoking process may open.
+
+def keys_objects(pid):
+    return list(Path("/dev/shm").glob(f"tenantd-keys-*-{pid}"))
+
+
+@pytest.fixture
+def nobody_tenantd(stack, tmp):
+    """A tenantd run as nobody, one worker trusting a resolved key for 300 s: (sock, log, proc)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start tenantd as another user")
+    pw = pwd.getpwnam("nobody")
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+
+    if subprocess.run([tenantd_binary(), "--version"], preexec_fn=drop, capture_output=True,
+                      env=child_env()).returncode != 0:
+        pytest.skip("nobody cannot run the tenantd under test")
+    tmp.chmod(0o777)
+    sock, log = tmp / "s", tmp / "nobody.log"
+    conf = own_config(stack, tmp / "t.conf", {"listen": f"unix:{sock}", "workers": 1,
+                                              "auth.cache_ttl": 300, "provision.enabled": 0})
+    conf.chmod(0o644)
+    proc = subprocess.Popen([tenantd_binary(), "--config", str(conf), "--log", str(log)],
+                            preexec_fn=drop, env=child_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert settled(lambda: healthz(sock) == 200 or proc.poll() is not None), read(log)
+        assert proc.poll() is None, f"tenantd as nobody exited {proc.returncode}: {read(log)}"
+        yield sock, log, proc
+    finally:
+        stop(proc)
+
+
+def get_tenants(sock, key):
+    c = Conn(str(sock))
+    try:
+        c.send(request_bytes(1, "/api/v1/tenants?pageSize=1", keep=False,
+                             headers={"HTTP_AUTHORIZATION": f"Bearer {key}"}))
+        return c.response(1)[0]
+    finally:
+        c.close()
+
+
+def key_id(ctl, principal):
+    rows = [line.split("\t") for line in ctl.run("key", "list", "--account", principal.account)
+            .stdout.splitlines()[1:]]
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def test_tenantd_as_another_user_starts_beside_a_running_one(nobody_tenantd):
+    """The stack's tenantd runs as root with the same database settings; nobody's starts and
+    serves, with an object of its own that it removes when it stops."""
+    _, log, proc = nobody_tenantd
+    assert "cannot map shared memory" not in read(log)
+    assert "shared memory" not in read(log), "fell back to a private epoch"
+    objs = keys_objects(proc.pid)
+    assert len(objs) == 1 and objs[0].stat().st_uid == pwd.getpwnam("nobody").pw_uid, objs
+    assert objs[0].stat().st_mode & 0o777 == 0o600
+    stop(proc)
+    assert proc.returncode == 0, read(log)
+    assert not objs[0].exists(), "the object outlived its tenantd"
+
+
+def test_tenantctl_revocation_reaches_another_users_tenantd_at_once(nobody_tenantd, ctl):
+    sock, log, _ = nobody_tenantd
+    p = ctl.key(permissions="View")
+    assert get_tenants(sock, p.key) == 200     # resolved, and cached for 300 s
+    ctl.run("key", "revoke", key_id(ctl, p))
+    assert get_tenants(sock, p.key) == 401, read(log)
+
+
+def test_api_revocation_reaches_another_tenantd_on_the_host_at_once(nobody_tenantd, ctl, api,
+                                                                     admin):
+    """Revoked through the stack's tenantd (root): nobody's tenantd drops its cache too."""
+    sock, log, _ = nobody_tenantd
+    p = ctl.key(permissions="View", account=admin.account)
+    assert get_tenants(sock, p.key) == 200
+    ids = [line.split("\t")[0] for line in ctl.run("key", "list", "--account", admin.account)
+           .stdout.splitlines()[1:] if line.split("\t")[1] and p.key.startswith(line.split("\t")[1])]
+    assert len(ids) == 1, ids
+    r = api.delete(f"/api/v1/api-keys/{ids[0]}", key=admin.key)
+    assert r.status_code == 204, r.text
+    assert get_tenants(sock, p.key) == 401, read(log)
+
+
+def test_revocation_removes_objects_of_masters_that_are_gone(nobody_tenantd, ctl):
+    _, _, proc = nobody_tenantd
+    prefix = keys_objects(proc.pid)[0].name.rsplit("-", 1)[0]
+    gone = subprocess.Popen(["/bin/true"])
+    gone.wait()
+    stale = Path("/dev/shm") / f"{prefix}-{gone.pid}"
+    stale.write_bytes(b"\0" * 8)
+    p = ctl.key(permissions="View")
+    ctl.run("key", "revoke", key_id(ctl, p))
+    assert not stale.exists()
+    assert keys_objects(proc.pid), "a running tenantd's object was removed"
