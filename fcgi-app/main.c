@@ -33,6 +33,13 @@
 
 static volatile sig_atomic_t	 stopping;
 static struct keycache_shared	*keys_shared;	/* mapped before fork */
+static sigset_t			 unheld;	/* the mask before master_run */
+
+static void
+on_child(int sig)
+{
+	(void)sig;	/* only to end sigsuspend() */
+}
 
 static void
 on_stop(int sig)
@@ -75,6 +82,7 @@ spawn(const struct config *cfg, struct ratelimit *rl, int fd)
 	/* The child keeps the master's on_stop handler (no SA_RESTART). */
 	if ((pid = fork()) != 0)
 		return pid;
+	sigprocmask(SIG_SETMASK, &unheld, NULL);
 	_exit(worker_run(cfg, rl, keys_shared, fd, &stopping));
 }
 
@@ -142,6 +150,7 @@ spawn_provisioner(const struct config *cfg, int fd)
 
 	if ((pid = fork()) != 0)
 		return pid;
+	sigprocmask(SIG_SETMASK, &unheld, NULL);
 	close(fd);
 	/* Its database calls must not fail with EINTR on a reopen. */
 	memset(&sa, 0, sizeof(sa));
@@ -153,7 +162,9 @@ spawn_provisioner(const struct config *cfg, int fd)
 
 /*
  * Slots 0..workers-1 are the workers; the slot after them, when
- * provisioning is enabled, is the provisioning process.
+ * provisioning is enabled, is the provisioning process.  The master's
+ * signals are held except in sigsuspend(), so a stop or a SIGHUP that
+ * arrives between the checks and the wait is not left pending there.
  */
 static int
 master_run(const struct config *cfg, struct ratelimit *rl, int fd)
@@ -161,16 +172,30 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	pid_t		 pids[WORKERS_MAX + 1], pid;
 	time_t		 started[WORKERS_MAX + 1];
 	struct sigaction sa;
+	sigset_t	 held, waiting;
 	long		 i, n = cfg->workers + (cfg->provision_enabled ? 1 : 0);
 	int		 st, slot;
 
-	/* No SA_RESTART, so a blocked accept() or waitpid() sees the stop. */
+	sigemptyset(&held);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &held, &unheld);
+	waiting = unheld;
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
+	sigdelset(&waiting, SIGHUP);
+	sigdelset(&waiting, SIGCHLD);
+	/* No SA_RESTART, so a blocked accept() in a child sees the stop. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = logfile_on_hup;
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < n; i++) {
 		pids[i] = i < cfg->workers ? spawn(cfg, rl, fd) :
@@ -180,9 +205,10 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	while (!stopping) {
 		if (logfile_reopen_due())
 			reopen_all(pids, n);
-		pid = waitpid(-1, &st, 0);
-		if (pid == -1)
-			continue;	/* EINTR: re-check stopping */
+		if ((pid = waitpid(-1, &st, WNOHANG)) <= 0) {
+			sigsuspend(&waiting);
+			continue;
+		}
 		if ((slot = slot_of(pids, n, pid)) < 0)
 			continue;
 		fprintf(stderr, "tenantd: worker %d %s %d; restarting\n",
@@ -197,6 +223,7 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 		    spawn_provisioner(cfg, fd);
 		started[slot] = time(NULL);
 	}
+	sigprocmask(SIG_SETMASK, &unheld, NULL);
 	stop_workers(pids, n);
 	return 0;
 }
