@@ -513,3 +513,31 @@ def test_revocation_removes_objects_of_masters_that_are_gone(nobody_tenantd, ctl
     ctl.run("key", "revoke", key_id(ctl, p))
     assert not stale.exists()
     assert keys_objects(proc.pid), "a running tenantd's object was removed"
+
+
+def test_cgi_body_over_the_limit_is_read_before_the_413(stack, tmp):
+    """In CGI mode a body over body_limit is still read, CONTENT_LENGTH bytes and no more, before
+    tenantd answers 413 and exits: Apache mod_cgid drops the connection unanswered when its
+    CGI program leaves the body unread. stdin stays open, as a client socket may."""
+    conf = own_config(stack, tmp / "t.conf")
+    size = 1024 * 1024 + 4096
+    r, w = os.pipe()
+    env = child_env(REQUEST_METHOD="POST", REQUEST_URI="/api/v1/tenants", QUERY_STRING="",
+                    SERVER_PROTOCOL="HTTP/1.1", CONTENT_TYPE="application/json",
+                    CONTENT_LENGTH=str(size), HTTP_AUTHORIZATION="Bearer tk_live_x")
+    proc = subprocess.Popen([tenantd_binary(), "--config", str(conf)], env=env, stdin=r,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    os.close(r)
+    written = 0
+    try:
+        chunk = b"x" * 65536
+        while written < size:
+            written += os.write(w, chunk[:size - written])
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(w)
+        if proc.poll() is None:
+            proc.kill()
+    assert written == size
+    assert proc.returncode == 0
+    assert out.startswith(b"Status: 413"), out[:200]
