@@ -97,7 +97,7 @@ def read(path):
 
 
 @pytest.fixture
-def tmp(tmp_path_factory):
+def tmp():
     # A short path: a unix socket's path has room for 107 bytes.
     d = Path("/tmp") / f"td-ops-{uuid.uuid4().hex[:8]}"
     d.mkdir()
