@@ -48,6 +48,7 @@ static const struct copt copts[] = {
 	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
 	NUM("rate_limit.conflicts_per_minute", rate_limit_conflicts, 0, 1000000000),
 	NUM("log.requests", log_requests, 0, 1),
+	STR("log.file", log_file),
 	NUM("jwt.leeway", jwt_leeway, 0, 3600),
 	NUM("auth.cache_ttl", auth_cache_ttl, 0, 300),
 	NUM("expiry.grace_days", expiry_grace_days, 0, 3650),
@@ -68,6 +69,16 @@ static const struct copt copts[] = {
 	NUM("provision.read_timeout", provision_read_timeout, 1, 600),
 	STR("secrets.active", secrets_active),
 };
+
+const char *
+config_path(void)
+{
+	const char	*env = getenv("TENANTD_CONFIG");
+
+	if (env != NULL && *env != '\0')
+		return env;
+	return access(CONFIG_PATH, R_OK) == 0 ? CONFIG_PATH : NULL;
+}
 
 void
 config_defaults(struct config *c)

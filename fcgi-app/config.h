@@ -47,6 +47,7 @@ struct config {
 	}		 rl_routes[CONFIG_RL_ROUTES_MAX];
 	size_t		 nrl_routes;
 	long		 log_requests;	/* one JSON line per request */
+	char		 log_file[256];	/* stderr goes here; "" = stderr */
 	long		 jwt_leeway;	/* default for issuers */
 	long		 auth_cache_ttl; /* seconds a worker trusts a key */
 	long		 expiry_grace_days; /* InGrace after validUpto */
@@ -81,6 +82,11 @@ struct config {
 	char		 keyfiles[CONFIG_ISSUERS_MAX][JWT_KEYS_MAX][256];
 };
 
+/* The file read when neither --config nor $TENANTD_CONFIG names one. */
+#define CONFIG_PATH	SYSCONFDIR "/tenantd/tenantd.conf"
+
+/* $TENANTD_CONFIG, else CONFIG_PATH when it exists, else NULL. */
+const char	*config_path(void);
 void	 config_defaults(struct config *);
 /* Reads path (which must exist) and applies it. */
 int	 config_load_file(struct config *, const char *path, char *err,

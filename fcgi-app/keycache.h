@@ -3,9 +3,11 @@
  * costs no database round trip.  Entries live auth.cache_ttl seconds (and
  * never past the key's own expiry).  A revocation bumps an epoch in shared
  * memory, and every worker drops its cache on its next request.  The
- * memory is a named POSIX object derived from the database the daemon
- * uses, so tenantctl on the same host, reading the same configuration,
- * reaches it too; on another host a revocation is seen within the TTL.
+ * memory is a named POSIX object per daemon, named after the database it
+ * uses, so tenantctl and other daemons on the same host with the same
+ * database settings reach it too (where their user may open it); on
+ * another host, as another user, or through other db.* settings for the
+ * same database, a revocation is seen within the TTL.
  */
 #ifndef KEYCACHE_H
 #define KEYCACHE_H
@@ -19,18 +21,27 @@
 struct keycache_shared;
 
 /*
- * Maps the shared epoch named after the configuration's database.
- * create: the daemon's master, before forking; otherwise (tenantctl) NULL
- * when no daemon made it.
+ * The daemon's master, before forking: creates and maps its shared epoch,
+ * named after the configuration's database and its pid.  If that fails,
+ * an anonymous one the workers share, after a warning; NULL only when no
+ * memory can be mapped at all.
  */
-struct keycache_shared *keycache_shared_open(const struct config *,
-		    int create);
+struct keycache_shared *keycache_shared_open(const struct config *);
+/* The master, when it stops: removes its object. */
+void		 keycache_shared_close(void);
 /* Turns the cache on in this process (ttl 0 leaves it off). */
 void		 keycache_attach(struct keycache_shared *, long ttl);
-/* Drops every worker's cached keys (after a revocation). */
+/*
+ * Drops every worker's cached keys (after a revocation), and those of
+ * other daemons on this host with the same database settings.
+ */
 void		 keycache_invalidate(void);
-/* The same from outside the daemon (tenantctl). */
-void		 keycache_bump(struct keycache_shared *);
+/*
+ * The same from outside the daemon (tenantctl): bumps the epoch of every
+ * daemon on this host with the same database settings that this user may
+ * reach (root: all).  Returns how many it reached.
+ */
+int		 keycache_bump_all(const struct config *);
 
 
 int		 keycache_get(const unsigned char hash[APIKEY_HASH_LEN],

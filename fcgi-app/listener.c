@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include "listener.h"
+
+#define SD_LISTEN_FDS_START	3
 
 static int
 open_unix(const char *path, int backlog, unsigned int mode)
@@ -89,11 +92,49 @@ listener_open(const char *addr, int backlog, unsigned int mode)
 	return open_tcp(addr, backlog);
 }
 
-int
-listener_inherited(void)
+static int
+is_listening(int fd)
 {
 	int		 on = 0;
 	socklen_t	 len = sizeof(on);
 
-	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+/*
+ * systemd's socket activation (sd_listen_fds(3), without libsystemd):
+ * LISTEN_PID names this process and LISTEN_FDS counts the sockets passed
+ * from fd 3 on; tenantd serves the first.  The variables are removed so
+ * that nothing tenantd starts takes them for its own.
+ */
+static int
+systemd_fd(void)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char		*end;
+	long		 n;
+
+	if (pid == NULL || fds == NULL)
+		return -1;
+	errno = 0;
+	n = strtol(pid, &end, 10);
+	if (errno != 0 || *end != '\0' || n != (long)getpid())
+		return -1;
+	n = strtol(fds, &end, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end != '\0' || n < 1 || !is_listening(SD_LISTEN_FDS_START))
+		return -1;
+	return SD_LISTEN_FDS_START;
+}
+
+int
+listener_inherited(void)
+{
+	int	 fd;
+
+	if ((fd = systemd_fd()) != -1)
+		return fd;
+	return is_listening(0) ? 0 : -1;
 }

@@ -1,4 +1,7 @@
-/* The FastCGI listening socket: opened by tenantd, or inherited on fd 0. */
+/*
+ * The FastCGI listening socket: opened by tenantd, or inherited from
+ * systemd (LISTEN_FDS, fd 3) or on fd 0 (spawn-fcgi, mod_fcgid, lighttpd).
+ */
 #ifndef LISTENER_H
 #define LISTENER_H
 
@@ -9,7 +12,10 @@
  */
 int	 listener_open(const char *addr, int backlog, unsigned int mode);
 
-/* Whether fd 0 is a listening socket (FastCGI) rather than CGI's stdin. */
+/*
+ * The inherited listening socket: systemd's, else fd 0 when it is one
+ * (FastCGI) rather than CGI's stdin; -1 when there is none.
+ */
 int	 listener_inherited(void);
 
 #endif

@@ -22,6 +22,7 @@
 #include "json_arena.h"
 #include "keycache.h"
 #include "listener.h"
+#include "logfile.h"
 #include "page_marks.h"
 #include "provision.h"
 #include "tenant_model.h"
@@ -33,6 +34,13 @@
 
 static volatile sig_atomic_t	 stopping;
 static struct keycache_shared	*keys_shared;	/* mapped before fork */
+static sigset_t			 unheld;	/* the mask before master_run */
+
+static void
+on_child(int sig)
+{
+	(void)sig;	/* only to end sigsuspend() */
+}
 
 static void
 on_stop(int sig)
@@ -46,12 +54,16 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: tenantd [--config FILE] [--listen unix:PATH|HOST:PORT]"
 	    " [--workers N] [--pidfile FILE]\n"
+	    "               [--log FILE]\n"
 	    "  -c, --config FILE   configuration file (default $TENANTD_CONFIG,\n"
-	    "                      then /etc/tenantd/tenantd.conf if present)\n"
-	    "  -l, --listen ADDR   open this socket; default: the socket on fd 0\n"
-	    "                      (spawn-fcgi, systemd, mod_fcgid)\n"
+	    "                      then " CONFIG_PATH " if present)\n"
+	    "  -l, --listen ADDR   open this socket; default: the socket systemd\n"
+	    "                      passes (LISTEN_FDS), else the one on fd 0\n"
+	    "                      (spawn-fcgi, mod_fcgid), else CGI\n"
 	    "  -w, --workers N     worker processes (default: one per core)\n"
 	    "  -p, --pidfile FILE  write the master's pid here\n"
+	    "  -L, --log FILE      write messages and request lines to FILE\n"
+	    "                      (log.file), reopened on SIGHUP\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
 	    "  -R, --routes        list every route served and its permission\n"
@@ -71,6 +83,7 @@ spawn(const struct config *cfg, struct ratelimit *rl, int fd)
 	/* The child keeps the master's on_stop handler (no SA_RESTART). */
 	if ((pid = fork()) != 0)
 		return pid;
+	sigprocmask(SIG_SETMASK, &unheld, NULL);
 	_exit(worker_run(cfg, rl, keys_shared, fd, &stopping));
 }
 
@@ -114,21 +127,45 @@ stop_workers(pid_t *pids, long n)
 		}
 }
 
+/*
+ * SIGHUP: the master reopens the log file and passes the signal on, since
+ * each child holds the old file on its own fd 2 until it reopens it.
+ */
+static void
+reopen_all(const pid_t *pids, long n)
+{
+	long	 i;
+
+	logfile_reopen();
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGHUP);
+}
+
 /* The provisioning process: no socket, its own database connection. */
 static pid_t
 spawn_provisioner(const struct config *cfg, int fd)
 {
-	pid_t	 pid;
+	struct sigaction sa;
+	pid_t		 pid;
 
 	if ((pid = fork()) != 0)
 		return pid;
+	sigprocmask(SIG_SETMASK, &unheld, NULL);
 	close(fd);
+	/* Its database calls must not fail with EINTR on a reopen. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = logfile_on_hup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	_exit(provision_run(cfg, &stopping));
 }
 
 /*
  * Slots 0..workers-1 are the workers; the slot after them, when
- * provisioning is enabled, is the provisioning process.
+ * provisioning is enabled, is the provisioning process.  The master's
+ * signals are held except in sigsuspend(), so a stop or a SIGHUP that
+ * arrives between the checks and the wait is not left pending there.
  */
 static int
 master_run(const struct config *cfg, struct ratelimit *rl, int fd)
@@ -136,14 +173,30 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	pid_t		 pids[WORKERS_MAX + 1], pid;
 	time_t		 started[WORKERS_MAX + 1];
 	struct sigaction sa;
+	sigset_t	 held, waiting;
 	long		 i, n = cfg->workers + (cfg->provision_enabled ? 1 : 0);
 	int		 st, slot;
 
-	/* No SA_RESTART, so a blocked accept() or waitpid() sees the stop. */
+	sigemptyset(&held);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &held, &unheld);
+	waiting = unheld;
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
+	sigdelset(&waiting, SIGHUP);
+	sigdelset(&waiting, SIGCHLD);
+	/* No SA_RESTART, so a blocked accept() in a child sees the stop. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = logfile_on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < n; i++) {
 		pids[i] = i < cfg->workers ? spawn(cfg, rl, fd) :
@@ -151,9 +204,12 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 		started[i] = time(NULL);
 	}
 	while (!stopping) {
-		pid = waitpid(-1, &st, 0);
-		if (pid == -1)
-			continue;	/* EINTR: re-check stopping */
+		if (logfile_reopen_due())
+			reopen_all(pids, n);
+		if ((pid = waitpid(-1, &st, WNOHANG)) <= 0) {
+			sigsuspend(&waiting);
+			continue;
+		}
 		if ((slot = slot_of(pids, n, pid)) < 0)
 			continue;
 		fprintf(stderr, "tenantd: worker %d %s %d; restarting\n",
@@ -168,6 +224,7 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 		    spawn_provisioner(cfg, fd);
 		started[slot] = time(NULL);
 	}
+	sigprocmask(SIG_SETMASK, &unheld, NULL);
 	stop_workers(pids, n);
 	return 0;
 }
@@ -180,6 +237,7 @@ main(int argc, char *argv[])
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "log", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "routes", no_argument, NULL, 'R' },
@@ -188,20 +246,22 @@ main(int argc, char *argv[])
 	};
 	struct config	 cfg;
 	struct ratelimit *rl;
-	const char	*cfgpath = getenv("TENANTD_CONFIG"), *pidfile = NULL;
+	const char	*cfgpath = config_path(), *pidfile = NULL;
 	const char	*listen = NULL, *workers = NULL, *nginx_inc = NULL;
+	const char	*logpath = NULL;
 	char		 err[512];
 	FILE		*f;
 	int		 ch, fd, rc, routes = 0;
 
 	/* Before any jansson value exists: every block must carry its header. */
 	json_arena_install();
-	while ((ch = getopt_long(argc, argv, "c:l:w:p:hVR", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:l:w:p:L:hVR", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'w': workers = optarg; break;
 		case 'p': pidfile = optarg; break;
+		case 'L': logpath = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tenantd %s\n", PACKAGE_VERSION); return 0;
 		case 'R': routes = 1; break;
@@ -210,14 +270,13 @@ main(int argc, char *argv[])
 		default: usage(stderr); return 2;
 		}
 	config_defaults(&cfg);
-	if (cfgpath == NULL && access("/etc/tenantd/tenantd.conf", R_OK) == 0)
-		cfgpath = "/etc/tenantd/tenantd.conf";
 	if (cfgpath != NULL &&
 	    config_load_file(&cfg, cfgpath, err, sizeof(err)) == -1)
 		goto bad;
 	config_load_env(&cfg);
 	if ((listen && config_set(&cfg, "listen", listen, err, sizeof(err))) ||
 	    (workers && config_set(&cfg, "workers", workers, err, sizeof(err))) ||
+	    (logpath && config_set(&cfg, "log.file", logpath, err, sizeof(err))) ||
 	    config_finish(&cfg, err, sizeof(err)) == -1 ||
 	    app_configure(&cfg, err, sizeof(err)) == -1)
 		goto bad;
@@ -229,6 +288,8 @@ main(int argc, char *argv[])
 		config_free(&cfg);
 		return 0;
 	}
+	if (*cfg.log_file != '\0' && logfile_open(cfg.log_file) == -1)
+		return 1;
 	tenant_model_set_grace(cfg.expiry_grace_days * 86400);
 	tenant_model_set_conn_policy(&(struct conn_policy){
 	    .hosts = cfg.provision_db_hosts, .ports = cfg.provision_db_ports,
@@ -237,28 +298,31 @@ main(int argc, char *argv[])
 	tenants_set_license_limit(cfg.license_max_tenants);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
-	if (*cfg.listen == '\0' && !listener_inherited()) {
+	if (*cfg.listen == '\0' && (fd = listener_inherited()) == -1) {
 		rc = worker_cgi(&cfg);
 		config_free(&cfg);
 		return rc;
 	}
-	if (*cfg.listen == '\0')
-		fd = 0;		/* FCGI_LISTENSOCK_FILENO */
-	else if ((fd = listener_open(cfg.listen, (int)cfg.backlog,
+	if (*cfg.listen != '\0' && (fd = listener_open(cfg.listen, (int)cfg.backlog,
 	    (unsigned int)cfg.socket_mode)) == -1)
 		return 1;
 	if (pidfile != NULL && (f = fopen(pidfile, "w")) != NULL) {
 		fprintf(f, "%d\n", (int)getpid());
 		fclose(f);
 	}
-	fprintf(stderr, "tenantd %s: %ld workers on %s\n", PACKAGE_VERSION,
-	    cfg.workers, *cfg.listen ? cfg.listen : "fd 0");
+	if (*cfg.listen != '\0')
+		fprintf(stderr, "tenantd %s: %ld workers on %s\n",
+		    PACKAGE_VERSION, cfg.workers, cfg.listen);
+	else
+		fprintf(stderr, "tenantd %s: %ld workers on inherited fd %d\n",
+		    PACKAGE_VERSION, cfg.workers, fd);
 	if ((rl = ratelimit_new()) == NULL ||
-	    (keys_shared = keycache_shared_open(&cfg, 1)) == NULL) {
+	    (keys_shared = keycache_shared_open(&cfg)) == NULL) {
 		fprintf(stderr, "tenantd: cannot map shared memory\n");
 		return 1;
 	}
 	rc = master_run(&cfg, rl, fd);
+	keycache_shared_close();
 	ratelimit_free(rl);
 	if (pidfile != NULL)
 		unlink(pidfile);

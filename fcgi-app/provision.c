@@ -13,6 +13,7 @@
 
 #include "connstr.h"
 #include "connections.h"
+#include "logfile.h"
 #include "provision.h"
 #include "secretbox.h"
 #include "tenant_model.h"
@@ -489,6 +490,8 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	if (db == NULL)
 		return 1;
 	while (!*stop) {
+		if (logfile_reopen_due())
+			logfile_reopen();
 		rc = provision_once(db, cfg);
 		/* Disconnected Microsoft 365 tenants past their retention. */
 		if (time(NULL) >= next_purge) {

@@ -230,13 +230,26 @@ content_length(const char *s, unsigned long long *n)
 	return 1;
 }
 
+/*
+ * Discards the rest of a body: to the end of a FastCGI stream, or on
+ * CGI's stdin (which may be the client's socket and never end) at most
+ * the n bytes CONTENT_LENGTH promised.  A CGI program that exits with
+ * its body unread makes Apache mod_cgid drop the connection unanswered.
+ */
 static void
-drain(const struct body_source *in)
+drain(const struct body_source *in, unsigned long long n)
 {
 	char	 scratch[8192];
+	int	 got, want;
 
-	while (in->ends && in->read(in->arg, scratch, sizeof(scratch)) > 0)
-		;
+	while (in->ends || n > 0) {
+		want = !in->ends && n < sizeof(scratch) ? (int)n :
+		    (int)sizeof(scratch);
+		if ((got = in->read(in->arg, scratch, want)) <= 0)
+			break;
+		if (!in->ends)
+			n -= (unsigned long long)got;
+	}
 }
 
 /* Reads up to want bytes (or to the end); the count read, -1 on error. */
@@ -278,7 +291,7 @@ read_body(struct request *r, const struct body_source *in, size_t limit,
 
 	buf_reset(body);
 	if ((has = content_length(r->content_length, &want)) == -1) {
-		drain(in);
+		drain(in, 0);
 		r->refused = "CONTENT_LENGTH is not a count of bytes";
 		return 400;
 	}
@@ -287,7 +300,7 @@ read_body(struct request *r, const struct body_source *in, size_t limit,
 		    r->method == HTTP_PUT || r->method == HTTP_PATCH ?
 		    (unsigned long long)limit + 1 : 0;
 	else if (want > limit) {
-		drain(in);
+		drain(in, want);
 		r->refused = "the request body is over the size limit";
 		return 413;
 	}
@@ -295,13 +308,13 @@ read_body(struct request *r, const struct body_source *in, size_t limit,
 		return 500;
 	body->data[body->len] = '\0';
 	if (has == 0 && body->len > limit) {
-		drain(in);
+		drain(in, 0);
 		r->refused = "the request body is over the size limit";
 		return 413;
 	}
 	if (has == 1 && (body->len < want ||
 	    (in->ends && in->read(in->arg, &extra, 1) > 0))) {
-		drain(in);
+		drain(in, 0);
 		r->refused = "the request body is not CONTENT_LENGTH bytes long";
 		return 400;
 	}
@@ -324,7 +337,7 @@ request_read(struct request *r, char **envp, const struct body_source *in,
 	set_request_id(r);
 	r->body = "";
 	if ((rc = set_path(r, cfg)) != 0) {
-		drain(in);
+		drain(in, 0);
 		return rc;
 	}
 	return read_body(r, in, (size_t)cfg->body_limit, body);

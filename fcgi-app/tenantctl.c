@@ -48,7 +48,8 @@ static int	 cmd_connection_import(struct db *, const struct config *, int,
 		    char **);
 
 static const struct cmd cmds[] = {
-	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]" },
+	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]  (default "
+	    SQLDIR ")" },
 	{ "account", "create", cmd_account_create, "account create NAME" },
 	{ "key", "create", cmd_key_create, "key create --account NAME "
 	    "--kind global|account|tenant [--tenant SLUG] --permissions "
@@ -74,7 +75,8 @@ usage(void)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: tenantctl [--config FILE] COMMAND\n");
+	fprintf(stderr, "usage: tenantctl [--config FILE] COMMAND\n"
+	    "  (default $TENANTD_CONFIG, then " CONFIG_PATH " if present)\n");
 	for (i = 0; i < NCMDS; i++)
 		fprintf(stderr, "  tenantctl %s\n", cmds[i].usage);
 }
@@ -441,8 +443,8 @@ cmd_key_revoke(struct db *db, const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tenantctl: no active key %s\n", argv[0]);
 		return 1;
 	}
-	/* A daemon on this host using the same database drops its cached keys. */
-	keycache_bump(keycache_shared_open(cfg, 0));
+	/* Daemons on this host using the same database drop their cached keys. */
+	keycache_bump_all(cfg);
 	printf("revoked %s\n", argv[0]);
 	return 0;
 }
@@ -643,7 +645,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char		*cfgpath = getenv("TENANTD_CONFIG");
+	const char		*cfgpath = config_path();
 	const struct cmd	*cmd;
 	struct config		 cfg;
 	struct db		*db;

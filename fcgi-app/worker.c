@@ -17,6 +17,7 @@
 #include "ctx.h"
 #include "fastcgi.h"
 #include "json_arena.h"
+#include "logfile.h"
 #include "worker.h"
 
 /*
@@ -458,6 +459,10 @@ worker_loop(struct worker *w, int lfd, volatile sig_atomic_t *stop)
 		if ((rc = wait_ready(pfd, first + npolled, npolled > 0)) == -1 &&
 		    errno != EINTR)
 			break;
+		if (logfile_reopen_due()) {
+			accesslog_flush();	/* what came before, to the old file */
+			logfile_reopen();
+		}
 		if (rc > 0) {
 			serve_ready(w, pfd, first, npolled);
 			if (listening && pfd[0].revents != 0)
@@ -477,12 +482,13 @@ worker_run(const struct config *cfg, struct ratelimit *rl,
 	int		 fl;
 
 	/*
-	 * SIGTERM and SIGINT are held except while waiting, so a stop never
-	 * cuts a request short and costs no system call per request.
+	 * SIGTERM, SIGINT and SIGHUP are held except while waiting, so a stop
+	 * never cuts a request short and costs no system call per request.
 	 */
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	if ((fl = fcntl(lfd, F_GETFL)) == -1 ||
 	    fcntl(lfd, F_SETFL, fl | O_NONBLOCK) == -1)

@@ -26,6 +26,9 @@ TD_PACKAGES=(
 	nginx-light
 	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography python3-yaml
 	libxml2-utils iso-codes curl ca-certificates wrk spawn-fcgi
+	# tests/e2e/test_servers.py: tenantd behind Apache (mod_proxy_fcgi, mod_fcgid,
+	# mod_cgid) and lighttpd, each started project-locally on a free port
+	apache2 libapache2-mod-fcgid lighttpd
 )
 
 # MariaDB programs read /etc/mysql/*.cnf unless told not to; --no-defaults keeps the
