@@ -23,7 +23,17 @@ WHAT = {
     "count": "GET /api/v1/tenants/count",
     "search": "GET /api/v1/tenants?q=K (text search)",
     "create": "POST /api/v1/tenants (durable)",
+    "tc_get": "seed 000: GET /v1/tenants/{tenant_id}",
+    "mindzie_get": "seed 003: GET /api/tenant/{tenantId}",
+    "tc_list": "seed 000: GET /v1/tenants (10 connections)",
+    "aether_list": "seed 004: GET /tenants/me/connections (10)",
+    "laravel_list": "seed 002: GET /tenants (first page)",
+    "mindzie_list": "seed 003: GET /api/tenant?pageSize=10",
 }
+# Each compatibility surface's GET by id and first list page against the canonical
+# equivalent in the same run (issue 11): at least 0.9x.
+SURFACES = [("tc_get", "get_json"), ("mindzie_get", "get_json"), ("tc_list", "list_1"),
+            ("aether_list", "list_1"), ("laravel_list", "list_1"), ("mindzie_list", "list_1")]
 BIG = 1_000_000
 
 
@@ -94,6 +104,11 @@ def targets(res, tenants, rss=None, rss_requests=0):
                 f"{c:.1f} ms (worst round)" if c is not None else "n/a",
                 ("MISSED" if c is None else judge(c < 20)) if tenants >= BIG
                 else f"not judged: {tenants:,} tenants (indicative: {'under' if c is not None and c < 20 else 'over'})"))
+    for name, canon in SURFACES:
+        r = ratio(g(name), g(canon))
+        out.append((f"{name} ≥ 0.9× {canon}", name,
+                    f"{r:.3f}× ({g(name):,.0f} vs {g(canon):,.0f} req/s)" if r else "n/a",
+                    judge(r is not None and r >= 0.9)))
     cr = g("create")
     out.append(("create ≥ 1,000/s (durable)", "create", f"{cr:,.0f}/s" if cr is not None else "n/a",
                 judge(cr is not None and cr >= 1000)))

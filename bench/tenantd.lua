@@ -8,6 +8,8 @@
 --         search  GET /api/v1/tenants?q=K (substring search in name/description)
 --         create  POST /api/v1/tenants, a new slug and name per request -> 202
 --         mix     get, xml, etag, list page 1, count in turn (the long RSS run)
+--         path    GET PATH_ONE (a compatibility surface's list)
+--         paths   GET a random line of the file PATHS (a surface's get by id)
 --   N     number of seeded tenants (100000)
 --   KEY   API key (tk_live_...), sent as Authorization: Bearer
 --   PAGE  page number for KIND=list (1)
@@ -21,6 +23,9 @@ local n = tonumber(os.getenv("N") or "100000")
 local key = os.getenv("KEY") or ""
 local page = os.getenv("PAGE") or "1"
 local run = os.getenv("RUN") or "x"
+local one_path = os.getenv("PATH_ONE")
+local paths_file = os.getenv("PATHS")
+local paths = {}
 
 local threads = {}
 
@@ -52,6 +57,12 @@ function init(args)
     fixed = wrk.format("GET", base .. "?pageNumber=" .. page)
   elseif kind == "count" then
     fixed = wrk.format("GET", base .. "/count")
+  elseif kind == "path" then
+    fixed = wrk.format("GET", one_path)
+  elseif kind == "paths" then
+    for line in io.lines(paths_file) do
+      paths[#paths + 1] = line
+    end
   elseif kind == "create" then
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
@@ -69,6 +80,8 @@ request = function()
     return fixed
   elseif kind == "get" or kind == "xml" or kind == "etag" then
     return wrk.format("GET", by_id())
+  elseif kind == "paths" then
+    return wrk.format("GET", paths[math.random(1, #paths)])
   elseif kind == "search" then
     return wrk.format("GET", base .. "?q=" .. math.random(1, n))
   elseif kind == "create" then
