@@ -452,8 +452,10 @@ app_handle(struct ctx *c, int early)
 			response_set(c->resp, 204, NULL, NULL, NULL);
 			return;
 		}
-		if (rc == 405)
+		if (rc == 405) {
 			response_header(c->resp, "Allow", "%s", allow);
+			c->allow = allow;
+		}
 		ctx_error(c, rc, rc == 405 ? "method_not_allowed" : "not_found",
 		    rc == 405 ? "this resource does not support the method" :
 		    "no resource at this path", NULL);

@@ -34,6 +34,7 @@ struct ctx {
 	struct route_match	 match;
 	const struct surface	*surface;
 	json_t			*input;		/* decoded body, or NULL */
+	const char		*allow;		/* a 405's methods, for its message */
 	enum fmt		 in_fmt;
 	enum fmt		 out_fmt;
 };

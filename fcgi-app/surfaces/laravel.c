@@ -194,9 +194,7 @@ static const char *
 error_message(struct ctx *c, int status, const char *code, char *buf,
     size_t len)
 {
-	struct route_match	 m;
-	char			 allow[128];
-	size_t			 i;
+	size_t	 i;
 
 	if (status == 404 && strcmp(code, "not_found") == 0) {
 		snprintf(buf, len, "The route %s could not be found.",
@@ -204,10 +202,9 @@ error_message(struct ctx *c, int status, const char *code, char *buf,
 		return buf;
 	}
 	if (status == 405) {
-		router_match(routes, sizeof(routes) / sizeof(routes[0]),
-		    c->req->method, c->req->path, &m, allow, sizeof(allow));
 		snprintf(buf, len, "The %s method is not supported for this "
-		    "route. Supported methods: %s.", c->req->method_name, allow);
+		    "route. Supported methods: %s.", c->req->method_name,
+		    c->allow ? c->allow : "");
 		return buf;
 	}
 	for (i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
@@ -653,27 +650,6 @@ read_list_params(struct ctx *c, struct list_params *p, json_t *errors)
 	rule_error(errors, "per_page", RULE_INTEGER, 0);
 }
 
-/* RFC 3986 percent-encoding of everything but the unreserved characters. */
-static int
-put_encoded(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char	 ch;
-
-	for (; *s != '\0'; s++) {
-		ch = (unsigned char)*s;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL) {
-			if (buf_putc(b, (char)ch) == -1)
-				return -1;
-		} else if (buf_putc(b, '%') == -1 ||
-		    buf_putc(b, hex[ch >> 4]) == -1 ||
-		    buf_putc(b, hex[ch & 15]) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 /* A Host header that is a plain host[:port], nothing to inject. */
 static bool
 plain_host(const char *h)
@@ -704,20 +680,17 @@ missing_port(const char *host, const char *port, const char *scheme)
 
 /*
  * The list's absolute URL as the client reached it: scheme, host and port
- * as the web server forwards them, and the mount prefix.  Without a
- * usable Host the URL is the absolute path alone.
+ * as the web server forwards them, and the path it came in on (under
+ * mount_prefix and any surface prefix).  Without a usable Host the URL is
+ * the absolute path alone.
  */
 static int
 put_path(struct ctx *c, struct buf *b)
 {
 	const char	*scheme = c->req->scheme, *port;
-	const char	*prefix = c->cfg->mount_prefix;
-	size_t		 plen = strlen(prefix);
 
 	if (scheme == NULL || strcmp(scheme, "https") != 0)
 		scheme = "http";
-	while (plen > 0 && prefix[plen - 1] == '/')
-		plen--;
 	if (plain_host(c->req->host)) {
 		if (buf_printf(b, "%s://%s", scheme, c->req->host) == -1)
 			return -1;
@@ -725,7 +698,7 @@ put_path(struct ctx *c, struct buf *b)
 		if (port != NULL && buf_printf(b, ":%s", port) == -1)
 			return -1;
 	}
-	return buf_printf(b, "%.*s/tenants", (int)plen, prefix);
+	return ctx_request_path(c, b);
 }
 
 /* The URL of a page: the filters and per_page the request had, and page. */
@@ -738,10 +711,10 @@ page_url(struct ctx *c, const struct list_params *p, long page)
 	if (put_path(c, &b) == -1 || buf_putc(&b, '?') == -1)
 		goto done;
 	if (p->q.name != NULL && (buf_puts(&b, "name=") == -1 ||
-	    put_encoded(&b, p->q.name) == -1 || buf_putc(&b, '&') == -1))
+	    url_encode(&b, p->q.name, false) == -1 || buf_putc(&b, '&') == -1))
 		goto done;
 	if (p->q.description != NULL && (buf_puts(&b, "description=") == -1 ||
-	    put_encoded(&b, p->q.description) == -1 || buf_putc(&b, '&') == -1))
+	    url_encode(&b, p->q.description, false) == -1 || buf_putc(&b, '&') == -1))
 		goto done;
 	if (p->per_page_given &&
 	    buf_printf(&b, "per_page=%ld&", p->per_page) == -1)

@@ -5,6 +5,7 @@ account's tenant on every route, per_page and page bounds, each 422 wording, Lar
 envelopes and rate-limit headers, and tenants crossing between /tenants and /api/v1.
 """
 
+import json
 import uuid
 
 import pytest
@@ -457,3 +458,23 @@ def test_created_through_api_v1_then_listed_updated_deactivated_here(api, admin,
     t = assert_json(api.get(f"/api/v1/tenants/{slug}", key=admin.key), 200)
     assert (t["city"], t["countryCode"], t["isActive"], t["adminEmail"]) == ("Lyon", "FR", False,
                                                                               f"admin@{slug}.example")
+
+
+def test_links_follow_mount_prefix_and_surface_prefix(stack, tmp_path, new_key):
+    """Under mount_prefix and a surface prefix (surface.laravel.prefix) the page links lead
+    back to where the list was asked, so a client following them does not get 404."""
+    from helpers import cgi
+    owner = new_key("all")
+    conf = "mount_prefix = /api-host\nsurface.laravel.prefix = /legacy\n"
+    env = {"REQUEST_URI": "/api-host/legacy/tenants?per_page=1", "HTTP_AUTHORIZATION": f"Bearer {owner.key}",
+           "HTTP_HOST": "example.test", "REQUEST_SCHEME": "https", "SERVER_PORT": "443"}
+    status, _, body = cgi(stack, tmp_path, env, extra_conf=conf)
+    assert status == 200, body[:300]
+    page = json.loads(body)
+    assert page["meta"]["path"] == "https://example.test/api-host/legacy/tenants", page
+    assert page["links"]["first"] == "https://example.test/api-host/legacy/tenants?per_page=1&page=1", page
+    env["REQUEST_URI"] = "/api-host/legacy/tenants/count"
+    env["REQUEST_METHOD"] = "DELETE"
+    status, _, body = cgi(stack, tmp_path, env, extra_conf=conf)
+    assert status == 405, body[:300]
+    assert "Supported methods: GET, HEAD" in json.loads(body)["message"], body
