@@ -179,3 +179,18 @@ def cgi(stack, tmp_path, env, stdin=b"", extra_conf="", timeout=30, keep_stdin_o
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     return int(headers["status"].split()[0]), headers, body
+
+
+def inline_secrets(lines):
+    """Config lines with each `secrets.key_file[.KID] = PATH` replaced by the key itself
+    (`secrets.key[.KID] = ...`): for a tenantd run as another user, who may not read the
+    stack's key file (mode 0600, root's)."""
+    out = []
+    for line in lines:
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if sep and (key == "secrets.key_file" or key.startswith("secrets.key_file.")):
+            out.append(f"secrets.key{key[len('secrets.key_file'):]} = {Path(value.strip()).read_text().strip()}\n")
+        else:
+            out.append(line)
+    return out

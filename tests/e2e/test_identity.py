@@ -467,6 +467,7 @@ def global_key_only(pattern):
 # (the longest matching one applies): their 403 body and their requests-left header.
 SURFACE_STYLES = {
     "/tenants": ({"message": "This action is unauthorized."}, "X-RateLimit-Remaining"),   # seed 002
+    "/tenants/me": None,    # seed 004, under /tenants but a surface of its own
 }
 
 

@@ -591,11 +591,17 @@ def test_license_limit_refuses_creates_beyond_it_on_every_surface(cgi_conf, db, 
     assert status == 409, body
     assert list(body) == ["type", "title", "status", "detail", "code", "traceId"]
     assert body["code"] == "license_limit_reached"
-    assert body["detail"] == f"license limit reached: the license allows at most {limit} tenants"
+    assert body["detail"] == f"the license allows at most {limit} tenants"
     # The canonical API refuses it too, with its own envelope.
     status, body = cgi(cgi_conf, "POST", "/api/v1/tenants", admin.key, tenant_body(unique_name("t")), limit)
     assert status == 409 and body["code"] == "license_limit_reached", body
     assert str(limit) in body["detail"]
+    # Seed 002 in Laravel's envelope, and a new Microsoft 365 connection (a tenant too).
+    status, body = cgi(cgi_conf, "POST", "/tenants", admin.key, {"name": unique_name("Over 002")}, limit)
+    assert status == 409 and body == {"message": "The tenant limit of this license has been reached."}, body
+    status, body = cgi(cgi_conf, "POST", "/api/v1/connections", admin.key,
+                       {"msTenantId": str(uuid.uuid4()), "tenantName": "Over Corp"}, limit)
+    assert status == 409 and body["code"] == "license_limit_reached", body
     assert platform_total(db) == limit
     # Off (0, the default) and above the count: creates pass again.
     status, body = cgi(cgi_conf, "POST", "/api/tenant", gkey,

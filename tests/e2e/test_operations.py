@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from fcgi_client import Conn, request_bytes
-from helpers import tenantd_binary
+from helpers import inline_secrets, tenantd_binary
 
 # Settings the test sets itself; from the environment they would override its file.
 OWN_KEYS = ("listen", "workers", "log.file", "auth.cache_ttl", "provision.enabled")
@@ -43,8 +43,8 @@ def settled(check, timeout=30, every=0.05):
 
 def own_config(stack, path, settings=None):
     """The stack's configuration without the keys this test sets, plus settings."""
-    lines = [line for line in Path(stack.config).read_text().splitlines(True)
-             if line.partition("=")[0].strip() not in OWN_KEYS]
+    lines = inline_secrets([line for line in Path(stack.config).read_text().splitlines(True)
+                            if line.partition("=")[0].strip() not in OWN_KEYS])
     lines += [f"{k} = {v}\n" for k, v in (settings or {}).items()]
     path.write_text("".join(lines))
     return path

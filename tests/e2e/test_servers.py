@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from conftest import _read_kv, unique_name
-from helpers import (assert_json, assert_problem, assert_xml, child_text, tenant_body,
+from helpers import (assert_json, assert_problem, assert_xml, child_text, inline_secrets, tenant_body,
                      tenantd_binary)
 
 APACHE = "/usr/sbin/apache2"
@@ -84,8 +84,8 @@ def spawned_config(stack, d):
     """A configuration for a tenantd the web server starts: the stack's database, no listen
     (the socket is on fd 0, or none for CGI), one worker, no provisioner, a log file; readable
     by www-data, and its environment carries no overrides."""
-    lines = [line for line in Path(stack.config).read_text().splitlines(True)
-             if line.partition("=")[0].strip() not in OWN_KEYS]
+    lines = inline_secrets([line for line in Path(stack.config).read_text().splitlines(True)
+                            if line.partition("=")[0].strip() not in OWN_KEYS])
     lines += ["workers = 1\n", "provision.enabled = 0\n", f"log.file = {d}/tenantd.log\n"]
     for name in ("TENANTD_DB_SOCKET", "TENANTD_DB_USER", "TENANTD_DB_PASSWORD", "TENANTD_DB_NAME"):
         if os.environ.get(name):
