@@ -171,6 +171,18 @@ ctx_error(struct ctx *c, int status, const char *code, const char *detail,
 }
 
 void
+surface_db_failure(struct ctx *c, enum tres r)
+{
+	if (r == TR_UNAVAILABLE) {
+		response_header(c->resp, "Retry-After", "2");
+		ctx_error(c, 503, "unavailable", "the database is unavailable; "
+		    "try again shortly", NULL);
+	} else
+		ctx_error(c, 500, "internal", "the request could not be "
+		    "completed", NULL);
+}
+
+void
 license_limited(struct ctx *c)
 {
 	char	 msg[96];

@@ -814,3 +814,31 @@ connections_purge_due(struct db *db)
 		keycache_invalidate();
 	return t.result == TR_NOT_FOUND || t.result == TR_OK ? n : -1;
 }
+
+json_t *
+connections_list_json(struct db *db, long long scope, enum corder order,
+    const struct conn_field *fields, size_t n, enum tres *r)
+{
+	struct db_res	*res;
+	struct db_row	 row;
+	json_t		*list;
+	enum db_err	 e;
+	int		 rc;
+
+	if ((e = connections_list(db, scope, order, &res)) != DBE_OK) {
+		*r = tenants_result(e);
+		return NULL;
+	}
+	list = json_array();
+	while ((rc = db_next(res, &row)) == 1)
+		json_array_append_new(list, connections_row_json(fields, n,
+		    &row));
+	db_res_free(res);
+	if (rc == -1) {
+		json_decref(list);
+		*r = TR_ERROR;
+		return NULL;
+	}
+	*r = TR_OK;
+	return list;
+}

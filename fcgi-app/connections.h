@@ -104,6 +104,13 @@ int		 connections_get(struct db *, long long scope, enum cby,
 		    const char *key, struct db_row *, struct db_res **);
 enum db_err	 connections_list(struct db *, long long scope, enum corder,
 		    struct db_res **);
+/*
+ * The same list as an array of objects named by fields; NULL with the
+ * reason (TR_UNAVAILABLE, TR_ERROR) in *r when it cannot be read.
+ */
+json_t		*connections_list_json(struct db *, long long scope,
+		    enum corder, const struct conn_field *, size_t,
+		    enum tres *r);
 
 /* Makes the connection id its account's primary and current tenant. */
 enum tres	 connections_activate(struct db *, const struct principal *,

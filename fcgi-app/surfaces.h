@@ -3,6 +3,13 @@
 #define SURFACES_H
 
 #include "ctx.h"
+#include "tenants.h"
+
+/*
+ * A failure of the database in the current surface's envelope: 503 with
+ * Retry-After when it is unreachable or overloaded, else 500.
+ */
+void	 surface_db_failure(struct ctx *, enum tres);
 
 extern const struct surface surface_system;
 extern const struct surface surface_api_v1;

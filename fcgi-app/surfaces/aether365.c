@@ -88,39 +88,14 @@ not_found(struct ctx *c)
 }
 
 static void
-db_failure(struct ctx *c, enum tres r)
-{
-	if (r == TR_UNAVAILABLE) {
-		response_header(c->resp, "Retry-After", "2");
-		ctx_error(c, 503, "SERVICE_UNAVAILABLE", "the database is "
-		    "unavailable; try again shortly", NULL);
-	} else
-		ctx_error(c, 500, "INTERNAL_ERROR", "the request could not be "
-		    "completed", NULL);
-}
-
-static void
 h_list(struct ctx *c)
 {
-	struct db_res	*res;
-	struct db_row	 row;
 	json_t		*list;
-	enum db_err	 e;
-	int		 rc;
+	enum tres	 r;
 
-	if ((e = connections_list(c->db, tenants_scope(&c->who),
-	    CORDER_CONNECTED, &res)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
-		return;
-	}
-	list = json_array();
-	while ((rc = db_next(res, &row)) == 1)
-		json_array_append_new(list, connections_row_json(fields,
-		    NELEM(fields), &row));
-	db_res_free(res);
-	if (rc == -1) {
-		json_decref(list);
-		db_failure(c, TR_ERROR);
+	if ((list = connections_list_json(c->db, tenants_scope(&c->who),
+	    CORDER_CONNECTED, fields, NELEM(fields), &r)) == NULL) {
+		surface_db_failure(c, r);
 		return;
 	}
 	response_set(c->resp, 200, json_pack("{s:b, s:o}", "success", 1,
@@ -143,7 +118,7 @@ h_activate(struct ctx *c)
 		return;
 	}
 	if (r != TR_OK) {
-		db_failure(c, r);
+		surface_db_failure(c, r);
 		return;
 	}
 	rc = connections_get(c->db, tenants_scope(&c->who), CBY_ID, ref.id,
@@ -155,7 +130,7 @@ h_activate(struct ctx *c)
 	else if (rc == 0)
 		not_found(c);	/* removed right after */
 	else
-		db_failure(c, TR_ERROR);
+		surface_db_failure(c, TR_ERROR);
 	db_res_free(res);
 }
 
@@ -174,7 +149,7 @@ h_delete(struct ctx *c)
 		ctx_error(c, 409, "CANNOT_REMOVE_LAST_CONNECTION", "Cannot "
 		    "remove the only remaining connection", NULL);
 	else if (r != TR_OK)
-		db_failure(c, r);
+		surface_db_failure(c, r);
 	else
 		response_set(c->resp, 200, json_pack("{s:b, s:n}", "success", 1,
 		    "data"), "aether365Result", NULL);

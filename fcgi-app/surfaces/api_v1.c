@@ -125,18 +125,6 @@ field_name(enum tcol col)
 	return tcols[col].sql;
 }
 
-static void
-db_failure(struct ctx *c, enum tres r)
-{
-	if (r == TR_UNAVAILABLE) {
-		response_header(c->resp, "Retry-After", "2");
-		ctx_error(c, 503, "unavailable", "the database is unavailable; "
-		    "try again shortly", NULL);
-	} else
-		ctx_error(c, 500, "internal", "the request could not be "
-		    "completed", NULL);
-}
-
 /*
  * Reads an integer query parameter in [lo, hi]; records a field error and
  * returns -1 when it is present but not such an integer.
@@ -321,7 +309,7 @@ h_count(struct ctx *c)
 	}
 	json_decref(errors);
 	if ((e = tenant_list_count(c->db, &q, &n)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
+		surface_db_failure(c, tenants_result(e));
 		return;
 	}
 	response_set(c->resp, 200, json_pack("{s:I}", "count", (json_int_t)n),
@@ -357,7 +345,7 @@ h_list(struct ctx *c)
 	json_decref(errors);
 	if ((e = tenant_list_page(c->db, &q, size, (page - 1) * size, &res,
 	    &total)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
+		surface_db_failure(c, tenants_result(e));
 		return;
 	}
 	data = json_array();
@@ -366,7 +354,7 @@ h_list(struct ctx *c)
 	db_res_free(res);
 	if (rc == -1) {
 		json_decref(data);
-		db_failure(c, TR_ERROR);
+		surface_db_failure(c, TR_ERROR);
 		return;
 	}
 	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
@@ -398,7 +386,7 @@ reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
 	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID, id, &row,
 	    &res);
 	if (rc == -1)
-		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0)
 		not_found(c);
 	else {
@@ -448,7 +436,7 @@ change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref)
 		    "this name", NULL);
 		break;
 	default:
-		db_failure(c, r);
+		surface_db_failure(c, r);
 		break;
 	}
 	return -1;
@@ -700,7 +688,7 @@ h_create(struct ctx *c)
 		return;
 	}
 	if (r != TR_OK) {
-		db_failure(c, r);
+		surface_db_failure(c, r);
 		return;
 	}
 	ctx_location(c, "/api/v1/provisioning/%s", out.correlation_id);
@@ -765,7 +753,7 @@ job_reply(struct ctx *c, int rc, struct db_row *row, struct db_res *res,
     bool by_tenant)
 {
 	if (rc == -1)
-		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0 && by_tenant)
 		not_found(c);
 	else if (rc == 0)

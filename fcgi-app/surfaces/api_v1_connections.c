@@ -43,18 +43,6 @@ static const struct conn_field fields[] = {
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static void
-db_failure(struct ctx *c, enum tres r)
-{
-	if (r == TR_UNAVAILABLE) {
-		response_header(c->resp, "Retry-After", "2");
-		ctx_error(c, 503, "unavailable", "the database is unavailable; "
-		    "try again shortly", NULL);
-	} else
-		ctx_error(c, 500, "internal", "the request could not be "
-		    "completed", NULL);
-}
-
-static void
 not_found(struct ctx *c)
 {
 	ctx_error(c, 404, "connection_not_found", "no connection with this id",
@@ -72,7 +60,7 @@ reply(struct ctx *c, const char *id, int status)
 	rc = connections_get(c->db, tenants_scope(&c->who), CBY_ID, id, &row,
 	    &res);
 	if (rc == -1)
-		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0)
 		not_found(c);
 	else {
@@ -88,25 +76,12 @@ reply(struct ctx *c, const char *id, int status)
 static void
 h_list(struct ctx *c)
 {
-	struct db_res	*res;
-	struct db_row	 row;
 	json_t		*list;
-	enum db_err	 e;
-	int		 rc;
+	enum tres	 r;
 
-	if ((e = connections_list(c->db, tenants_scope(&c->who),
-	    CORDER_CONNECTED, &res)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
-		return;
-	}
-	list = json_array();
-	while ((rc = db_next(res, &row)) == 1)
-		json_array_append_new(list, connections_row_json(fields,
-		    NELEM(fields), &row));
-	db_res_free(res);
-	if (rc == -1) {
-		json_decref(list);
-		db_failure(c, TR_ERROR);
+	if ((list = connections_list_json(c->db, tenants_scope(&c->who),
+	    CORDER_CONNECTED, fields, NELEM(fields), &r)) == NULL) {
+		surface_db_failure(c, r);
 		return;
 	}
 	response_set(c->resp, 200, json_pack("{s:o}", "data", list),
@@ -135,7 +110,7 @@ h_import(struct ctx *c)
 	else if (r == TR_LIMIT)
 		license_limited(c);
 	else if (r != TR_OK)
-		db_failure(c, r);
+		surface_db_failure(c, r);
 	else
 		reply(c, ref.id, ref.created ? 201 : 200);
 }
@@ -160,7 +135,7 @@ h_delete(struct ctx *c)
 		ctx_error(c, 409, "last_connection", "the account's only "
 		    "remaining connection cannot be removed", NULL);
 	else if (r != TR_OK)
-		db_failure(c, r);
+		surface_db_failure(c, r);
 	else
 		response_set(c->resp, 204, NULL, NULL, NULL);
 }
@@ -176,7 +151,7 @@ h_activate(struct ctx *c)
 	if (r == TR_NOT_FOUND)
 		not_found(c);
 	else if (r != TR_OK)
-		db_failure(c, r);
+		surface_db_failure(c, r);
 	else
 		reply(c, ref.id, 200);
 }

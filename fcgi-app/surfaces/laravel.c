@@ -236,16 +236,6 @@ laravel_error(struct ctx *c, int status, const char *code, const char *detail,
 }
 
 static void
-db_failure(struct ctx *c, enum tres r)
-{
-	if (r == TR_UNAVAILABLE) {
-		response_header(c->resp, "Retry-After", "2");
-		ctx_error(c, 503, "unavailable", NULL, NULL);
-	} else
-		ctx_error(c, 500, "internal", NULL, NULL);
-}
-
-static void
 not_found(struct ctx *c)
 {
 	ctx_error(c, 404, "tenant_not_found", NULL, NULL);
@@ -398,7 +388,7 @@ reply_data(struct ctx *c, const char *short_id)
 	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_SHORT_ID,
 	    short_id, &row, &res);
 	if (rc == -1)
-		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0)
 		not_found(c);
 	else
@@ -430,7 +420,7 @@ h_create(struct ctx *c)
 	else if (r == TR_LIMIT)
 		license_limited(c);
 	else if (r != TR_OK)
-		db_failure(c, r);
+		surface_db_failure(c, r);
 	else
 		reply_data(c, out.short_id);
 	json_decref(body);
@@ -450,7 +440,7 @@ change_failed(struct ctx *c, enum tres r)
 		name_taken(c);
 		break;
 	default:
-		db_failure(c, r);
+		surface_db_failure(c, r);
 		break;
 	}
 	return -1;
@@ -770,7 +760,7 @@ h_list(struct ctx *c)
 	offset = (long long)(p.page - 1) * p.per_page;
 	if ((e = tenant_list_page(c->db, &p.q, p.per_page + 1, offset, &res,
 	    &total)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
+		surface_db_failure(c, tenants_result(e));
 		return;
 	}
 	data = json_array();
@@ -780,7 +770,7 @@ h_list(struct ctx *c)
 	db_res_free(res);
 	if (rc == -1) {
 		json_decref(data);
-		db_failure(c, TR_ERROR);
+		surface_db_failure(c, TR_ERROR);
 		return;
 	}
 	body = json_pack("{s:o, s:{s:o, s:n, s:o, s:o}, s:{s:i, s:o, s:o, "
@@ -813,7 +803,7 @@ h_count(struct ctx *c)
 	}
 	json_decref(errors);
 	if ((e = tenant_list_count(c->db, &p.q, &n)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
+		surface_db_failure(c, tenants_result(e));
 		return;
 	}
 	response_set(c->resp, 200, json_pack("{s:I}", "count", (json_int_t)n),

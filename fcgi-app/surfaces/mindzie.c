@@ -134,18 +134,6 @@ not_found(struct ctx *c)
 	    NULL);
 }
 
-static void
-db_failure(struct ctx *c, enum tres r)
-{
-	if (r == TR_UNAVAILABLE) {
-		response_header(c->resp, "Retry-After", "2");
-		ctx_error(c, 503, "unavailable", "the database is unavailable; "
-		    "try again shortly", NULL);
-	} else
-		ctx_error(c, 500, "internal", "the request could not be "
-		    "completed", NULL);
-}
-
 static const char *
 field_name(enum tcol col)
 {
@@ -201,7 +189,7 @@ reply_tenant(struct ctx *c, const char *guid, int status)
 	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_GUID, guid,
 	    &row, &res);
 	if (rc == -1)
-		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0)
 		not_found(c);
 	else {
@@ -292,7 +280,7 @@ h_list(struct ctx *c)
 	q.sort = TSORT_CREATED;
 	if ((e = tenant_list_page(c->db, &q, size, (long long)(page - 1) * size,
 	    &res, &total)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
+		surface_db_failure(c, tenants_result(e));
 		return;
 	}
 	data = json_array();
@@ -301,7 +289,7 @@ h_list(struct ctx *c)
 	db_res_free(res);
 	if (rc == -1) {
 		json_decref(data);
-		db_failure(c, TR_ERROR);
+		surface_db_failure(c, TR_ERROR);
 		return;
 	}
 	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
@@ -345,7 +333,7 @@ h_create(struct ctx *c)
 		license_limited(c);
 		break;
 	default:
-		db_failure(c, r);
+		surface_db_failure(c, r);
 		break;
 	}
 }
@@ -378,7 +366,7 @@ change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref)
 		    "this name", NULL);
 		break;
 	default:
-		db_failure(c, r);
+		surface_db_failure(c, r);
 		break;
 	}
 	return -1;

@@ -84,39 +84,14 @@ not_found(struct ctx *c)
 }
 
 static void
-db_failure(struct ctx *c, enum tres r)
-{
-	if (r == TR_UNAVAILABLE) {
-		response_header(c->resp, "Retry-After", "2");
-		ctx_error(c, 503, "unavailable", "the database is unavailable; "
-		    "try again shortly", NULL);
-	} else
-		ctx_error(c, 500, "internal_error", "the request could not be "
-		    "completed", NULL);
-}
-
-static void
 h_list(struct ctx *c)
 {
-	struct db_res	*res;
-	struct db_row	 row;
 	json_t		*list;
-	enum db_err	 e;
-	int		 rc;
+	enum tres	 r;
 
-	if ((e = connections_list(c->db, tenants_scope(&c->who),
-	    CORDER_CONSENTED, &res)) != DBE_OK) {
-		db_failure(c, tenants_result(e));
-		return;
-	}
-	list = json_array();
-	while ((rc = db_next(res, &row)) == 1)
-		json_array_append_new(list, connections_row_json(list_fields,
-		    NELEM(list_fields), &row));
-	db_res_free(res);
-	if (rc == -1) {
-		json_decref(list);
-		db_failure(c, TR_ERROR);
+	if ((list = connections_list_json(c->db, tenants_scope(&c->who),
+	    CORDER_CONSENTED, list_fields, NELEM(list_fields), &r)) == NULL) {
+		surface_db_failure(c, r);
 		return;
 	}
 	response_set(c->resp, 200, json_pack("{s:o, s:I}", "tenants", list,
@@ -134,7 +109,7 @@ h_get(struct ctx *c)
 	rc = connections_get(c->db, tenants_scope(&c->who), CBY_MS_TENANT_ID,
 	    route_param(&c->match, "tenant_id"), &row, &res);
 	if (rc == -1)
-		db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
 	else if (rc == 0)
 		not_found(c);
 	else
@@ -154,7 +129,7 @@ h_delete(struct ctx *c)
 	if (r == TR_NOT_FOUND)
 		not_found(c);
 	else if (r != TR_OK)
-		db_failure(c, r);
+		surface_db_failure(c, r);
 	else
 		response_set(c->resp, 200, json_pack("{s:s, s:s, s:s, s:s}",
 		    "status", "deleted", "tenant_id", ref.ms_tenant_id,
