@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "../paging.h"
 #include "../problem.h"
 #include "../query.h"
 #include "../rfc3339.h"
@@ -125,79 +126,12 @@ field_name(enum tcol col)
 	return tcols[col].sql;
 }
 
-/*
- * Reads an integer query parameter in [lo, hi]; records a field error and
- * returns -1 when it is present but not such an integer.
- */
-static int
-query_int(struct ctx *c, const char *name, long lo, long hi, long dflt,
-    long *out, json_t *errors)
-{
-	long long	 n = dflt;
-	char		 msg[96];
-
-	if (query_get_int(c->req->query, name, lo, hi, &n) == -1) {
-		snprintf(msg, sizeof(msg), "must be an integer from %ld to %ld",
-		    lo, hi);
-		field_error(errors, name, msg);
-		*out = dflt;
-		return -1;
-	}
-	*out = (long)n;
-	return 0;
-}
-
-/* The list parameters a Link carries over: filters and sort. */
+/* How the list's Link references are made: filters and sort carried over. */
 static const char *const kept_params[] = { "name", "q", "isActive", "sort" };
-
-/*
- * "path?name=...&" for the Link header's references: the request's own
- * path and filters, decoded and encoded again, so nothing a client sent
- * can close the reference or add another.
- */
-static int
-link_base(struct ctx *c, struct buf *b)
-{
-	char	 v[FILTER_MAX];
-	size_t	 i;
-
-	if (ctx_request_path(c, b) == -1 || buf_putc(b, '?') == -1)
-		return -1;
-	for (i = 0; i < sizeof(kept_params) / sizeof(kept_params[0]); i++)
-		if (query_get(c->req->query, kept_params[i], v, sizeof(v)) == 1 &&
-		    (buf_printf(b, "%s=", kept_params[i]) == -1 ||
-		    url_encode(b, v, false) == -1 || buf_putc(b, '&') == -1))
-			return -1;
-	return 0;
-}
-
-static int
-link_one(struct buf *b, const char *base, long page, long size,
-    const char *rel)
-{
-	return buf_printf(b, "%s<%spageNumber=%ld&pageSize=%ld>; rel=\"%s\"",
-	    b->len ? ", " : "", base, page, size, rel);
-}
-
-/* Link header: relative references to the same path, RFC 8288. */
-static void
-link_header(struct ctx *c, long page, long size, long pages)
-{
-	struct buf	 base = { 0 }, links = { 0 };
-
-	if (link_base(c, &base) == -1 ||
-	    link_one(&links, base.data, 1, size, "first") == -1 ||
-	    (page > 1 && link_one(&links, base.data,
-	    page - 1 > pages ? pages : page - 1, size, "prev") == -1) ||
-	    (page < pages && link_one(&links, base.data, page + 1,
-	    size, "next") == -1) ||
-	    link_one(&links, base.data, pages, size, "last") == -1)
-		goto done;
-	response_header(c->resp, "Link", "%s", links.data);
-done:
-	buf_free(&base);
-	buf_free(&links);
-}
+static const struct paging_names paging = {
+	.page = "pageNumber", .size = "pageSize", .kept = kept_params,
+	.nkept = sizeof(kept_params) / sizeof(kept_params[0]),
+};
 
 /* Sortable fields, by their canonical names. */
 static const struct {
@@ -324,14 +258,11 @@ h_list(struct ctx *c)
 	char			 bufs[3][FILTER_MAX], sort[64];
 	long			 page, size, pages;
 	long long		 total;
-	struct db_res		*res;
-	struct db_row		 row;
-	enum db_err		 e;
 	int			 rc;
 
 	read_filters(c, &q, bufs, errors);
-	query_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
-	query_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
+	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
 	    errors);
 	rc = query_get(c->req->query, "sort", sort, sizeof(sort));
 	if (rc == -1 || (rc == 1 && parse_sort(sort, &q) == -1))
@@ -343,26 +274,15 @@ h_list(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if ((e = tenant_list_page(c->db, &q, size, (page - 1) * size, &res,
-	    &total)) != DBE_OK) {
-		surface_db_failure(c, tenants_result(e));
+	if ((data = paging_tenants(c, &q, size, (page - 1) * size, fields,
+	    NFIELDS, &total)) == NULL)
 		return;
-	}
-	data = json_array();
-	while ((rc = db_next(res, &row)) == 1)
-		json_array_append_new(data, tenant_row_json(fields, NFIELDS, &row));
-	db_res_free(res);
-	if (rc == -1) {
-		json_decref(data);
-		surface_db_failure(c, TR_ERROR);
-		return;
-	}
 	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
 	body = json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, s:b}", "data", data,
 	    "pageNumber", (int)page, "pageSize", (int)size,
 	    "totalCount", (json_int_t)total, "totalPages", (int)pages,
 	    "hasPrevious", page > 1, "hasNext", page < pages);
-	link_header(c, page, size, pages);
+	paging_links(c, &paging, page, size, pages);
 	response_set(c->resp, 200, body, "tenants", "tenant");
 }
 

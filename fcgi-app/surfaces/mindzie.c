@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../paging.h"
 #include "../query.h"
 #include "../surfaces.h"
 #include "../tenant_list.h"
@@ -200,56 +201,8 @@ reply_tenant(struct ctx *c, const char *guid, int status)
 	db_res_free(res);
 }
 
-/* An integer query parameter in [lo, hi]; -1 with a field error if bad. */
-static int
-query_long(struct ctx *c, const char *name, long lo, long hi, long *out,
-    json_t *errors)
-{
-	char	 v[32], *end, msg[96];
-	long	 n;
-	int	 rc;
-
-	if ((rc = query_get(c->req->query, name, v, sizeof(v))) == 0)
-		return 0;
-	n = rc == 1 ? strtol(v, &end, 10) : 0;
-	if (rc == -1 || *v == '\0' || *end != '\0' || n < lo || n > hi) {
-		snprintf(msg, sizeof(msg), "must be an integer from %ld to %ld",
-		    lo, hi);
-		field_error(errors, name, msg);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
-/* Link: first, prev, next and last pages of the same path (RFC 8288). */
-static void
-link_header(struct ctx *c, long page, long size, long pages)
-{
-	const char	*uri = c->req->request_uri ? c->req->request_uri : "";
-	int		 n = (int)strcspn(uri, "?#");
-	struct {
-		const char	*rel;
-		long		 page;
-		bool		 on;
-	} links[] = {
-		{ "first", 1, true },
-		{ "prev", page - 1 > pages ? pages : page - 1, page > 1 },
-		{ "next", page + 1, page < pages },
-		{ "last", pages, true },
-	};
-	struct buf	 b = { 0 };
-	size_t		 i;
-
-	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (links[i].on && buf_printf(&b, "%s<%.*s?page=%ld&pageSize=%ld>; "
-		    "rel=\"%s\"", b.len ? ", " : "", n, uri, links[i].page, size,
-		    links[i].rel) == -1)
-			goto done;
-	response_header(c->resp, "Link", "%s", b.data);
-done:
-	buf_free(&b);
-}
+/* Its list's Link references carry nothing over but the page. */
+static const struct paging_names paging = { .page = "page", .size = "pageSize" };
 
 /*
  * Every tenant on the platform, oldest first, as the plain array the seed
@@ -262,15 +215,12 @@ h_list(struct ctx *c)
 {
 	struct tenant_query	 q = { .is_active = -1 };
 	json_t			*errors = json_object(), *data;
-	long			 page = 1, size = PAGE_SIZE_DEFAULT, pages;
+	long			 page, size, pages;
 	long long		 total;
-	struct db_res		*res;
-	struct db_row		 row;
-	enum db_err		 e;
-	int			 rc;
 
-	query_long(c, "page", 1, PAGE_MAX, &page, errors);
-	query_long(c, "pageSize", 1, PAGE_SIZE_MAX, &size, errors);
+	paging_int(c, "page", 1, PAGE_MAX, 1, &page, errors);
+	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	    errors);
 	if (json_object_size(errors) > 0) {
 		invalid(c, "the query parameters are invalid", errors);
 		return;
@@ -278,23 +228,12 @@ h_list(struct ctx *c)
 	json_decref(errors);
 	q.scope = tenants_scope(&c->who);
 	q.sort = TSORT_CREATED;
-	if ((e = tenant_list_page(c->db, &q, size, (long long)(page - 1) * size,
-	    &res, &total)) != DBE_OK) {
-		surface_db_failure(c, tenants_result(e));
+	if ((data = paging_tenants(c, &q, size, (long long)(page - 1) * size,
+	    fields, NFIELDS, &total)) == NULL)
 		return;
-	}
-	data = json_array();
-	while ((rc = db_next(res, &row)) == 1)
-		json_array_append_new(data, tenant_row_json(fields, NFIELDS, &row));
-	db_res_free(res);
-	if (rc == -1) {
-		json_decref(data);
-		surface_db_failure(c, TR_ERROR);
-		return;
-	}
 	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
 	response_header(c->resp, "X-Total-Count", "%lld", total);
-	link_header(c, page, size, pages);
+	paging_links(c, &paging, page, size, pages);
 	response_set(c->resp, 200, data, "mindzieTenants", "tenant");
 }
 
