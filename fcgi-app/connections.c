@@ -279,15 +279,24 @@ enum csql {
 	CS__MAX
 };
 
-static const char *const csql_tails[CS__MAX] = {
-	[CS_BY_ID] = "AND c.id = ? AND (? = 0 OR c.account_id = ?)",
-	[CS_BY_MS] = "AND c.ms_tenant_id = ? AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY c.connected_at, c.tenant_pk LIMIT 1",
-	[CS_LIST_CONNECTED] = "AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY c.connected_at, c.tenant_pk",
-	[CS_LIST_CONSENTED] = "AND (? = 0 OR c.account_id = ?) "
-	    "ORDER BY t.consented_at DESC, c.connected_at DESC, "
-	    "c.tenant_pk DESC",
+/*
+ * Each reading statement, for one account (scoped, so it reads that
+ * account's rows by index) or for every account (a global key).  Seed
+ * 000, which reads by Microsoft tenant and by consent, shows no primary
+ * flag, so its statements do not work it out.
+ */
+static const struct {
+	const char	*where;		/* after the scope */
+	const char	*order;
+	bool		 primary;	/* work out isPrimary */
+} csql_defs[CS__MAX] = {
+	[CS_BY_ID] = { "AND c.id = ? ", "", true },
+	[CS_BY_MS] = { "AND c.ms_tenant_id = ? ",
+	    "ORDER BY c.connected_at, c.tenant_pk LIMIT 1", false },
+	[CS_LIST_CONNECTED] = { "", "ORDER BY c.connected_at, c.tenant_pk",
+	    true },
+	[CS_LIST_CONSENTED] = { "", "ORDER BY t.consented_at DESC, "
+	    "c.connected_at DESC, c.tenant_pk DESC", false },
 };
 
 /*
@@ -295,37 +304,41 @@ static const char *const csql_tails[CS__MAX] = {
  * enum ccol's.  Only identifiers from static text go in.
  */
 static const char *
-csql(enum csql which)
+csql(enum csql which, bool scoped)
 {
-	static char	 sqls[CS__MAX][2048];
+	static char	 sqls[CS__MAX][2][2048];
+	char		*s = sqls[which][scoped];
 
-	if (sqls[which][0] == '\0')
-		snprintf(sqls[which], sizeof(sqls[which]), "SELECT %s, c.id, "
-		    "c.ms_tenant_id, c.label, c.status, c.connected_at, "
-		    "c.id = " PRIMARY_OF_C " FROM connections c JOIN tenants t "
-		    "ON t.pk = c.tenant_pk WHERE c.disconnected_at IS NULL %s",
-		    tenant_select_list(), csql_tails[which]);
-	return sqls[which];
+	if (*s == '\0')
+		snprintf(s, sizeof(sqls[0][0]), "SELECT %s, c.id, "
+		    "c.ms_tenant_id, c.label, c.status, c.connected_at, %s "
+		    "FROM connections c JOIN tenants t ON t.pk = c.tenant_pk "
+		    "WHERE c.disconnected_at IS NULL %s%s%s",
+		    tenant_select_list(), csql_defs[which].primary ?
+		    "c.id = " PRIMARY_OF_C : "0",
+		    scoped ? "AND c.account_id = ? " : "",
+		    csql_defs[which].where, csql_defs[which].order);
+	return s;
 }
 
 int
 connections_get(struct db *db, long long scope, enum cby by, const char *key,
     struct db_row *row, struct db_res **res)
 {
-	struct db_param	 p[] = { DB_STR(key), DB_I64(scope), DB_I64(scope) };
+	struct db_param	 p[] = { DB_I64(scope), DB_STR(key) };
 
-	return db_one(db, csql(by == CBY_ID ? CS_BY_ID : CS_BY_MS), p, 3, row,
-	    res);
+	return db_one(db, csql(by == CBY_ID ? CS_BY_ID : CS_BY_MS, scope != 0),
+	    scope ? p : p + 1, scope ? 2 : 1, row, res);
 }
 
 enum db_err
 connections_list(struct db *db, long long scope, enum corder order,
     struct db_res **res)
 {
-	struct db_param	 p[] = { DB_I64(scope), DB_I64(scope) };
+	struct db_param	 p[] = { DB_I64(scope) };
 
 	return db_exec(db, csql(order == CORDER_CONSENTED ? CS_LIST_CONSENTED :
-	    CS_LIST_CONNECTED), p, 2, res);
+	    CS_LIST_CONNECTED, scope != 0), p, scope ? 1 : 0, res);
 }
 
 json_t *
