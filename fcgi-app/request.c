@@ -236,12 +236,18 @@ content_length(const char *s, unsigned long long *n)
  * the n bytes CONTENT_LENGTH promised.  A CGI program that exits with
  * its body unread makes Apache mod_cgid drop the connection unanswered.
  */
+/* The most of an over-long CGI body read before the 413 goes out. */
+#define DRAIN_MAX	(64ULL * 1024 * 1024)
+
 static void
 drain(const struct body_source *in, unsigned long long n)
 {
 	char	 scratch[8192];
 	int	 got, want;
 
+	/* A CGI body's claimed length is read only so far, then answered. */
+	if (n > DRAIN_MAX)
+		n = DRAIN_MAX;
 	while (in->ends || n > 0) {
 		want = !in->ends && n < sizeof(scratch) ? (int)n :
 		    (int)sizeof(scratch);
