@@ -42,11 +42,17 @@ def own_tenantd(stack, tmp_path):
                               "--workers", "1"], env=env, stdout=subprocess.DEVNULL,
                              stderr=open(tmp_path / f"own{len(started)}.log", "wb"))
         started.append(p)
+        # The socket file appears at bind(), a moment before listen(): wait until it accepts.
         deadline = time.monotonic() + 30
-        while not sock.exists():
+        while True:
             assert p.poll() is None, (tmp_path / f"own{len(started) - 1}.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "tenantd did not create its socket in 30 s"
-            time.sleep(0.05)
+            assert time.monotonic() < deadline, "tenantd did not accept on its socket in 30 s"
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(str(sock))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.05)
         return str(sock)
 
     yield start
