@@ -644,9 +644,10 @@ nullable_json(const char *v)
 }
 
 /*
- * A step from its record; jobs from before step records (0009) have
- * none, and theirs is derived from the job's current step: steps before
- * it are done, it has the job's status, the rest wait.
+ * A step from its record, or Pending when it has not run yet.  Jobs
+ * from before step records (0009) have none at all (recs NULL): theirs
+ * is derived from the job's current step, as before: steps before it
+ * are done, it has the job's status, the rest wait.
  */
 static json_t *
 step_json(const struct db_row *j, struct db_res *recs, size_t i, int *reached)
@@ -668,8 +669,7 @@ step_json(const struct db_row *j, struct db_res *recs, size_t i, int *reached)
 				    "completedAt",
 				    tenant_col_json_time(r.v[SC_COMPLETED]),
 				    "error", nullable_json(r.v[SC_ERROR]));
-	}
-	if (strcmp(status, "Completed") == 0)
+	} else if (strcmp(status, "Completed") == 0)
 		st = "Completed";
 	else if (step != NULL && strcmp(step, job_steps[i]) == 0) {
 		*reached = 1;
@@ -686,8 +686,12 @@ job_json(const struct db_row *r, struct db_res *recs)
 {
 	json_t		*steps = json_array();
 	const char	*err = r->v[JC_ERROR], *code = NULL;
+	struct db_row	 any;
 	size_t		 i;
 	int		 reached = 0;
+
+	if (recs != NULL && db_next(recs, &any) != 1)
+		recs = NULL;
 
 	/* The provisioner writes "category: sentence" (provision.c). */
 	for (i = 0; err != NULL && i < sizeof(job_errors) /
