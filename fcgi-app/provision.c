@@ -462,10 +462,6 @@ step_activate(struct db *db, const struct config *cfg, struct job *j)
 	return 0;
 }
 
-/*
- * Backoff doubles from 2 s; after the last attempt, or at once for a
- * failure retrying cannot mend, the job has Failed.
- */
 /* The step's record: its last attempt's status and error. */
 static void
 step_end(struct db *db, const struct job *j, enum step i, const char *status,
@@ -477,6 +473,12 @@ step_end(struct db *db, const struct job *j, enum step i, const char *status,
 	(void)db_exec(db, sql_step_end, p, 5, NULL);
 }
 
+/*
+ * Backoff doubles from 2 s; after the last attempt, or at once for a
+ * failure retrying cannot mend, the job has Failed.  A step's record has
+ * the job's status for its failed attempt: Pending while it will be
+ * tried again.
+ */
 static void
 record_failure(struct db *db, struct job *j, enum step i)
 {
