@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assert_json, assert_problem, describe, inline_secrets, parse_xml, tenant_body, tenantd_binary
+from helpers import (assert_json, assert_problem, describe, inline_secrets, parse_xml, sql_quote, tenant_body,
+                     tenantd_binary)
 from test_connection_string import dbname, dead_port, root_sql
 from test_operations import OWN_KEYS, child_env, children, read, stop
 
@@ -53,10 +54,6 @@ def step(j, name):
     return next(s for s in j["steps"] if s["step"] == name)
 
 
-def sql_str(v):
-    return "'" + v.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
 def settled(api, key, slug):
     return poll(lambda: (lambda j: j if j["status"] in ("Completed", "Failed") else None)(job(api, key, slug)),
                 f"the job of {slug} settles")
@@ -73,7 +70,7 @@ def failed_tenant(api, key, db, stack, slug):
         # delays this by one more round.
         db.query("UPDATE provisioning_jobs j JOIN tenants t ON t.pk = j.tenant_pk "
                  "SET j.attempts = GREATEST(j.attempts, 4), j.next_attempt_at = UTC_TIMESTAMP(3) "
-                 f"WHERE t.slug = {sql_str(slug)} AND j.status = 'Pending'")
+                 f"WHERE t.slug = {sql_quote(slug)} AND j.status = 'Pending'")
         j = job(api, key, slug)
         return j if j["status"] == "Failed" else None
     return poll(hurried, f"the job of {slug} fails")
@@ -126,10 +123,10 @@ def test_failed_job_shows_its_failed_step(api, admin, db, failed):
     for later in (s, a):
         assert (later["status"], later["attempts"], later["startedAt"]) == ("Pending", 0, None), later
     row = db.one("SELECT s.status, s.attempts, s.error FROM provisioning_steps s JOIN provisioning_jobs j "
-                 f"ON j.id = s.job_id WHERE j.correlation_id = {sql_str(j['correlationId'])} "
+                 f"ON j.id = s.job_id WHERE j.correlation_id = {sql_quote(j['correlationId'])} "
                  "AND s.step = 'database'")
     assert row == {"status": "Failed", "attempts": str(d["attempts"]), "error": j["error"]}
-    assert db.scalar(f"SELECT provisioning_status FROM tenants WHERE slug = {sql_str(slug)}") == "Failed"
+    assert db.scalar(f"SELECT provisioning_status FROM tenants WHERE slug = {sql_quote(slug)}") == "Failed"
 
 
 def test_retry_runs_the_failed_step_again(api, admin, db, failed):
@@ -143,7 +140,7 @@ def test_retry_runs_the_failed_step_again(api, admin, db, failed):
     # (or already taken by it).
     assert j["status"] in ("Pending", "InProgress") and j["attempts"] <= 1, j
     audit = db.query("SELECT action, target_id, detail FROM audit_events WHERE action = "
-                     f"'tenant.provisioning.retry' AND target_id = {sql_str(slug)}")
+                     f"'tenant.provisioning.retry' AND target_id = {sql_quote(slug)}")
     assert len(audit) == 1 and before["correlationId"] in audit[0]["detail"], audit
 
     # It runs again, from the failed step, and fails the same way.
@@ -169,12 +166,12 @@ def test_retry_refused_unless_failed(api, admin, db, stack, slug):
     failed_tenant(api, admin.key, db, stack, other)
     for status in ("Pending", "InProgress"):
         db.query(f"UPDATE provisioning_jobs j JOIN tenants t ON t.pk = j.tenant_pk SET j.status = '{status}', "
-                 f"j.next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR WHERE t.slug = {sql_str(other)}")
+                 f"j.next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR WHERE t.slug = {sql_quote(other)}")
         p = assert_problem(api.post(f"{LIST}/{other}/provisioning/retry", key=admin.key), 409)
         assert p["code"] == "provisioning_not_failed" and status in p["detail"], p
         assert job(api, admin.key, other)["status"] == status
     assert db.scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'tenant.provisioning.retry' "
-                     f"AND target_id IN ({sql_str(slug)}, {sql_str(other)})") == "0"
+                     f"AND target_id IN ({sql_quote(slug)}, {sql_quote(other)})") == "0"
 
 
 def test_retry_of_another_accounts_tenant_is_404(api, admin, new_key, failed):
@@ -258,7 +255,7 @@ def test_provisioner_alone_runs_a_pending_job(api, admin, slug, stack, db, ctl, 
     assert_json(api.post(LIST, key=admin.key, json=tenant_body(slug)), 202)
     settled(api, admin.key, slug)
     main = stack.db_name
-    pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_str(slug)}")
+    pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)}")
     root_sql(stack, f"SET FOREIGN_KEY_CHECKS = 0; "
              f"INSERT INTO {own_db}.accounts SELECT * FROM {main}.accounts WHERE id = "
              f"(SELECT account_id FROM {main}.tenants WHERE pk = {pk}); "
@@ -303,7 +300,7 @@ def test_job_from_before_step_records_stays_readable(api, admin, db, failed):
     job's current step, with 0 attempts and no times."""
     slug, j = failed
     db.query(f"DELETE FROM provisioning_steps WHERE job_id = (SELECT id FROM provisioning_jobs "
-             f"WHERE correlation_id = {sql_str(j['correlationId'])})")
+             f"WHERE correlation_id = {sql_quote(j['correlationId'])})")
     old = job(api, admin.key, slug)
     assert [(s["step"], s["status"], s["attempts"], s["startedAt"], s["error"]) for s in old["steps"]] == [
         ("validate", "Completed", 0, None, None), ("database", "Failed", 0, None, None),
