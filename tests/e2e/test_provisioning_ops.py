@@ -288,9 +288,17 @@ def test_provisioner_alone_runs_a_pending_job(api, admin, slug, stack, db, ctl, 
         assert "provisioning process only" in read(log)
         assert not [fd for fd in os.listdir(f"/proc/{proc.pid}/fd")
                     if os.readlink(f"/proc/{proc.pid}/fd/{fd}").startswith("socket:")], "the master holds a socket"
+        # SIGHUP: the master and the provisioning process reopen --log.
+        pids = [proc.pid] + children(proc.pid)
+        os.rename(log, tmp_path / "prov.log.1")
+        proc.send_signal(signal.SIGHUP)
+        want = {f"tenantd[{pid}]: log reopened" for pid in pids}
+        poll(lambda: all(w in read(log) for w in want), f"{want} in the new log", secs=30)
+        assert proc.poll() is None, "SIGHUP stopped tenantd --provisioner"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert not pidfile.exists()
+        assert read(tmp_path / "prov.out") == "", "with --log nothing goes to stderr once it is open"
     finally:
         stop(proc)
 
