@@ -113,7 +113,7 @@ retry_fn(struct db *db, void *arg)
 	struct db_res		*res = NULL;
 	struct db_row		 row;
 	struct db_param		 p[1];
-	char			 detail[80];
+	char			 detail[80], slug[64];
 	long long		 scope = tenants_scope(t->who);
 	enum db_err		 e;
 	int			 rc;
@@ -127,9 +127,14 @@ retry_fn(struct db *db, void *arg)
 	}
 	if (rc != 1) {
 		db_res_free(res);
-		return rc == 0 ? DBE_OTHER : db_classify(db_errno(db));
+		if (rc == 0)
+			return DBE_OTHER;
+		t->result = TR_ERROR;
+		return db_classify(db_errno(db));
 	}
+	t->result = TR_ERROR;
 	snprintf(t->status, t->status_len, "%s", row.v[JC_STATUS]);
+	snprintf(slug, sizeof(slug), "%s", row.v[JC_SLUG]);
 	snprintf(detail, sizeof(detail), "{\"correlationId\":\"%s\"}",
 	    row.v[JC_CORRELATION_ID]);
 	p[0] = DB_I64(strtoll(row.v[JC_ID], NULL, 10));
@@ -142,7 +147,7 @@ retry_fn(struct db *db, void *arg)
 	    (e = db_exec(db, sql_job_tenant_pending, p, 1, NULL)) != DBE_OK ||
 	    (e = audit_write(db, t->who, &(struct audit_event){
 	    .action = "tenant.provisioning.retry", .target_type = "tenant",
-	    .target_id = t->id, .request_id = t->request_id,
+	    .target_id = slug, .request_id = t->request_id,
 	    .detail = detail })) != DBE_OK)
 		return e;
 	t->result = TR_OK;

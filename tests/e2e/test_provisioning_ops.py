@@ -174,7 +174,7 @@ def test_retry_refused_unless_failed(api, admin, db, stack, slug):
                      f"AND target_id IN ({sql_quote(slug)}, {sql_quote(other)})") == "0"
 
 
-def test_retry_of_another_accounts_tenant_is_404(api, admin, new_key, failed):
+def test_retry_of_another_accounts_tenant_is_404(api, admin, new_key, db, failed):
     slug, j = failed
     stranger = new_key()
     for who in (slug, j["tenantId"]):
@@ -192,6 +192,9 @@ def test_retry_of_another_accounts_tenant_is_404(api, admin, new_key, failed):
     assert r.status_code == 202, describe(r)
     doc = parse_xml(r)
     assert doc.tag == "provisioning" and doc.find("correlationId").text == j["correlationId"]
+    # Audited under the slug, however the tenant was named; the refused ones are not.
+    assert db.query("SELECT target_id FROM audit_events WHERE action = 'tenant.provisioning.retry' "
+                    f"AND target_id IN ({sql_quote(slug)}, {sql_quote(j['tenantId'])})") == [{"target_id": slug}]
 
 
 def test_tenantctl_provisioning_list_show_retry(ctl, api, admin, failed):
