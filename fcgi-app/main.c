@@ -54,7 +54,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: tenantd [--config FILE] [--listen unix:PATH|HOST:PORT]"
 	    " [--workers N] [--pidfile FILE]\n"
-	    "               [--log FILE]\n"
+	    "               [--log FILE] [--provisioner]\n"
 	    "  -c, --config FILE   configuration file (default $TENANTD_CONFIG,\n"
 	    "                      then " CONFIG_PATH " if present)\n"
 	    "  -l, --listen ADDR   open this socket; default: the socket systemd\n"
@@ -67,6 +67,8 @@ usage(FILE *f)
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n"
 	    "  -R, --routes        list every route served and its permission\n"
+	    "  -P, --provisioner   run only the provisioning process (no socket,\n"
+	    "                      no workers), e.g. as its own service\n"
 	    "  --nginx-location[=INCLUDE]\n"
 	    "                      print an nginx location for the paths served\n"
 	    "                      (surface.* settings), including INCLUDE\n"
@@ -152,7 +154,8 @@ spawn_provisioner(const struct config *cfg, int fd)
 	if ((pid = fork()) != 0)
 		return pid;
 	sigprocmask(SIG_SETMASK, &unheld, NULL);
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	/* Its database calls must not fail with EINTR on a reopen. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = logfile_on_hup;
@@ -229,6 +232,38 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	return 0;
 }
 
+static void
+write_pidfile(const char *pidfile)
+{
+	FILE	*f;
+
+	if (pidfile != NULL && (f = fopen(pidfile, "w")) != NULL) {
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+}
+
+/*
+ * --provisioner: the master supervises the provisioning process alone,
+ * whatever provision.enabled says (that setting is for the master that
+ * serves requests), so it can run as a service of its own.
+ */
+static int
+provisioner_only(struct config *cfg, const char *pidfile)
+{
+	int	 rc;
+
+	cfg->workers = 0;
+	cfg->provision_enabled = 1;
+	write_pidfile(pidfile);
+	fprintf(stderr, "tenantd %s: provisioning process only\n",
+	    PACKAGE_VERSION);
+	rc = master_run(cfg, NULL, -1);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -242,6 +277,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ "routes", no_argument, NULL, 'R' },
 		{ "nginx-location", optional_argument, NULL, 'N' },
+		{ "provisioner", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config	 cfg;
@@ -250,12 +286,11 @@ main(int argc, char *argv[])
 	const char	*listen = NULL, *workers = NULL, *nginx_inc = NULL;
 	const char	*logpath = NULL;
 	char		 err[512];
-	FILE		*f;
-	int		 ch, fd, rc, routes = 0;
+	int		 ch, fd, rc, routes = 0, provisioner = 0;
 
 	/* Before any jansson value exists: every block must carry its header. */
 	json_arena_install();
-	while ((ch = getopt_long(argc, argv, "c:l:w:p:L:hVR", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:l:w:p:L:hVRP", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'l': listen = optarg; break;
@@ -265,6 +300,7 @@ main(int argc, char *argv[])
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tenantd %s\n", PACKAGE_VERSION); return 0;
 		case 'R': routes = 1; break;
+		case 'P': provisioner = 1; break;
 		case 'N': nginx_inc = optarg ? optarg : "tenantd-fastcgi.conf";
 			break;
 		default: usage(stderr); return 2;
@@ -298,6 +334,11 @@ main(int argc, char *argv[])
 	tenants_set_license_limit(cfg.license_max_tenants);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
+	if (provisioner) {
+		rc = provisioner_only(&cfg, pidfile);
+		config_free(&cfg);
+		return rc;
+	}
 	if (*cfg.listen == '\0' && (fd = listener_inherited()) == -1) {
 		rc = worker_cgi(&cfg);
 		config_free(&cfg);
@@ -306,10 +347,7 @@ main(int argc, char *argv[])
 	if (*cfg.listen != '\0' && (fd = listener_open(cfg.listen, (int)cfg.backlog,
 	    (unsigned int)cfg.socket_mode)) == -1)
 		return 1;
-	if (pidfile != NULL && (f = fopen(pidfile, "w")) != NULL) {
-		fprintf(f, "%d\n", (int)getpid());
-		fclose(f);
-	}
+	write_pidfile(pidfile);
 	if (*cfg.listen != '\0')
 		fprintf(stderr, "tenantd %s: %ld workers on %s\n",
 		    PACKAGE_VERSION, cfg.workers, cfg.listen);

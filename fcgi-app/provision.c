@@ -74,6 +74,7 @@ struct job {
 	char		 log[1024];	/* the details, for tenantd's log */
 	int		 final;
 	int		 unreadable;	/* sealed with a key we do not have */
+	unsigned	 done;		/* bit per enum step already completed */
 };
 
 /* Records a failure: its category on the job, the details in the log. */
@@ -126,7 +127,20 @@ static const char sql_claim[] =
 static const char sql_lease[] =
     "UPDATE provisioning_jobs SET status = 'InProgress', "
     "attempts = attempts + 1, next_attempt_at = UTC_TIMESTAMP(3) + "
-    "INTERVAL ? SECOND, updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
+    "INTERVAL ? SECOND, started_at = COALESCE(started_at, "
+    "UTC_TIMESTAMP(3)), updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
+/* Steps a job has completed are not run again (a retry, a resume). */
+static const char sql_steps_done[] =
+    "SELECT step FROM provisioning_steps WHERE job_id = ? "
+    "AND status = 'Completed'";
+static const char sql_step_start[] =
+    "INSERT INTO provisioning_steps (job_id, step, status, attempts, "
+    "started_at) VALUES (?, ?, 'InProgress', 1, UTC_TIMESTAMP(3)) "
+    "ON DUPLICATE KEY UPDATE status = 'InProgress', attempts = attempts + 1, "
+    "started_at = UTC_TIMESTAMP(3), completed_at = NULL, error = NULL";
+static const char sql_step_end[] =
+    "UPDATE provisioning_steps SET status = ?, error = ?, completed_at = "
+    "IF(? = 'Completed', UTC_TIMESTAMP(3), NULL) WHERE job_id = ? AND step = ?";
 static const char sql_tenant_status[] =
     "UPDATE tenants SET provisioning_status = ? WHERE pk = ?";
 static const char sql_step[] =
@@ -134,7 +148,8 @@ static const char sql_step[] =
     "WHERE id = ?";
 static const char sql_done[] =
     "UPDATE provisioning_jobs SET status = 'Completed', step = NULL, "
-    "error = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
+    "error = NULL, completed_at = UTC_TIMESTAMP(3), "
+    "updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
 static const char sql_retry[] =
     "UPDATE provisioning_jobs SET status = ?, error = ?, "
     "next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, "
@@ -150,6 +165,8 @@ static const char sql_seed_admin[] =
  */
 static const char sql_activate[] =
     "UPDATE tenants SET provisioning_status = 'Completed' WHERE pk = ?";
+
+static enum db_err	 steps_done(struct db *, struct job *);
 
 struct claim {
 	struct job	*job;
@@ -191,9 +208,10 @@ claim_fn(struct db *db, void *arg)
 		    DB_I64(c->job->tenant_pk) };
 		enum db_err	e;
 
-		if ((e = db_exec(db, sql_lease, p, 2, NULL)) != DBE_OK)
+		if ((e = db_exec(db, sql_lease, p, 2, NULL)) != DBE_OK ||
+		    (e = db_exec(db, sql_tenant_status, t, 2, NULL)) != DBE_OK)
 			return e;
-		return db_exec(db, sql_tenant_status, t, 2, NULL);
+		return steps_done(db, c->job);
 	}
 }
 
@@ -221,6 +239,25 @@ conn_checked(struct job *j, struct connstr *c, char dbname[65])
 		return job_fail(j, FAIL_NOT_ALLOWED, "database %s: %s", dbname,
 		    why);
 	return 0;
+}
+
+static enum db_err
+steps_done(struct db *db, struct job *j)
+{
+	struct db_param	 p[] = { DB_I64(j->id) };
+	struct db_res	*res;
+	struct db_row	 row;
+	enum db_err	 e;
+	size_t		 i;
+
+	if ((e = db_exec(db, sql_steps_done, p, 1, &res)) != DBE_OK)
+		return e;
+	while (db_next(res, &row) == 1)
+		for (i = 0; i < STEP__MAX; i++)
+			if (row.v[0] != NULL && strcmp(row.v[0], steps[i].name) == 0)
+				j->done |= 1u << i;
+	db_res_free(res);
+	return DBE_OK;
 }
 
 static int
@@ -418,21 +455,32 @@ static int
 step_activate(struct db *db, const struct config *cfg, struct job *j)
 {
 	struct db_param	 p[] = { DB_I64(j->tenant_pk) };
-	struct db_param	 d[] = { DB_I64(j->id) };
 
 	(void)cfg;
-	if (db_exec(db, sql_activate, p, 1, NULL) != DBE_OK ||
-	    db_exec(db, sql_done, d, 1, NULL) != DBE_OK)
+	if (db_exec(db, sql_activate, p, 1, NULL) != DBE_OK)
 		return job_fail(j, FAIL_INTERNAL, "activate: %s", db_error(db));
 	return 0;
 }
 
+/* The step's record: its last attempt's status and error. */
+static void
+step_end(struct db *db, const struct job *j, enum step i, const char *status,
+    const char *error)
+{
+	struct db_param	 p[] = { DB_STR(status), DB_STR(error), DB_STR(status),
+	    DB_I64(j->id), DB_STR(steps[i].name) };
+
+	(void)db_exec(db, sql_step_end, p, 5, NULL);
+}
+
 /*
  * Backoff doubles from 2 s; after the last attempt, or at once for a
- * failure retrying cannot mend, the job has Failed.
+ * failure retrying cannot mend, the job has Failed.  A step's record has
+ * the job's status for its failed attempt: Pending while it will be
+ * tried again.
  */
 static void
-record_failure(struct db *db, struct job *j)
+record_failure(struct db *db, struct job *j, enum step i)
 {
 	int		 failed = j->final || j->attempts >= PROVISION_ATTEMPTS;
 	long long	 delay = 1LL << (j->attempts < 12 ? j->attempts : 12);
@@ -441,6 +489,7 @@ record_failure(struct db *db, struct job *j)
 	struct db_param	 t[] = { DB_STR(failed ? "Failed" : "Pending"),
 	    DB_I64(j->tenant_pk) };
 
+	step_end(db, j, i, failed ? "Failed" : "Pending", j->error);
 	(void)db_exec(db, sql_retry, p, 4, NULL);
 	(void)db_exec(db, sql_tenant_status, t, 2, NULL);
 	fprintf(stderr, "tenantd: provisioning job %lld attempt %d: %s (%s)\n",
@@ -461,15 +510,27 @@ provision_once(struct db *db, const struct config *cfg)
 		return 0;
 	for (i = 0; i < STEP__MAX; i++) {
 		struct db_param p[] = { DB_STR(steps[i].name), DB_I64(j.id) };
+		struct db_param s[] = { DB_I64(j.id), DB_STR(steps[i].name) };
 
+		if (j.done & (1u << i))
+			continue;
 		(void)db_exec(db, sql_step, p, 2, NULL);
+		(void)db_exec(db, sql_step_start, s, 2, NULL);
 		if (steps[i].run(db, cfg, &j) == -1) {
 			if (j.error[0] == '\0')
 				job_fail(&j, FAIL_INTERNAL, "%s failed",
 				    steps[i].name);
-			record_failure(db, &j);
+			record_failure(db, &j, i);
 			break;
 		}
+		step_end(db, &j, i, "Completed", NULL);
+	}
+	if (i == STEP__MAX) {
+		struct db_param d[] = { DB_I64(j.id) };
+
+		if (db_exec(db, sql_done, d, 1, NULL) != DBE_OK)
+			fprintf(stderr, "tenantd: provisioning job %lld: %s\n",
+			    j.id, db_error(db));
 	}
 	OPENSSL_cleanse(j.conn, sizeof(j.conn));
 	return 1;

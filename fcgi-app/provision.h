@@ -1,5 +1,6 @@
 /*
- * The provisioning process: one per node, beside the workers.  It claims
+ * The provisioning process: one per node, beside the workers or alone
+ * (tenantd --provisioner).  It claims
  * jobs with SELECT ... FOR UPDATE SKIP LOCKED (so several nodes share the
  * queue), runs their steps, and records progress and failures on the
  * job.  Every step is idempotent, so a job resumes where it stopped.

@@ -27,6 +27,7 @@
 #include "tenant_model.h"
 #include "tenant_list.h"
 #include "tenant_store.h"
+#include "tenants.h"
 
 struct cmd {
 	const char	*name;
@@ -46,6 +47,10 @@ static int	 cmd_secrets_rotate(struct db *, const struct config *, int,
 		    char **);
 static int	 cmd_connection_import(struct db *, const struct config *, int,
 		    char **);
+static int	 cmd_prov_list(struct db *, const struct config *, int, char **);
+static int	 cmd_prov_show(struct db *, const struct config *, int, char **);
+static int	 cmd_prov_retry(struct db *, const struct config *, int,
+		    char **);
 
 static const struct cmd cmds[] = {
 	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]  (default "
@@ -64,6 +69,11 @@ static const struct cmd cmds[] = {
 	{ "secrets", "rotate", cmd_secrets_rotate, "secrets rotate" },
 	{ "connection", "import", cmd_connection_import, "connection import "
 	    "--account NAME FILE.json" },
+	{ "provisioning", "list", cmd_prov_list, "provisioning list "
+	    "[--status Pending|InProgress|Completed|Failed]" },
+	{ "provisioning", "show", cmd_prov_show, "provisioning show "
+	    "ID|SLUG|CORRELATION-ID" },
+	{ "provisioning", "retry", cmd_prov_retry, "provisioning retry ID|SLUG" },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -614,6 +624,121 @@ fail:
 	json_decref(body);
 	free(text);
 	return rc;
+}
+
+#define PROV_LIST_MAX	1000
+
+static const char *
+or_dash(const char *v)
+{
+	return v != NULL ? v : "-";
+}
+
+static int
+cmd_prov_list(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	static const char *const names[] = { "status" };
+	static const char *const states[] = { "Pending", "InProgress",
+	    "Completed", "Failed" };
+	const char	*v[1] = { NULL };
+	struct db_res	*res;
+	struct db_row	 r;
+	size_t		 i;
+
+	(void)cfg;
+	if (opts_parse(argc, argv, names, v, 1) == -1)
+		return 2;
+	for (i = 0; v[0] != NULL && i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(v[0], states[i]) == 0)
+			break;
+	if (v[0] != NULL && i == sizeof(states) / sizeof(states[0])) {
+		fprintf(stderr, "tenantctl: --status: one of Pending, "
+		    "InProgress, Completed, Failed\n");
+		return 2;
+	}
+	if (tenants_job_list(db, v[0], PROV_LIST_MAX, &res) != DBE_OK) {
+		fprintf(stderr, "tenantctl: %s\n", db_error(db));
+		return 1;
+	}
+	printf("correlationId\ttenant\tstatus\tstep\tattempts\tupdatedAt\t"
+	    "error\n");
+	while (db_next(res, &r) == 1)
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		    r.v[JC_CORRELATION_ID], r.v[JC_SLUG], r.v[JC_STATUS],
+		    or_dash(r.v[JC_STEP]), r.v[JC_ATTEMPTS], r.v[JC_UPDATED],
+		    or_dash(r.v[JC_ERROR]));
+	db_res_free(res);
+	return 0;
+}
+
+static int
+cmd_prov_show(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	struct db_res	*res = NULL, *steps = NULL;
+	struct db_row	 r, s;
+	int		 rc;
+
+	(void)cfg;
+	if (argc != 1) {
+		usage();
+		return 2;
+	}
+	if ((rc = tenants_job_by_tenant(db, 0, argv[0], &r, &res)) == 0) {
+		db_res_free(res);
+		res = NULL;
+		rc = tenants_job_by_correlation(db, 0, argv[0], &r, &res);
+	}
+	if (rc != 1 || tenants_job_steps(db, r.v[JC_ID], &steps) != DBE_OK) {
+		if (rc == 0)
+			fprintf(stderr, "tenantctl: no provisioning job for "
+			    "%s\n", argv[0]);
+		else
+			fprintf(stderr, "tenantctl: %s\n", db_error(db));
+		db_res_free(res);
+		return 1;
+	}
+	printf("tenant\t%s\ntenantId\t%s\ncorrelationId\t%s\nstatus\t%s\n"
+	    "currentStep\t%s\nattempts\t%s\nstartedAt\t%s\ncompletedAt\t%s\n"
+	    "error\t%s\n\nstep\tstatus\tattempts\tstartedAt\tcompletedAt\t"
+	    "error\n", r.v[JC_SLUG], r.v[JC_GUID], r.v[JC_CORRELATION_ID],
+	    r.v[JC_STATUS], or_dash(r.v[JC_STEP]), r.v[JC_ATTEMPTS],
+	    or_dash(r.v[JC_STARTED]), or_dash(r.v[JC_COMPLETED]),
+	    or_dash(r.v[JC_ERROR]));
+	while (db_next(steps, &s) == 1)
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", s.v[SC_STEP],
+		    s.v[SC_STATUS], s.v[SC_ATTEMPTS], or_dash(s.v[SC_STARTED]),
+		    or_dash(s.v[SC_COMPLETED]), or_dash(s.v[SC_ERROR]));
+	db_res_free(steps);
+	db_res_free(res);
+	return 0;
+}
+
+/* The same domain call as POST /api/v1/tenants/{id}/provisioning/retry. */
+static int
+cmd_prov_retry(struct db *db, const struct config *cfg, int argc, char **argv)
+{
+	char		 status[17];
+	enum tres	 r;
+
+	(void)cfg;
+	if (argc != 1) {
+		usage();
+		return 2;
+	}
+	r = tenants_job_retry(db, &cli, argv[0], NULL, status, sizeof(status));
+	if (r == TR_OK) {
+		printf("retrying %s\n", argv[0]);
+		return 0;
+	}
+	if (r == TR_NOT_FOUND)
+		fprintf(stderr, "tenantctl: no provisioning job for %s\n",
+		    argv[0]);
+	else if (r == TR_CONFLICT)
+		fprintf(stderr, "tenantctl: the provisioning of %s is %s; only "
+		    "a Failed job can be retried\n", argv[0], status);
+	else
+		fprintf(stderr, "tenantctl: %s\n", db_error(db));
+	return 1;
 }
 
 static const struct cmd *

@@ -16,7 +16,8 @@ static const char sql_job_insert[] =
     "VALUES (?, ?, ?)";
 
 #define JOB_COLUMNS "SELECT j.correlation_id, t.guid, j.status, j.step, " \
-	"j.error, j.created_at, j.updated_at, t.slug FROM provisioning_jobs j " \
+	"j.error, j.created_at, j.updated_at, t.slug, j.id, j.attempts, " \
+	"j.started_at, j.completed_at FROM provisioning_jobs j " \
 	"JOIN tenants t ON t.pk = j.tenant_pk "
 
 static const char sql_job_by_cid[] = JOB_COLUMNS
@@ -27,6 +28,30 @@ static const char sql_job_by_slug[] = JOB_COLUMNS
 static const char sql_job_by_guid[] = JOB_COLUMNS
     "WHERE t.guid = ? AND (? = 0 OR t.account_id = ?) "
     "ORDER BY j.id DESC LIMIT 1";
+/* The same rows, locked for a retry. */
+static const char sql_job_lock_slug[] = JOB_COLUMNS
+    "WHERE t.slug = ? AND (? = 0 OR t.account_id = ?) "
+    "ORDER BY j.id DESC LIMIT 1 FOR UPDATE";
+static const char sql_job_lock_guid[] = JOB_COLUMNS
+    "WHERE t.guid = ? AND (? = 0 OR t.account_id = ?) "
+    "ORDER BY j.id DESC LIMIT 1 FOR UPDATE";
+static const char sql_job_list[] = JOB_COLUMNS
+    "WHERE (? IS NULL OR j.status = ?) ORDER BY j.id DESC LIMIT ?";
+static const char sql_job_steps[] =
+    "SELECT step, status, attempts, started_at, completed_at, error "
+    "FROM provisioning_steps WHERE job_id = ?";
+/*
+ * A retry starts a fresh round of attempts (the provisioner's backoff and
+ * limit count from it); each step's own attempts keep counting, so the
+ * step record is the history.  Completed steps are not run again.
+ */
+static const char sql_job_restart[] =
+    "UPDATE provisioning_jobs SET status = 'Pending', attempts = 0, "
+    "error = NULL, completed_at = NULL, next_attempt_at = UTC_TIMESTAMP(3), "
+    "updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
+static const char sql_job_tenant_pending[] =
+    "UPDATE tenants t JOIN provisioning_jobs j ON j.tenant_pk = t.pk "
+    "SET t.provisioning_status = 'Pending' WHERE j.id = ?";
 
 static int
 job_query(struct db *db, const char *sql, long long scope, const char *key,
@@ -53,6 +78,95 @@ tenants_job_by_correlation(struct db *db, long long scope, const char *cid,
     struct db_row *row, struct db_res **res)
 {
 	return job_query(db, sql_job_by_cid, scope, cid, row, res);
+}
+
+enum db_err
+tenants_job_steps(struct db *db, const char *job_id, struct db_res **res)
+{
+	struct db_param	 p[] = { DB_I64(strtoll(job_id, NULL, 10)) };
+
+	return db_exec(db, sql_job_steps, p, 1, res);
+}
+
+enum db_err
+tenants_job_list(struct db *db, const char *status, long long limit,
+    struct db_res **res)
+{
+	struct db_param	 p[] = { DB_STR(status), DB_STR(status),
+	    DB_I64(limit) };
+
+	return db_exec(db, sql_job_list, p, 3, res);
+}
+
+struct retry_txn {
+	const struct principal	*who;
+	const char		*id, *request_id;
+	char			*status;	/* out: the job's status */
+	size_t			 status_len;
+	enum tres		 result;
+};
+
+static enum db_err
+retry_fn(struct db *db, void *arg)
+{
+	struct retry_txn	*t = arg;
+	struct db_res		*res = NULL;
+	struct db_row		 row;
+	struct db_param		 p[1];
+	char			 detail[80], slug[64];
+	long long		 scope = tenants_scope(t->who);
+	enum db_err		 e;
+	int			 rc;
+
+	t->result = TR_NOT_FOUND;
+	if ((rc = job_query(db, sql_job_lock_slug, scope, t->id, &row,
+	    &res)) == 0) {
+		db_res_free(res);
+		res = NULL;
+		rc = job_query(db, sql_job_lock_guid, scope, t->id, &row, &res);
+	}
+	if (rc != 1) {
+		db_res_free(res);
+		if (rc == 0)
+			return DBE_OTHER;
+		t->result = TR_ERROR;
+		return db_classify(db_errno(db));
+	}
+	t->result = TR_ERROR;
+	snprintf(t->status, t->status_len, "%s", row.v[JC_STATUS]);
+	snprintf(slug, sizeof(slug), "%s", row.v[JC_SLUG]);
+	snprintf(detail, sizeof(detail), "{\"correlationId\":\"%s\"}",
+	    row.v[JC_CORRELATION_ID]);
+	p[0] = DB_I64(strtoll(row.v[JC_ID], NULL, 10));
+	db_res_free(res);
+	if (strcmp(t->status, "Failed") != 0) {
+		t->result = TR_CONFLICT;
+		return DBE_OTHER;
+	}
+	if ((e = db_exec(db, sql_job_restart, p, 1, NULL)) != DBE_OK ||
+	    (e = db_exec(db, sql_job_tenant_pending, p, 1, NULL)) != DBE_OK ||
+	    (e = audit_write(db, t->who, &(struct audit_event){
+	    .action = "tenant.provisioning.retry", .target_type = "tenant",
+	    .target_id = slug, .request_id = t->request_id,
+	    .detail = detail })) != DBE_OK)
+		return e;
+	t->result = TR_OK;
+	return DBE_OK;
+}
+
+enum tres
+tenants_job_retry(struct db *db, const struct principal *who, const char *id,
+    const char *request_id, char *status, size_t status_len)
+{
+	struct retry_txn	 t = { who, id, request_id, status, status_len,
+	    TR_ERROR };
+	enum db_err		 e;
+
+	status[0] = '\0';
+	e = db_txn(db, retry_fn, &t);
+	if (e == DBE_OK || e == DBE_OTHER)
+		return t.result;
+	return tenants_result(e);
 }
 
 long long

@@ -86,15 +86,40 @@ struct tenant_ref {
 long long	 tenants_scope(const struct principal *);
 enum tres	 tenants_result(enum db_err);
 
+/* Columns of a provisioning job row. */
+enum jobcol {
+	JC_CORRELATION_ID, JC_GUID, JC_STATUS, JC_STEP, JC_ERROR, JC_CREATED,
+	JC_UPDATED, JC_SLUG, JC_ID, JC_ATTEMPTS, JC_STARTED, JC_COMPLETED,
+	JC__MAX
+};
+/* Columns of a provisioning step row. */
+enum stepcol {
+	SC_STEP, SC_STATUS, SC_ATTEMPTS, SC_STARTED, SC_COMPLETED, SC_ERROR,
+	SC__MAX
+};
+
 /*
  * The newest provisioning job of a tenant (by slug or GUID), or the job
- * with a correlation id: 1 found, 0 not, -1 error.  Columns:
- * correlation_id, guid, status, step, error, created_at, updated_at, slug.
+ * with a correlation id: 1 found, 0 not, -1 error.  Columns: enum jobcol.
  */
 int		 tenants_job_by_tenant(struct db *, long long scope,
 		    const char *id, struct db_row *, struct db_res **);
 int		 tenants_job_by_correlation(struct db *, long long scope,
 		    const char *cid, struct db_row *, struct db_res **);
+/* The step records of a job (JC_ID); none for jobs older than them. */
+enum db_err	 tenants_job_steps(struct db *, const char *job_id,
+		    struct db_res **);
+/* Every account's jobs, newest first, with a status or any (NULL). */
+enum db_err	 tenants_job_list(struct db *, const char *status,
+		    long long limit, struct db_res **);
+/*
+ * Restarts the newest job of a tenant (slug or GUID) if it has Failed,
+ * audited in the same transaction.  TR_CONFLICT: it has not; status
+ * holds its status then.
+ */
+enum tres	 tenants_job_retry(struct db *, const struct principal *,
+		    const char *id, const char *request_id, char *status,
+		    size_t status_len);
 
 /*
  * Creates a tenant, its provisioning job and audit event in one

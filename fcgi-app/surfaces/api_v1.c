@@ -38,6 +38,7 @@ static void	 h_upgrade(struct ctx *);
 static void	 h_switch(struct ctx *);
 static void	 h_job_by_tenant(struct ctx *);
 static void	 h_job_by_correlation(struct ctx *);
+static void	 h_job_retry(struct ctx *);
 
 static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/tenants", PERM_VIEW, h_list, ROUTE_NO_TENANT_KEY },
@@ -65,6 +66,8 @@ static const struct route routes[] = {
 	    h_job_by_tenant, ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/provisioning/{correlationId}", PERM_VIEW,
 	    h_job_by_correlation, ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/provisioning/retry", PERM_UPDATE,
+	    h_job_retry, ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 };
 
 /* Canonical field names, in representation order. */
@@ -629,42 +632,101 @@ static const char *const job_errors[] = { "not_allowed", "unreachable",
     "access_denied", "migration_failed", "timeout", "internal" };
 
 static json_t *
-job_json(const struct db_row *r)
+count_json(const char *v)
+{
+	return json_integer(v != NULL ? strtoll(v, NULL, 10) : 0);
+}
+
+static json_t *
+nullable_json(const char *v)
+{
+	return v != NULL ? json_string(v) : json_null();
+}
+
+/*
+ * A step from its record, or Pending when it has not run yet.  Jobs
+ * from before step records (0009) have none at all (recs NULL): theirs
+ * is derived from the job's current step, as before: steps before it
+ * are done, it has the job's status, the rest wait.
+ */
+static json_t *
+step_json(const struct db_row *j, struct db_res *recs, size_t i, int *reached)
+{
+	const char	*status = j->v[JC_STATUS], *step = j->v[JC_STEP];
+	const char	*st = "Pending";
+	struct db_row	 r;
+
+	if (recs != NULL) {
+		db_rewind(recs);
+		while (db_next(recs, &r) == 1)
+			if (strcmp(r.v[SC_STEP], job_steps[i]) == 0)
+				return json_pack("{s:s, s:s, s:s, s:o, s:o, "
+				    "s:o, s:o}", "name", job_steps[i],
+				    "step", job_steps[i], "status",
+				    r.v[SC_STATUS], "attempts",
+				    count_json(r.v[SC_ATTEMPTS]), "startedAt",
+				    tenant_col_json_time(r.v[SC_STARTED]),
+				    "completedAt",
+				    tenant_col_json_time(r.v[SC_COMPLETED]),
+				    "error", nullable_json(r.v[SC_ERROR]));
+	} else if (strcmp(status, "Completed") == 0)
+		st = "Completed";
+	else if (step != NULL && strcmp(step, job_steps[i]) == 0) {
+		*reached = 1;
+		st = status;
+	} else if (step != NULL && !*reached)
+		st = "Completed";
+	return json_pack("{s:s, s:s, s:s, s:i, s:n, s:n, s:n}", "name",
+	    job_steps[i], "step", job_steps[i], "status", st, "attempts", 0,
+	    "startedAt", "completedAt", "error");
+}
+
+static json_t *
+job_json(const struct db_row *r, struct db_res *recs)
 {
 	json_t		*steps = json_array();
-	const char	*status = r->v[2], *step = r->v[3];
-	const char	*code = NULL;
+	const char	*err = r->v[JC_ERROR], *code = NULL;
+	struct db_row	 any;
 	size_t		 i;
 	int		 reached = 0;
 
+	if (recs != NULL && db_next(recs, &any) != 1)
+		recs = NULL;
+
 	/* The provisioner writes "category: sentence" (provision.c). */
-	for (i = 0; r->v[4] != NULL && i < sizeof(job_errors) /
+	for (i = 0; err != NULL && i < sizeof(job_errors) /
 	    sizeof(job_errors[0]); i++)
-		if (strncmp(r->v[4], job_errors[i], strlen(job_errors[i])) == 0 &&
-		    r->v[4][strlen(job_errors[i])] == ':')
+		if (strncmp(err, job_errors[i], strlen(job_errors[i])) == 0 &&
+		    err[strlen(job_errors[i])] == ':')
 			code = job_errors[i];
+	for (i = 0; i < sizeof(job_steps) / sizeof(job_steps[0]); i++)
+		json_array_append_new(steps, step_json(r, recs, i, &reached));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s?, "
+	    "s:s?, s:o, s:o}",
+	    "correlationId", r->v[JC_CORRELATION_ID], "id", r->v[JC_SLUG],
+	    "tenantId", r->v[JC_GUID], "status", r->v[JC_STATUS],
+	    "currentStep", nullable_json(r->v[JC_STEP]),
+	    "attempts", count_json(r->v[JC_ATTEMPTS]),
+	    "startedAt", tenant_col_json_time(r->v[JC_STARTED]),
+	    "completedAt", tenant_col_json_time(r->v[JC_COMPLETED]),
+	    "steps", steps, "error", err, "errorCode", code,
+	    "createdAt", tenant_col_json_time(r->v[JC_CREATED]),
+	    "updatedAt", tenant_col_json_time(r->v[JC_UPDATED]));
+}
 
-	/* Steps before the current one are done; the rest wait. */
-	for (i = 0; i < sizeof(job_steps) / sizeof(job_steps[0]); i++) {
-		const char *st = "Pending";
+static void
+job_answer(struct ctx *c, int status, const struct db_row *row)
+{
+	struct db_res	*recs = NULL;
+	enum db_err	 e;
 
-		if (strcmp(status, "Completed") == 0)
-			st = "Completed";
-		else if (step != NULL && strcmp(step, job_steps[i]) == 0) {
-			reached = 1;
-			st = status;
-		} else if (step != NULL && !reached)
-			st = "Completed";
-		json_array_append_new(steps, json_pack("{s:s, s:s}", "name",
-		    job_steps[i], "status", st));
+	if ((e = tenants_job_steps(c->db, row->v[JC_ID], &recs)) != DBE_OK) {
+		surface_db_failure(c, tenants_result(e));
+		return;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s?, s:o, s:o}",
-	    "correlationId", r->v[0], "id", r->v[7], "tenantId", r->v[1],
-	    "status", status,
-	    "steps", steps, "error", r->v[4],
-	    "errorCode", code,
-	    "createdAt", tenant_col_json_time(r->v[5]),
-	    "updatedAt", tenant_col_json_time(r->v[6]));
+	response_set(c->resp, status, job_json(row, recs), "provisioning",
+	    NULL);
+	db_res_free(recs);
 }
 
 /* by_tenant: the path names a tenant, and its absence is the tenant's. */
@@ -680,7 +742,7 @@ job_reply(struct ctx *c, int rc, struct db_row *row, struct db_res *res,
 		ctx_error(c, 404, "provisioning_not_found", "no provisioning "
 		    "job with this correlation id", NULL);
 	else
-		response_set(c->resp, 200, job_json(row), "provisioning", NULL);
+		job_answer(c, 200, row);
 	db_res_free(res);
 }
 
@@ -706,6 +768,45 @@ h_job_by_correlation(struct ctx *c)
 	rc = tenants_job_by_correlation(c->db, tenants_scope(&c->who),
 	    route_param(&c->match, "correlationId"), &row, &res);
 	job_reply(c, rc, &row, res, false);
+}
+
+/*
+ * A Failed job starts again from its failed step; any other state is a
+ * conflict, since the provisioner owns the job until it fails.
+ */
+static void
+h_job_retry(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	const char	*id = route_param(&c->match, "id");
+	char		 status[17], msg[160];
+	enum tres	 r;
+	int		 rc;
+
+	r = tenants_job_retry(c->db, &c->who, id, c->req->request_id, status,
+	    sizeof(status));
+	if (r == TR_NOT_FOUND) {
+		not_found(c);
+		return;
+	}
+	if (r == TR_CONFLICT) {
+		snprintf(msg, sizeof(msg), "only a Failed provisioning job can "
+		    "be retried; this one is %s", status);
+		ctx_error(c, 409, "provisioning_not_failed", msg, NULL);
+		return;
+	}
+	if (r != TR_OK) {
+		surface_db_failure(c, r);
+		return;
+	}
+	rc = tenants_job_by_tenant(c->db, tenants_scope(&c->who), id, &row,
+	    &res);
+	if (rc == 1)
+		job_answer(c, 202, &row);
+	else
+		surface_db_failure(c, rc == 0 ? TR_NOT_FOUND : TR_ERROR);
+	db_res_free(res);
 }
 
 const struct surface surface_api_v1 = {

@@ -621,6 +621,23 @@ STABLE |= {("GET", p) for p in ("/api/v1/connections", "/api/v1/connections/{id}
                                 "/v1/tenants/{tenant_id}", "/tenants/me/connections")}
 
 
+# Provisioning operations (issue 15): a retry needs a Failed job.  The provisioner
+# fails a job only after its attempts, so the job of a settled tenant is marked
+# Failed in the database; the retry then runs it again (every step is done).
+def case_provisioning_retry(w):
+    from conftest import Db
+    slug = w.create()
+    w.settle(w.correlation)
+    Db(w.ctl.stack).query("UPDATE provisioning_jobs SET status = 'Failed', error = 'internal: Provisioning "
+                          "failed inside tenantd; the server log has the details.' "
+                          f"WHERE correlation_id = '{w.correlation}'")
+    return dict(path=f"/api/v1/tenants/{slug}/provisioning/retry")
+
+
+CASES.update({
+    ("POST", "/api/v1/tenants/{id}/provisioning/retry"): (202, case_provisioning_retry),
+})
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))
@@ -758,6 +775,8 @@ PROBLEMS = {
     "422 userStatus": ("POST", "/api/v1/tenants/{id}/activate", 422, lambda w: dict(
         path=f"/api/v1/tenants/{w.tenant}/activate", json={"userStatus": 3}), False),
 }
+PROBLEMS["409 retry"] = ("POST", "/api/v1/tenants/{id}/provisioning/retry", 409, lambda w: dict(
+    path=f"/api/v1/tenants/{w.tenant}/provisioning/retry"), False)
 
 
 @pytest.mark.parametrize("name", list(PROBLEMS))
