@@ -50,6 +50,7 @@ struct xname {
 struct enc {
 	struct buf	*out;
 	struct xname	 item;		/* elements of an array under "data" */
+	const struct xname *root;	/* the document element */
 };
 
 struct dec {
@@ -266,12 +267,43 @@ static int	enc_element(const struct enc *, const struct xname *,
 		    const json_t *, const struct xname *, const char *);
 
 /*
+ * Whether the decoder would read element n, holding the one child
+ * element c, as an array (dec_is_array): c is named "item", "value" or
+ * "message", or the singular of n's name.  An object of one such member
+ * writes it as <entry key="...">, so it reads back as an object.
+ */
+static int
+enc_reads_as_array(const struct xname *n, const struct xname *c)
+{
+	const char	*suffix;
+	size_t		 plen, slen;
+
+	if (c->entry)
+		return 0;
+	if ((c->len == 4 && memcmp(c->s, "item", 4) == 0) ||
+	    (c->len == 5 && memcmp(c->s, "value", 5) == 0) ||
+	    (c->len == 7 && memcmp(c->s, "message", 7) == 0))
+		return 1;
+	/*
+	 * The decoder takes the singular of an entry's key or of the name
+	 * as written; a name written with suffix "y" has none.
+	 */
+	if ((!n->entry && *n->suffix != '\0') ||
+	    xml_singular(n->s, n->len, &plen, &suffix) == -1)
+		return 0;
+	slen = strlen(suffix);
+	return c->len == plen + slen && memcmp(c->s, n->s, plen) == 0 &&
+	    memcmp(c->s + plen, suffix, slen) == 0;
+}
+
+/*
  * The members of obj.  Under "errors" (a problem's field -> messages
  * map) each array holds messages whatever the field is called, so its
  * items are <message>, not a singular made from a field name.
  */
 static int
-enc_members(const struct enc *e, const json_t *obj, int errors)
+enc_members(const struct enc *e, const struct xname *parent,
+    const json_t *obj, int errors)
 {
 	const char	*key;
 	size_t		 len;
@@ -281,6 +313,10 @@ enc_members(const struct enc *e, const json_t *obj, int errors)
 	/* jansson's iterators take a non-const object but do not modify it. */
 	json_object_keylen_foreach((json_t *)obj, key, len, v) {
 		enc_key(&n, key, len);
+		/* The document element is never read as an array. */
+		if (parent != e->root && json_object_size(obj) == 1 &&
+		    enc_reads_as_array(parent, &n))
+			n.entry = 1;
 		if (errors)
 			item = xname_message;
 		else
@@ -320,7 +356,7 @@ enc_element(const struct enc *e, const struct xname *n, const json_t *v,
 	if (enc_open(e->out, n, attrs, 0) == -1)
 		return -1;
 	if (json_is_object(v))
-		rc = enc_members(e, v, !n->entry && n->len == 6 &&
+		rc = enc_members(e, n, v, !n->entry && n->len == 6 &&
 		    memcmp(n->s, "errors", 6) == 0);
 	else if (json_is_array(v))
 		rc = enc_items(e, v, item);
@@ -351,6 +387,7 @@ codec_xml_encode(const json_t *tree, const char *root, const char *item,
 	if (root == NULL)
 		root = "root";
 	enc_key(&n, root, strlen(root));
+	e.root = &n;
 
 	if (buf_puts(out, XML_DECL) == -1 ||
 	    enc_element(&e, &n, tree, &e.item, XSI_DECL) == -1) {

@@ -312,7 +312,9 @@ int
 fcgi_env(const struct fcgi_conn *c, struct buf *env,
     char *envp[FCGI_ENV_MAX + 1])
 {
-	const unsigned char *p = (const unsigned char *)c->params.data;
+	/* No PARAMS bytes at all leave data NULL, and NULL + 0 is undefined. */
+	const unsigned char *p = (const unsigned char *)(c->params.data != NULL ?
+	    c->params.data : "");
 	const unsigned char *end = p + c->params.len, *name, *value;
 	size_t		 offs[FCGI_ENV_MAX], nlen, vlen, n = 0, i;
 	int		 rc;

@@ -72,14 +72,6 @@ int		 fcgi_env(const struct fcgi_conn *, struct buf *env,
 		    char *envp[FCGI_ENV_MAX + 1]);
 
 /*
- * Frames a response (CGI headers and body) as STDOUT records followed by
- * END_REQUEST into out.  For tests and small answers; fcgi_reply writes
- * large ones without the copy.
- */
-int		 fcgi_frame(unsigned int id, const char *p, size_t n,
-		    struct buf *out);
-
-/*
  * Sends the whole response and ends the request, leaving the connection
  * ready for the next one.  A worker never waits on one peer: what a
  * non-blocking socket does not take now is queued in c->out (see

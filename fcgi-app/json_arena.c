@@ -7,7 +7,16 @@
 
 #include "json_arena.h"
 
+/* gcc says __SANITIZE_ADDRESS__; clang (before 16) only __has_feature. */
 #if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN	1
+#endif
+#endif
+
+#if defined(ARENA_ASAN)
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))

@@ -47,7 +47,8 @@ allow_add(char *allow, size_t len, enum http_method m)
 {
 	const char	*name = http_method_name(m);
 
-	if (strstr(allow, name) != NULL)
+	/* No room (allowlen 0, allow may be NULL): the caller wants no list. */
+	if (len == 0 || strstr(allow, name) != NULL)
 		return;
 	if (*allow != '\0')
 		strncat(allow, ", ", len - strlen(allow) - 1);

@@ -24,6 +24,7 @@ TD_PACKAGES=(
 	libmariadb-dev mariadb-server mariadb-client
 	libxml2-dev libjansson-dev uuid-dev libssl-dev libcmocka-dev
 	nginx-light
+	clang
 	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography python3-yaml
 	libxml2-utils iso-codes curl ca-certificates wrk spawn-fcgi
 	# tests/e2e/test_servers.py: tenantd behind Apache (mod_proxy_fcgi, mod_fcgid,
