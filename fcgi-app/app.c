@@ -182,6 +182,41 @@ surface_db_failure(struct ctx *c, enum tres r)
 		    "completed", NULL);
 }
 
+int
+surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
+    const char *not_found)
+{
+	json_t	*errors;
+	size_t	 i;
+
+	switch (r) {
+	case TR_OK:
+		return 0;
+	case TR_NOT_FOUND:
+		ctx_error(c, 404, "tenant_not_found", not_found, NULL);
+		break;
+	case TR_PRECONDITION:
+		ctx_error(c, 412, "precondition_failed", "If-Match does not name "
+		    "the tenant's current version (see its ETag)", NULL);
+		break;
+	case TR_INVALID:
+		errors = json_object();
+		for (i = 0; i < ref->nbad; i++)
+			field_error(errors, ref->bad[i].field, ref->bad[i].msg);
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", errors);
+		break;
+	case TR_CONFLICT:
+		ctx_error(c, 409, "tenant_exists", "another tenant already has "
+		    "this name", NULL);
+		break;
+	default:
+		surface_db_failure(c, r);
+		break;
+	}
+	return -1;
+}
+
 void
 license_limited(struct ctx *c)
 {

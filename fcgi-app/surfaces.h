@@ -10,6 +10,14 @@
  * Retry-After when it is unreachable or overloaded, else 500.
  */
 void	 surface_db_failure(struct ctx *, enum tres);
+/*
+ * Answers a refused tenant change in the current surface's envelope: 404
+ * (with not_found as its detail), 412, 422 with every field's reason, 409
+ * for a name taken, a database failure otherwise.  0 for TR_OK, when
+ * there is nothing to say, else -1.
+ */
+int	 surface_change_failed(struct ctx *, enum tres,
+	    const struct tenant_ref *, const char *not_found);
 
 extern const struct surface surface_system;
 extern const struct surface surface_api_v1;

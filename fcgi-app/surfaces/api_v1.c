@@ -330,41 +330,6 @@ h_get(struct ctx *c)
 	reply_tenant(c, route_param(&c->match, "id"), 200, true);
 }
 
-/* Maps a refused change to its answer; 0 when there is nothing to say. */
-static int
-change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref)
-{
-	switch (r) {
-	case TR_OK:
-		return 0;
-	case TR_NOT_FOUND:
-		not_found(c);
-		break;
-	case TR_PRECONDITION:
-		ctx_error(c, 412, "precondition_failed", "If-Match does not name "
-		    "the tenant's current version (see its ETag)", NULL);
-		break;
-	case TR_INVALID: {
-		json_t	*errors = json_object();
-		size_t	 i;
-
-		for (i = 0; i < ref->nbad; i++)
-			field_error(errors, ref->bad[i].field, ref->bad[i].msg);
-		ctx_error(c, 422, "validation_failed", "one or more fields are "
-		    "invalid", errors);
-		break;
-	}
-	case TR_CONFLICT:
-		ctx_error(c, 409, "tenant_exists", "another tenant already has "
-		    "this name", NULL);
-		break;
-	default:
-		surface_db_failure(c, r);
-		break;
-	}
-	return -1;
-}
-
 /* Runs a change on the {id} tenant and answers with the tenant after it. */
 static void
 change_and_reply(struct ctx *c, struct tenant_change *ch)
@@ -374,7 +339,8 @@ change_and_reply(struct ctx *c, struct tenant_change *ch)
 
 	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"),
 	    c->req->if_match, c->req->request_id, ch, &ref);
-	if (change_failed(c, r, &ref) == 0)
+	if (surface_change_failed(c, r, &ref,
+	    "no tenant with this id") == 0)
 		reply_tenant(c, ref.slug, 200, false);
 }
 
@@ -444,7 +410,8 @@ h_delete(struct ctx *c)
 	    sizeof(d));
 	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"),
 	    c->req->if_match, c->req->request_id, &ch, &ref);
-	if (change_failed(c, r, &ref) != 0)
+	if (surface_change_failed(c, r, &ref,
+	    "no tenant with this id") != 0)
 		return;
 	response_set(c->resp, 200, json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, "
 	    "s:I, s:I}}", "id", ref.slug, "tenantId", ref.guid, "name", ref.name,
@@ -531,7 +498,8 @@ h_switch(struct ctx *c)
 
 	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"), NULL,
 	    c->req->request_id, &ch, &ref);
-	if (change_failed(c, r, &ref) == 0)
+	if (surface_change_failed(c, r, &ref,
+	    "no tenant with this id") == 0)
 		response_set(c->resp, 200, json_pack("{s:s, s:s, s:b}", "id",
 		    ref.slug, "tenantId", ref.guid, "current", 1), "switch", NULL);
 }

@@ -277,40 +277,6 @@ h_create(struct ctx *c)
 	}
 }
 
-/* Maps a refused change; 0 when there is nothing to say. */
-static int
-change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref)
-{
-	json_t	*errors;
-	size_t	 i;
-
-	switch (r) {
-	case TR_OK:
-		return 0;
-	case TR_NOT_FOUND:
-		not_found(c);
-		break;
-	case TR_PRECONDITION:
-		ctx_error(c, 412, "precondition_failed", "If-Match does not name "
-		    "the tenant's current version (see its ETag)", NULL);
-		break;
-	case TR_INVALID:
-		errors = json_object();
-		for (i = 0; i < ref->nbad; i++)
-			field_error(errors, ref->bad[i].field, ref->bad[i].msg);
-		invalid(c, "one or more fields are invalid", errors);
-		break;
-	case TR_CONFLICT:
-		ctx_error(c, 409, "tenant_exists", "another tenant already has "
-		    "this name", NULL);
-		break;
-	default:
-		surface_db_failure(c, r);
-		break;
-	}
-	return -1;
-}
-
 /*
  * A string member of the body, or a query parameter when there is no
  * body member of that name: DELETE may carry its triple either way.
@@ -352,7 +318,8 @@ h_update(struct ctx *c)
 	json_decref(errors);
 	r = tenants_change(c->db, &c->who, id, c->req->if_match,
 	    c->req->request_id, &ch, &ref);
-	if (change_failed(c, r, &ref) == 0)
+	if (surface_change_failed(c, r, &ref,
+	    "no tenant with this tenantId") == 0)
 		reply_tenant(c, ref.guid, 200);
 }
 
@@ -418,7 +385,8 @@ h_delete(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if (change_failed(c, r, &ref) != 0)
+	if (surface_change_failed(c, r, &ref,
+	    "no tenant with this tenantId") != 0)
 		return;
 	response_set(c->resp, 200, json_pack("{s:s, s:s, s:s, s:b}",
 	    "tenantId", ref.guid, "name", ref.name, "displayName",
