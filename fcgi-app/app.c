@@ -535,74 +535,67 @@ app_print_routes(FILE *f)
 		}
 }
 
-/*
- * Whether "|p|" is an alternative of "|a|b|..." already, or under one
- * ("/x/y" is under "/x").
- */
-static int
-alt_covered(const char *alts, const char *p)
-{
-	const char	*a = alts + 1, *end;
-	size_t		 n, plen = strlen(p + 1) - 1;
+#define LOCATION_PATHS	64
 
-	for (; (end = strchr(a, '|')) != NULL; a = end + 1) {
-		n = (size_t)(end - a);
-		if (n <= plen && strncmp(a, p + 1, n) == 0 &&
-		    (n == plen || p[1 + n] == '/'))
+/* Whether p is under q ("/x/y" under "/x"), or q itself at an earlier index. */
+static int
+path_covered(const char (*paths)[256], size_t n, size_t k)
+{
+	size_t	 i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(paths[i]);
+		if (i == k || strncmp(paths[i], paths[k], len) != 0)
+			continue;
+		if (paths[k][len] == '/' || (paths[k][len] == '\0' && i < k))
 			return 1;
 	}
 	return 0;
 }
 
-/* Adds "mount+path|" (path's first n bytes) once, '.' escaped for a regex. */
-static void
-alt_add(struct buf *b, const char *mount, const char *path, size_t n)
-{
-	struct buf	 one = { 0 };
-	size_t		 i, mlen = strlen(mount);
-	char		 ch;
-
-	(void)buf_putc(&one, '|');
-	for (i = 0; i < mlen + n; i++) {
-		ch = i < mlen ? mount[i] : path[i - mlen];
-		(void)(ch == '.' ? buf_append(&one, "\\.", 2) : buf_putc(&one, ch));
-	}
-	(void)buf_putc(&one, '|');
-	if (one.data != NULL && !alt_covered(b->data, one.data))
-		(void)buf_append(b, one.data + 1, one.len - 1);
-	buf_free(&one);
-}
-
 /*
  * One nginx location matching exactly the paths of the surfaces served
  * (each surface's prefix, and the literal start of any route outside
- * it), so a host's own routes beside them stay the host's.
+ * it), so a host's own routes beside them stay the host's.  A path under
+ * another one is left out: the shorter matches it already.
  */
 void
 app_print_locations(FILE *f, const char *mount_prefix, const char *include)
 {
+	char			 paths[LOCATION_PATHS][256];
 	const struct route	*r;
-	struct buf		 alts = { 0 };
-	const char		*param;
-	size_t			 i, j, n;
+	const char		*param, *s;
+	size_t			 i, j, n, np = 0;
+	int			 first = 1;
 
-	(void)buf_putc(&alts, '|');
 	for (i = 0; i < NSURFACES; i++) {
 		if (where[i].off)
 			continue;
 		n = strlen(surfaces[i]->prefix);
-		alt_add(&alts, where[i].mount, surfaces[i]->prefix, n);
-		for (j = 0; j < surfaces[i]->nroutes; j++) {
+		if (np < LOCATION_PATHS)
+			snprintf(paths[np++], sizeof(paths[0]), "%s%s",
+			    where[i].mount, surfaces[i]->prefix);
+		for (j = 0; j < surfaces[i]->nroutes && np < LOCATION_PATHS;
+		    j++) {
 			r = &surfaces[i]->routes[j];
+			if (strncmp(r->pattern, surfaces[i]->prefix, n) == 0)
+				continue;
 			param = strstr(r->pattern, "/{");
-			if (strncmp(r->pattern, surfaces[i]->prefix, n) != 0)
-				alt_add(&alts, where[i].mount, r->pattern,
-				    param ? (size_t)(param - r->pattern) :
-				    strlen(r->pattern));
+			snprintf(paths[np++], sizeof(paths[0]), "%s%.*s",
+			    where[i].mount, (int)(param ? (size_t)(param -
+			    r->pattern) : strlen(r->pattern)), r->pattern);
 		}
 	}
-	fprintf(f, "location ~ ^%s(%.*s)(/|$) {\n    include %s;\n}\n",
-	    mount_prefix, (int)(alts.len > 2 ? alts.len - 2 : 0),
-	    alts.data + 1, include);
-	buf_free(&alts);
+	fprintf(f, "location ~ ^%s(", mount_prefix);
+	for (i = 0; i < np; i++) {
+		if (path_covered(paths, np, i))
+			continue;
+		if (!first)
+			fputc('|', f);
+		first = 0;
+		/* A '.' in a path is literal in the regex. */
+		for (s = paths[i]; *s != '\0'; s++)
+			fputs(*s == '.' ? "\\." : (char[]){ *s, '\0' }, f);
+	}
+	fprintf(f, ")(/|$) {\n    include %s;\n}\n", include);
 }
