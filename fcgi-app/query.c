@@ -3,8 +3,8 @@
 #include "buf.h"
 #include "query.h"
 
-static int
-hexval(char c)
+int
+hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -27,8 +27,8 @@ url_decode(const char *src, size_t len, char *dst, size_t dstlen,
 		c = src[i];
 		if (c == '%') {
 			if (i + 2 >= len ||
-			    (hi = hexval(src[i + 1])) < 0 ||
-			    (lo = hexval(src[i + 2])) < 0)
+			    (hi = hex_value(src[i + 1])) < 0 ||
+			    (lo = hex_value(src[i + 2])) < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);
 			if (c == '\0')

@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The value of one hexadecimal digit, either case; -1 for any other byte. */
+int	 hex_value(char);
+
 /*
  * Percent-decodes src[0..len) into dst (dstlen bytes, NUL-terminated).
  * plus_space turns '+' into ' ' (query strings).  Returns the decoded

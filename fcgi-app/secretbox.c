@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "base64url.h"
+#include "query.h"
 #include "secretbox.h"
 
 #define NONCE_LEN	12
@@ -40,18 +41,6 @@ kid_ok(const char *kid)
 	return 1;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 64 hex digits, or base64 / base64url (padding optional) of 32 bytes. */
 static int
 decode_key(const char *s, size_t n, unsigned char k[KEY_LEN])
@@ -61,7 +50,7 @@ decode_key(const char *s, size_t n, unsigned char k[KEY_LEN])
 
 	if (n == 64) {
 		for (i = 0; i < KEY_LEN; i++) {
-			int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+			int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				goto b64;
