@@ -45,6 +45,7 @@ static const struct copt copts[] = {
 	STR("db.password", db_password),
 	STR("db.name", db_name),
 	NUM("db.connect_timeout", db_connect_timeout, 1, 600),
+	NUM("db.read_timeout", db_read_timeout, 1, 3600),
 	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
 	NUM("rate_limit.conflicts_per_minute", rate_limit_conflicts, 0, 1000000000),
 	NUM("log.requests", log_requests, 0, 1),
@@ -95,6 +96,7 @@ config_defaults(struct config *c)
 	snprintf(c->db_user, sizeof(c->db_user), "tenantd");
 	snprintf(c->db_name, sizeof(c->db_name), "tenantd");
 	c->db_connect_timeout = 5;
+	c->db_read_timeout = 10;
 	c->rate_limit_per_minute = 60;
 	c->rate_limit_conflicts = 30;
 	c->log_requests = 1;

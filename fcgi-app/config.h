@@ -39,6 +39,7 @@ struct config {
 	char		 db_password[128];
 	char		 db_name[64];
 	long		 db_connect_timeout;
+	long		 db_read_timeout;	/* each read or write of a statement */
 	long		 rate_limit_per_minute;
 	long		 rate_limit_conflicts;	/* 409s a principal may meet a minute */
 	struct {
