@@ -81,6 +81,8 @@ struct config {
 	size_t		 nissuers;
 	/* PEM paths of issuers[i].keys[j], loaded by config_finish */
 	char		 keyfiles[CONFIG_ISSUERS_MAX][JWT_KEYS_MAX][256];
+	/* issuers[i].keys[previous[i] - 1] is jwt.NAME.previous_secret */
+	unsigned char	 previous[CONFIG_ISSUERS_MAX];
 };
 
 /* The file read when neither --config nor $TENANTD_CONFIG names one. */
