@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "audit.h"
 #include "codec_json.h"
 #include "codec_xml.h"
+#include "db.h"
 #include "problem.h"
 #include "query.h"
 #include "surfaces.h"
@@ -173,6 +175,11 @@ ctx_error(struct ctx *c, int status, const char *code, const char *detail,
 void
 surface_db_failure(struct ctx *c, enum tres r)
 {
+	/* The driver's words go to the log only: they may name tables or values. */
+	if (c->db != NULL && db_errno(c->db) != 0)
+		fprintf(stderr, "tenantd[%d]: request %s: database error %u: %s\n",
+		    (int)getpid(), c->req->request_id, db_errno(c->db),
+		    db_error(c->db));
 	if (r == TR_UNAVAILABLE) {
 		response_header(c->resp, "Retry-After", "2");
 		ctx_error(c, 503, "unavailable", "the database is unavailable; "

@@ -45,6 +45,7 @@ static const struct copt copts[] = {
 	STR("db.password", db_password),
 	STR("db.name", db_name),
 	NUM("db.connect_timeout", db_connect_timeout, 1, 600),
+	NUM("db.read_timeout", db_read_timeout, 1, 3600),
 	NUM("rate_limit.per_minute", rate_limit_per_minute, 0, 1000000000),
 	NUM("rate_limit.conflicts_per_minute", rate_limit_conflicts, 0, 1000000000),
 	NUM("log.requests", log_requests, 0, 1),
@@ -95,6 +96,7 @@ config_defaults(struct config *c)
 	snprintf(c->db_user, sizeof(c->db_user), "tenantd");
 	snprintf(c->db_name, sizeof(c->db_name), "tenantd");
 	c->db_connect_timeout = 5;
+	c->db_read_timeout = 10;
 	c->rate_limit_per_minute = 60;
 	c->rate_limit_conflicts = 30;
 	c->log_requests = 1;
@@ -161,14 +163,17 @@ issuer_named(struct config *c, const char *name, size_t len)
 	return &c->issuers[c->nissuers++];
 }
 
-/* The key slot for an optional kid: "secret" or "secret.KID". */
+/*
+ * The key slot for an optional kid: "secret" or "secret.KID"; never the
+ * slot of previous_secret, which has no kid either.
+ */
 static struct jwt_key *
-issuer_key(struct jwt_issuer *is, const char *kid)
+issuer_key(struct jwt_issuer *is, const char *kid, unsigned char previous)
 {
 	size_t	 i;
 
 	for (i = 0; i < is->nkeys; i++)
-		if (strcmp(is->keys[i].kid, kid) == 0)
+		if (i + 1 != previous && strcmp(is->keys[i].kid, kid) == 0)
 			return &is->keys[i];
 	if (is->nkeys == JWT_KEYS_MAX || strlen(kid) >= sizeof(is->keys[0].kid))
 		return NULL;
@@ -178,8 +183,13 @@ issuer_key(struct jwt_issuer *is, const char *kid)
 
 /*
  * jwt.NAME.iss, .alg, .audience, .leeway, .secret[.KID], .key[.KID]
- * (a PEM public key file).  Keys are loaded in config_finish, once the
- * algorithm is known whatever the order of the lines.
+ * (a PEM public key file), .previous_secret.  Keys are loaded in
+ * config_finish, once the algorithm is known whatever the order of the
+ * lines.
+ *
+ * previous_secret is a second HS256 secret without kid: tokens without kid
+ * are checked against both, so an issuer that sends no kid can change its
+ * secret without a moment in which tenantd refuses its tokens.
  */
 static int
 set_issuer(struct config *c, const char *key, const char *v, char *err,
@@ -188,6 +198,7 @@ set_issuer(struct config *c, const char *key, const char *v, char *err,
 	const char		*name = key + 4, *dot, *attr, *kid;
 	struct jwt_issuer	*is;
 	struct jwt_key		*k;
+	unsigned char		*prev;
 
 	if ((dot = strchr(name, '.')) == NULL)
 		goto bad;
@@ -197,6 +208,7 @@ set_issuer(struct config *c, const char *key, const char *v, char *err,
 	}
 	attr = dot + 1;
 	kid = strchr(attr, '.');
+	prev = &c->previous[is - c->issuers];
 	if (strcmp(attr, "iss") == 0)
 		snprintf(is->iss, sizeof(is->iss), "%s", v);
 	else if (strcmp(attr, "audience") == 0)
@@ -209,11 +221,17 @@ set_issuer(struct config *c, const char *key, const char *v, char *err,
 	} else if (strcmp(attr, "leeway") == 0)
 		is->leeway = strtol(v, NULL, 10);
 	else if (strncmp(attr, "secret", 6) == 0 && (attr[6] == '\0' || attr[6] == '.')) {
-		if ((k = issuer_key(is, kid ? kid + 1 : "")) == NULL ||
+		if ((k = issuer_key(is, kid ? kid + 1 : "", *prev)) == NULL ||
 		    jwt_key_set_secret(k, v, strlen(v)) == -1)
 			goto bad;
+	} else if (strcmp(attr, "previous_secret") == 0) {
+		if (*prev == 0 && is->nkeys < JWT_KEYS_MAX)
+			*prev = (unsigned char)++is->nkeys;
+		if (*prev == 0 || jwt_key_set_secret(&is->keys[*prev - 1], v,
+		    strlen(v)) == -1)
+			goto bad;
 	} else if (strncmp(attr, "key", 3) == 0 && (attr[3] == '\0' || attr[3] == '.')) {
-		if ((k = issuer_key(is, kid ? kid + 1 : "")) == NULL ||
+		if ((k = issuer_key(is, kid ? kid + 1 : "", *prev)) == NULL ||
 		    strlen(v) >= sizeof(c->keyfiles[0][0]))
 			goto bad;
 		memcpy(c->keyfiles[is - c->issuers][k - is->keys], v,
@@ -464,6 +482,30 @@ config_load_env(struct config *c)
 }
 
 /*
+ * Moves issuer n's previous secret behind its other keys, so that keys[0],
+ * which tenantctl signs with, is the first one configured of the others.
+ */
+static int
+previous_last(struct config *c, size_t n)
+{
+	struct jwt_issuer	*is = &c->issuers[n];
+	struct jwt_key		 k;
+	char			 path[sizeof(c->keyfiles[0][0])];
+	size_t			 p = c->previous[n] - 1u, rest = is->nkeys - 1 - p;
+
+	if (is->nkeys < 2)
+		return -1;
+	k = is->keys[p];
+	memcpy(path, c->keyfiles[n][p], sizeof(path));
+	memmove(&is->keys[p], &is->keys[p + 1], rest * sizeof(is->keys[0]));
+	memmove(c->keyfiles[n][p], c->keyfiles[n][p + 1], rest * sizeof(path));
+	is->keys[is->nkeys - 1] = k;
+	memcpy(c->keyfiles[n][is->nkeys - 1], path, sizeof(path));
+	c->previous[n] = (unsigned char)is->nkeys;
+	return 0;
+}
+
+/*
  * An HS256 issuer takes secrets only and an RS256/ES256 issuer PEM key
  * files only, so a key can never be used under the other algorithm family.
  */
@@ -481,6 +523,11 @@ finish_issuer(struct config *c, size_t n, char *err, size_t errlen)
 	}
 	if (is->leeway < 0)
 		is->leeway = c->jwt_leeway;
+	if (c->previous[n] != 0 && previous_last(c, n) == -1) {
+		snprintf(err, errlen, "jwt.%s: previous_secret needs secret",
+		    is->name);
+		return -1;
+	}
 	for (i = 0; i < is->nkeys; i++) {
 		path = c->keyfiles[n][i];
 		if (is->alg == JWT_HS256 && is->keys[i].secret == NULL) {

@@ -39,6 +39,7 @@ struct config {
 	char		 db_password[128];
 	char		 db_name[64];
 	long		 db_connect_timeout;
+	long		 db_read_timeout;	/* each read or write of a statement */
 	long		 rate_limit_per_minute;
 	long		 rate_limit_conflicts;	/* 409s a principal may meet a minute */
 	struct {
@@ -80,6 +81,8 @@ struct config {
 	size_t		 nissuers;
 	/* PEM paths of issuers[i].keys[j], loaded by config_finish */
 	char		 keyfiles[CONFIG_ISSUERS_MAX][JWT_KEYS_MAX][256];
+	/* issuers[i].keys[previous[i] - 1] is jwt.NAME.previous_secret */
+	unsigned char	 previous[CONFIG_ISSUERS_MAX];
 };
 
 /* The file read when neither --config nor $TENANTD_CONFIG names one. */

@@ -183,6 +183,15 @@ db_classify(unsigned int code)
 	case CR_SERVER_LOST_EXTENDED:
 	case ER_CONNECTION_KILLED:
 		return DBE_LOST;
+	/* The server is there but refuses for now: nothing to retry at once. */
+	case ER_OPTION_PREVENTS_STATEMENT:	/* read_only */
+	case ER_READ_ONLY_MODE:
+	case ER_RECORD_FILE_FULL:		/* tablespace or disk full */
+	case ER_DISK_FULL:
+	case ER_CON_COUNT_ERROR:
+	case ER_OUT_OF_RESOURCES:
+	case ER_SERVER_SHUTDOWN:
+		return DBE_REFUSED;
 	default:
 		return DBE_OTHER;
 	}

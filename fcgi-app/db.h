@@ -61,6 +61,7 @@ enum db_err {
 	DBE_DUP,	/* unique key violated (1062) */
 	DBE_RETRY,	/* deadlock, lock wait timeout, Galera certification */
 	DBE_LOST,	/* connection gone (2006/2013) */
+	DBE_REFUSED,	/* read-only, disk or table full, too many connections */
 	DBE_OTHER,
 };
 

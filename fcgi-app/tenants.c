@@ -185,6 +185,7 @@ tenants_result(enum db_err e)
 		return TR_CONFLICT;
 	case DBE_LOST:
 	case DBE_RETRY:
+	case DBE_REFUSED:
 		return TR_UNAVAILABLE;
 	default:
 		return TR_ERROR;

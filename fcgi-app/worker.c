@@ -130,6 +130,7 @@ worker_db(const struct config *cfg)
 		.socket = cfg->db_socket, .user = cfg->db_user,
 		.password = cfg->db_password, .name = cfg->db_name,
 		.connect_timeout = (unsigned)cfg->db_connect_timeout,
+		.rw_timeout = (unsigned)cfg->db_read_timeout,
 	};
 	struct db	*db;
 

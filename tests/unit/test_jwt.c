@@ -20,6 +20,7 @@
 
 #include "base64url.h"
 #include "buf.h"
+#include "config.h"
 #include "jwt.h"
 #include "perm.h"
 
@@ -745,6 +746,60 @@ test_kid_fallback(void **state)
 	jwt_issuer_free(&is);
 }
 
+/* An issuer without kid rotates its secret through previous_secret. */
+static void
+test_previous_secret(void **state)
+{
+	struct config		 c;
+	struct jwt_claims	 cl;
+	const char		*why, *keys[][2] = {
+		{ "jwt.rot.iss", FX_ISS_ROT }, { "jwt.rot.alg", "HS256" },
+		/* before secret: the order of the lines does not matter */
+		{ "jwt.rot.previous_secret", FX_HS_SECRET },
+		{ "jwt.rot.secret", FX_HS_SECRET2 },
+	};
+	char			 err[256];
+	size_t			 i;
+
+	(void)state;
+	config_defaults(&c);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(config_set(&c, keys[i][0], keys[i][1], err,
+		    sizeof(err)), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	/* Tokens without kid (or an unknown one) open with either secret. */
+	assert_int_equal(jwt_verify(FX_KID_NONE_ROT, strlen(FX_KID_NONE_ROT),
+	    c.issuers, c.nissuers, (time_t)FX_NOW, &cl, &why), 0);
+	assert_int_equal(jwt_verify(FX_KID_K2, strlen(FX_KID_K2), c.issuers,
+	    c.nissuers, (time_t)FX_NOW, &cl, &why), 0);
+	/* The current secret comes first: tenantctl signs with keys[0]. */
+	assert_int_equal(c.issuers[0].keys[0].secret_len, strlen(FX_HS_SECRET2));
+	assert_memory_equal(c.issuers[0].keys[0].secret, FX_HS_SECRET2,
+	    strlen(FX_HS_SECRET2));
+	config_free(&c);
+
+	/* Without it, the old secret's tokens are refused. */
+	config_defaults(&c);
+	for (i = 0; i < 4; i++)
+		if (i != 2)
+			assert_int_equal(config_set(&c, keys[i][0], keys[i][1],
+			    err, sizeof(err)), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_int_equal(jwt_verify(FX_KID_NONE_ROT, strlen(FX_KID_NONE_ROT),
+	    c.issuers, c.nissuers, (time_t)FX_NOW, &cl, &why), -1);
+	assert_string_equal(why, "token signature is invalid");
+	config_free(&c);
+
+	/* A previous secret alone is no issuer. */
+	config_defaults(&c);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(config_set(&c, keys[i][0], keys[i][1], err,
+		    sizeof(err)), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "previous_secret needs secret"));
+	config_free(&c);
+}
+
 /* Subject and permissions */
 
 static void
@@ -1129,6 +1184,7 @@ main(void)
 		cmocka_unit_test(test_typ_crit),
 		cmocka_unit_test(test_kid),
 		cmocka_unit_test(test_kid_fallback),
+		cmocka_unit_test(test_previous_secret),
 		cmocka_unit_test(test_subject),
 		cmocka_unit_test(test_permissions),
 		cmocka_unit_test(test_hostile_shapes),
