@@ -8,6 +8,7 @@
 #include <mysqld_error.h>
 
 #include "db.h"
+#include "metrics.h"
 
 #define DB_STMTS_MAX	128
 #define DB_TXN_RETRIES	4
@@ -54,6 +55,7 @@ struct db {
 	struct db_res	 stmts[DB_STMTS_MAX];
 	size_t		 nstmts;
 	bool		 in_txn;
+	bool		 connected;	/* once: a later connect is a reconnect */
 	uint64_t	 tick;
 	unsigned int	 err;
 	char		 errmsg[256];
@@ -82,9 +84,17 @@ res_clear(struct db_res *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Counted by kind for /metrics, in the order of enum db_err. */
+static const enum metric err_metric[] = {
+	[DBE_DUP] = MC_DB_ERR_DUP, [DBE_RETRY] = MC_DB_ERR_RETRY,
+	[DBE_LOST] = MC_DB_ERR_LOST, [DBE_OTHER] = MC_DB_ERR_OTHER,
+};
+
 static void
 set_err(struct db *db, unsigned int code, const char *msg)
 {
+	if (code != 0)
+		metrics_count(err_metric[db_classify(code)]);
 	db->err = code;
 	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg);
 }
@@ -143,6 +153,9 @@ db_connect(struct db *db)
 		db->m = NULL;
 		return -1;
 	}
+	if (db->connected)
+		metrics_count(MC_DB_RECONNECTS);
+	db->connected = true;
 	return 0;
 }
 
@@ -655,6 +668,8 @@ db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
 	for (attempt = 0; attempt < DB_TXN_RETRIES; attempt++) {
 		e = txn_once(db, fn, arg);
 		if (e == DBE_RETRY) {
+			metrics_count(db->err == ER_LOCK_WAIT_TIMEOUT ?
+			    MC_DB_RETRY_1205 : MC_DB_RETRY_1213);
 			usleep(1000u * (unsigned)(1 << attempt));
 			continue;
 		}

@@ -14,6 +14,7 @@
 #include "connstr.h"
 #include "connections.h"
 #include "logfile.h"
+#include "metrics.h"
 #include "provision.h"
 #include "secretbox.h"
 #include "tenant_model.h"
@@ -489,6 +490,7 @@ record_failure(struct db *db, struct job *j, enum step i)
 	struct db_param	 t[] = { DB_STR(failed ? "Failed" : "Pending"),
 	    DB_I64(j->tenant_pk) };
 
+	metrics_count(MC_PROVISION_FAILED);
 	step_end(db, j, i, failed ? "Failed" : "Pending", j->error);
 	(void)db_exec(db, sql_retry, p, 4, NULL);
 	(void)db_exec(db, sql_tenant_status, t, 2, NULL);
@@ -531,6 +533,8 @@ provision_once(struct db *db, const struct config *cfg)
 		if (db_exec(db, sql_done, d, 1, NULL) != DBE_OK)
 			fprintf(stderr, "tenantd: provisioning job %lld: %s\n",
 			    j.id, db_error(db));
+		else
+			metrics_count(MC_PROVISION_DONE);
 	}
 	OPENSSL_cleanse(j.conn, sizeof(j.conn));
 	return 1;
@@ -564,4 +568,35 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	}
 	db_free(db);
 	return 0;
+}
+
+const char *const provision_job_states[JOB__MAX] = {
+	[JOB_PENDING] = "Pending",
+	[JOB_IN_PROGRESS] = "InProgress",
+	[JOB_FAILED] = "Failed",
+};
+
+/* Served by the (status, next_attempt_at) index: no Completed row read. */
+static const char sql_job_counts[] =
+    "SELECT status, COUNT(*) FROM provisioning_jobs "
+    "WHERE status IN ('Pending', 'InProgress', 'Failed') GROUP BY status";
+
+int
+provision_job_counts(struct db *db, long long n[JOB__MAX])
+{
+	struct db_res	*res;
+	struct db_row	 row;
+	size_t		 i;
+	int		 rc;
+
+	memset(n, 0, JOB__MAX * sizeof(n[0]));
+	if (db_exec(db, sql_job_counts, NULL, 0, &res) != DBE_OK)
+		return -1;
+	while ((rc = db_next(res, &row)) == 1)
+		for (i = 0; i < JOB__MAX; i++)
+			if (row.v[0] != NULL &&
+			    strcmp(row.v[0], provision_job_states[i]) == 0)
+				n[i] = strtoll(row.v[1], NULL, 10);
+	db_res_free(res);
+	return rc;
 }
