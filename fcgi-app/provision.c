@@ -41,6 +41,7 @@ enum fail {
 	FAIL_NOT_ALLOWED,
 	FAIL_UNREACHABLE,
 	FAIL_ACCESS_DENIED,
+	FAIL_CREATE_DENIED,
 	FAIL_MIGRATION,
 	FAIL_TIMEOUT,
 	FAIL_INTERNAL,
@@ -56,6 +57,10 @@ static const struct {
 	    "could not be reached.", 0 },
 	[FAIL_ACCESS_DENIED] = { "access_denied", "The tenant database server "
 	    "refused the provisioning account.", 0 },
+	/* Shared hosting: one database per user, made by the host. */
+	[FAIL_CREATE_DENIED] = { "create_denied", "The provisioning account "
+	    "may not create the tenant's database: have it created, with all "
+	    "privileges on it for that account, then retry.", 1 },
 	[FAIL_MIGRATION] = { "migration_failed", "The tenant database schema "
 	    "could not be applied.", 0 },
 	[FAIL_TIMEOUT] = { "timeout", "The tenant database server did not "
@@ -415,6 +420,10 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	if ((tdb = prov_connect(cfg, &c, NULL, j)) == NULL)
 		goto done;
 	/*
+	 * A database the account holds privileges on is "created" even when
+	 * it exists and the account has no global CREATE, as on shared
+	 * hosting, where the host makes databases.
+	 *
 	 * DDL takes no bound identifiers.  dbname passed connstr_check_db:
 	 * 1 to 64 of [A-Za-z0-9_], so inside backticks it is one identifier
 	 * and nothing else, and it is neither a system schema nor tenantd's.
@@ -424,7 +433,7 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	if (db_run_script(tdb, create, strlen(create)) == -1) {
 		job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
 		    connect_failure(tdb) == FAIL_ACCESS_DENIED ?
-		    FAIL_ACCESS_DENIED : FAIL_MIGRATION, "create database %s: "
+		    FAIL_CREATE_DENIED : FAIL_MIGRATION, "create database %s: "
 		    "%s", dbname, db_error(tdb));
 		goto done;
 	}
