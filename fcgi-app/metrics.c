@@ -112,6 +112,8 @@ metrics_request(size_t route, int status, double ms)
 
 	if (route >= METRICS_ROUTES)
 		route = 0;
+	if (ms < 0)
+		ms = 0;
 	ADD(&mine->requests[route][class], 1);
 	for (b = 0; b < NBUCKETS && ms > buckets_ms[b]; b++)
 		;
