@@ -682,9 +682,8 @@ enum db_err
 db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
 {
 	enum db_err	 e;
-	int		 attempt, reconnected = 0;
-
 	unsigned int	 span;
+	int		 attempt, reconnected = 0;
 
 	for (attempt = 0; attempt < DB_TXN_RETRIES; attempt++) {
 		e = txn_once(db, fn, arg);

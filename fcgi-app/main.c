@@ -170,8 +170,8 @@ spawn_provisioner(const struct config *cfg, int fd, long slot)
 
 /*
  * Slots 0..workers-1 are the workers; the slot after them, when
- * provisioning is enabled, is the provisioning process.  Each counts
- * into the metrics slot of the same number; the master into the last.  The master's
+ * provisioning is enabled, is the provisioning process; each counts into
+ * the metrics slot of its number, the master into the last.  The master's
  * signals are held except in sigsuspend(), so a stop or a SIGHUP that
  * arrives between the checks and the wait is not left pending there.
  */
@@ -367,6 +367,9 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	metrics_attach(metrics, (size_t)cfg.workers + 1);
+	if (app_route_count() > METRICS_ROUTES)
+		fprintf(stderr, "tenantd: warning: more routes than "
+		    "METRICS_ROUTES; the last are counted as route \"(none)\"\n");
 	rc = master_run(&cfg, rl, fd);
 	metrics_close(metrics);
 	keycache_shared_close();

@@ -16,7 +16,7 @@
 #include "buf.h"
 
 /* Routes counted one by one; the route id 0 is "no route matched". */
-#define METRICS_ROUTES	192
+#define METRICS_ROUTES	256
 
 enum metric {
 	MC_DB_ERR_DUP,
