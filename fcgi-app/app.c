@@ -286,6 +286,23 @@ route(struct ctx *c, char *allow, size_t allowlen)
 
 static void	 audit_denied(struct ctx *, const char *);
 
+/*
+ * Whether the client is on this host (behind nginx, REMOTE_ADDR is the
+ * address nginx took the request from): 127.0.0.0/8 or ::1, also in
+ * their IPv4-mapped form.
+ */
+static bool
+peer_loopback(const struct request *req)
+{
+	const char	*a = req->remote_addr;
+
+	if (a == NULL)
+		return false;
+	if (strncmp(a, "::ffff:", 7) == 0)
+		a += 7;
+	return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0;
+}
+
 static int
 authenticate(struct ctx *c)
 {
@@ -487,11 +504,17 @@ app_handle(struct ctx *c, int early)
 	int	 rc;
 
 	c->surface = surface_for_path(c->req->path);
+	/* A text route's problems (401, 403) are JSON whatever Accept says. */
 	if (negotiate_accept(c->req->accept, &c->out_fmt) == -1) {
 		c->out_fmt = FMT_JSON;
-		ctx_error(c, 406, "not_acceptable", "this resource is available "
-		    "as application/json or application/xml", NULL);
-		return;
+		if (early != 0 || route(c, allow, sizeof(allow)) != 0 ||
+		    !(c->match.route->flags & ROUTE_TEXT)) {
+			c->surface = surface_for_path(c->req->path);
+			ctx_error(c, 406, "not_acceptable", "this resource is "
+			    "available as application/json or application/xml",
+			    NULL);
+			return;
+		}
 	}
 	if (early != 0) {
 		ctx_error(c, early, early == 413 ? "body_too_large" :
@@ -516,6 +539,8 @@ app_handle(struct ctx *c, int early)
 		return;
 	}
 	if (!(c->match.route->flags & ROUTE_PUBLIC) &&
+	    !((c->match.route->flags & ROUTE_LOOPBACK) &&
+	    peer_loopback(c->req)) &&
 	    (authenticate(c) == -1 || rate_limit(c) == -1 ||
 	    conflict_budget(c) == -1))
 		return;
@@ -540,6 +565,51 @@ app_print_routes(FILE *f)
 			    where[i].mount, r->pattern, r->perm == PERM_NONE ?
 			    "-" : perm_claim(r->perm));
 		}
+}
+
+/* Route ids: 0 for none, then every route of every surface in order. */
+size_t
+app_route_id(const struct ctx *c)
+{
+	const struct route	*r = c->match.route;
+	size_t			 i, id = 1;
+
+	for (i = 0; r != NULL && i < NSURFACES; i++) {
+		if (r >= surfaces[i]->routes &&
+		    r < surfaces[i]->routes + surfaces[i]->nroutes)
+			return id + (size_t)(r - surfaces[i]->routes);
+		id += surfaces[i]->nroutes;
+	}
+	return 0;
+}
+
+size_t
+app_route_count(void)
+{
+	size_t	 i, n = 1;
+
+	for (i = 0; i < NSURFACES; i++)
+		n += surfaces[i]->nroutes;
+	return n;
+}
+
+void
+app_route_label(size_t id, const char **method, char *path, size_t len)
+{
+	const struct route	*r;
+	size_t			 i;
+
+	*method = "";
+	snprintf(path, len, "(none)");
+	for (i = 0; id > 0 && i < NSURFACES; i++) {
+		if (id - 1 < surfaces[i]->nroutes) {
+			r = &surfaces[i]->routes[id - 1];
+			*method = http_method_name(r->method);
+			snprintf(path, len, "%s%s", where[i].mount, r->pattern);
+			return;
+		}
+		id -= surfaces[i]->nroutes;
+	}
 }
 
 #define LOCATION_PATHS	64

@@ -21,6 +21,15 @@ void	 app_handle(struct ctx *c, int early);
  */
 int	 app_configure(const struct config *, char *err, size_t errlen);
 
+/*
+ * Routes as numbers for the metrics: 0 when c matched none, else 1 up to
+ * app_route_count() - 1; app_route_label names one as --routes does.
+ */
+size_t	 app_route_id(const struct ctx *c);
+size_t	 app_route_count(void);
+void	 app_route_label(size_t id, const char **method, char *path,
+	    size_t len);
+
 /* Prints every route served, "METHOD PATH PERMISSION" a line (--routes). */
 void	 app_print_routes(FILE *);
 /* Prints an nginx location for the paths served (--nginx-location). */

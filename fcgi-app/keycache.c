@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "keycache.h"
+#include "metrics.h"
 
 #define KEYCACHE_SLOTS	128	/* direct-mapped by the hash's first bytes */
 
@@ -191,12 +192,16 @@ keycache_get(const unsigned char hash[APIKEY_HASH_LEN], time_t now,
 	if ((epoch = atomic_load(&shared->epoch)) != seen) {
 		memset(slots, 0, sizeof(slots));
 		seen = epoch;
+		metrics_count(MC_KEYCACHE_MISS);
 		return 0;
 	}
 	e = slot_for(hash);
 	if (e->until == 0 || now >= e->until ||
-	    CRYPTO_memcmp(e->hash, hash, APIKEY_HASH_LEN) != 0)
+	    CRYPTO_memcmp(e->hash, hash, APIKEY_HASH_LEN) != 0) {
+		metrics_count(MC_KEYCACHE_MISS);
 		return 0;
+	}
+	metrics_count(MC_KEYCACHE_HIT);
 	*out = e->who;
 	return 1;
 }

@@ -23,6 +23,7 @@
 #include "keycache.h"
 #include "listener.h"
 #include "logfile.h"
+#include "metrics.h"
 #include "page_marks.h"
 #include "provision.h"
 #include "tenant_model.h"
@@ -34,6 +35,7 @@
 
 static volatile sig_atomic_t	 stopping;
 static struct keycache_shared	*keys_shared;	/* mapped before fork */
+static struct metrics_shared	*metrics;	/* a slot per child, one more */
 static sigset_t			 unheld;	/* the mask before master_run */
 
 static void
@@ -78,7 +80,7 @@ usage(FILE *f)
 }
 
 static pid_t
-spawn(const struct config *cfg, struct ratelimit *rl, int fd)
+spawn(const struct config *cfg, struct ratelimit *rl, int fd, long slot)
 {
 	pid_t	 pid;
 
@@ -86,6 +88,7 @@ spawn(const struct config *cfg, struct ratelimit *rl, int fd)
 	if ((pid = fork()) != 0)
 		return pid;
 	sigprocmask(SIG_SETMASK, &unheld, NULL);
+	metrics_attach(metrics, (size_t)slot);
 	_exit(worker_run(cfg, rl, keys_shared, fd, &stopping));
 }
 
@@ -146,7 +149,7 @@ reopen_all(const pid_t *pids, long n)
 
 /* The provisioning process: no socket, its own database connection. */
 static pid_t
-spawn_provisioner(const struct config *cfg, int fd)
+spawn_provisioner(const struct config *cfg, int fd, long slot)
 {
 	struct sigaction sa;
 	pid_t		 pid;
@@ -154,6 +157,7 @@ spawn_provisioner(const struct config *cfg, int fd)
 	if ((pid = fork()) != 0)
 		return pid;
 	sigprocmask(SIG_SETMASK, &unheld, NULL);
+	metrics_attach(metrics, (size_t)slot);
 	if (fd != -1)
 		close(fd);
 	/* Its database calls must not fail with EINTR on a reopen. */
@@ -166,7 +170,8 @@ spawn_provisioner(const struct config *cfg, int fd)
 
 /*
  * Slots 0..workers-1 are the workers; the slot after them, when
- * provisioning is enabled, is the provisioning process.  The master's
+ * provisioning is enabled, is the provisioning process; each counts into
+ * the metrics slot of its number, the master into the last.  The master's
  * signals are held except in sigsuspend(), so a stop or a SIGHUP that
  * arrives between the checks and the wait is not left pending there.
  */
@@ -202,8 +207,8 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < n; i++) {
-		pids[i] = i < cfg->workers ? spawn(cfg, rl, fd) :
-		    spawn_provisioner(cfg, fd);
+		pids[i] = i < cfg->workers ? spawn(cfg, rl, fd, i) :
+		    spawn_provisioner(cfg, fd, i);
 		started[i] = time(NULL);
 	}
 	while (!stopping) {
@@ -223,8 +228,9 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 			sleep(1);
 		if (stopping)
 			break;
-		pids[slot] = slot < cfg->workers ? spawn(cfg, rl, fd) :
-		    spawn_provisioner(cfg, fd);
+		metrics_count(MC_WORKER_RESTARTS);
+		pids[slot] = slot < cfg->workers ? spawn(cfg, rl, fd, slot) :
+		    spawn_provisioner(cfg, fd, slot);
 		started[slot] = time(NULL);
 	}
 	sigprocmask(SIG_SETMASK, &unheld, NULL);
@@ -355,11 +361,17 @@ main(int argc, char *argv[])
 		fprintf(stderr, "tenantd %s: %ld workers on inherited fd %d\n",
 		    PACKAGE_VERSION, cfg.workers, fd);
 	if ((rl = ratelimit_new()) == NULL ||
-	    (keys_shared = keycache_shared_open(&cfg)) == NULL) {
+	    (keys_shared = keycache_shared_open(&cfg)) == NULL ||
+	    (metrics = metrics_open((size_t)cfg.workers + 2)) == NULL) {
 		fprintf(stderr, "tenantd: cannot map shared memory\n");
 		return 1;
 	}
+	metrics_attach(metrics, (size_t)cfg.workers + 1);
+	if (app_route_count() > METRICS_ROUTES)
+		fprintf(stderr, "tenantd: warning: more routes than "
+		    "METRICS_ROUTES; the last are counted as route \"(none)\"\n");
 	rc = master_run(&cfg, rl, fd);
+	metrics_close(metrics);
 	keycache_shared_close();
 	ratelimit_free(rl);
 	if (pidfile != NULL)

@@ -14,6 +14,7 @@
 #include "connstr.h"
 #include "connections.h"
 #include "logfile.h"
+#include "metrics.h"
 #include "provision.h"
 #include "secretbox.h"
 #include "tenant_model.h"
@@ -40,6 +41,7 @@ enum fail {
 	FAIL_NOT_ALLOWED,
 	FAIL_UNREACHABLE,
 	FAIL_ACCESS_DENIED,
+	FAIL_CREATE_DENIED,
 	FAIL_MIGRATION,
 	FAIL_TIMEOUT,
 	FAIL_INTERNAL,
@@ -55,6 +57,10 @@ static const struct {
 	    "could not be reached.", 0 },
 	[FAIL_ACCESS_DENIED] = { "access_denied", "The tenant database server "
 	    "refused the provisioning account.", 0 },
+	/* Shared hosting: one database per user, made by the host. */
+	[FAIL_CREATE_DENIED] = { "create_denied", "The provisioning account "
+	    "may not create the tenant's database: have it created, with all "
+	    "privileges on it for that account, then retry.", 1 },
 	[FAIL_MIGRATION] = { "migration_failed", "The tenant database schema "
 	    "could not be applied.", 0 },
 	[FAIL_TIMEOUT] = { "timeout", "The tenant database server did not "
@@ -414,6 +420,10 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	if ((tdb = prov_connect(cfg, &c, NULL, j)) == NULL)
 		goto done;
 	/*
+	 * A database the account holds privileges on is "created" even when
+	 * it exists and the account has no global CREATE, as on shared
+	 * hosting, where the host makes databases.
+	 *
 	 * DDL takes no bound identifiers.  dbname passed connstr_check_db:
 	 * 1 to 64 of [A-Za-z0-9_], so inside backticks it is one identifier
 	 * and nothing else, and it is neither a system schema nor tenantd's.
@@ -423,7 +433,7 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	if (db_run_script(tdb, create, strlen(create)) == -1) {
 		job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
 		    connect_failure(tdb) == FAIL_ACCESS_DENIED ?
-		    FAIL_ACCESS_DENIED : FAIL_MIGRATION, "create database %s: "
+		    FAIL_CREATE_DENIED : FAIL_MIGRATION, "create database %s: "
 		    "%s", dbname, db_error(tdb));
 		goto done;
 	}
@@ -489,6 +499,7 @@ record_failure(struct db *db, struct job *j, enum step i)
 	struct db_param	 t[] = { DB_STR(failed ? "Failed" : "Pending"),
 	    DB_I64(j->tenant_pk) };
 
+	metrics_count(MC_PROVISION_FAILED);
 	step_end(db, j, i, failed ? "Failed" : "Pending", j->error);
 	(void)db_exec(db, sql_retry, p, 4, NULL);
 	(void)db_exec(db, sql_tenant_status, t, 2, NULL);
@@ -531,6 +542,8 @@ provision_once(struct db *db, const struct config *cfg)
 		if (db_exec(db, sql_done, d, 1, NULL) != DBE_OK)
 			fprintf(stderr, "tenantd: provisioning job %lld: %s\n",
 			    j.id, db_error(db));
+		else
+			metrics_count(MC_PROVISION_DONE);
 	}
 	OPENSSL_cleanse(j.conn, sizeof(j.conn));
 	return 1;
@@ -564,4 +577,35 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	}
 	db_free(db);
 	return 0;
+}
+
+const char *const provision_job_states[JOB__MAX] = {
+	[JOB_PENDING] = "Pending",
+	[JOB_IN_PROGRESS] = "InProgress",
+	[JOB_FAILED] = "Failed",
+};
+
+/* Served by the (status, next_attempt_at) index: no Completed row read. */
+static const char sql_job_counts[] =
+    "SELECT status, COUNT(*) FROM provisioning_jobs "
+    "WHERE status IN ('Pending', 'InProgress', 'Failed') GROUP BY status";
+
+int
+provision_job_counts(struct db *db, long long n[JOB__MAX])
+{
+	struct db_res	*res;
+	struct db_row	 row;
+	size_t		 i;
+	int		 rc;
+
+	memset(n, 0, JOB__MAX * sizeof(n[0]));
+	if (db_exec(db, sql_job_counts, NULL, 0, &res) != DBE_OK)
+		return -1;
+	while ((rc = db_next(res, &row)) == 1)
+		for (i = 0; i < JOB__MAX; i++)
+			if (row.v[0] != NULL &&
+			    strcmp(row.v[0], provision_job_states[i]) == 0)
+				n[i] = strtoll(row.v[1], NULL, 10);
+	db_res_free(res);
+	return rc;
 }

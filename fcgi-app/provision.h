@@ -18,4 +18,15 @@ int	 provision_run(const struct config *, volatile sig_atomic_t *stop);
 /* Claims and runs at most one due job: 1 ran one, 0 none due, -1 error. */
 int	 provision_once(struct db *, const struct config *);
 
+/* Jobs by status, cluster-wide (for /metrics). */
+enum job_state {
+	JOB_PENDING,
+	JOB_IN_PROGRESS,
+	JOB_FAILED,
+	JOB__MAX
+};
+extern const char *const provision_job_states[JOB__MAX];
+/* Fills n with the count of jobs in each state; -1 on a database error. */
+int	 provision_job_counts(struct db *, long long n[JOB__MAX]);
+
 #endif

@@ -66,6 +66,16 @@ response_set(struct response *r, int status, json_t *body, const char *root,
 	r->root = root;
 	r->item = item;
 	r->problem = false;
+	r->text = NULL;
+}
+
+void
+response_text(struct response *r, int status, const char *media_type,
+    const struct buf *text)
+{
+	response_set(r, status, NULL, NULL, NULL);
+	r->text = text;
+	r->text_type = media_type;
 }
 
 int
@@ -104,7 +114,10 @@ response_serialize(const struct response *r, enum fmt f,
 
 	buf_reset(scratch);
 	buf_reset(out);
-	if (r->body != NULL) {
+	if (r->text != NULL) {
+		if (buf_append(scratch, r->text->data, r->text->len) == -1)
+			return -1;
+	} else if (r->body != NULL) {
 		if (f == FMT_XML)
 			rc = codec_xml_encode(r->body, r->root ? r->root : "response",
 			    r->item, scratch);
@@ -116,9 +129,9 @@ response_serialize(const struct response *r, enum fmt f,
 	if (buf_printf(out, "Status: %d %s\r\n", r->status,
 	    http_reason(r->status)) == -1)
 		return -1;
-	if (r->body != NULL &&
+	if ((r->body != NULL || r->text != NULL) &&
 	    buf_printf(out, "Content-Type: %s; charset=utf-8\r\n",
-	    media[r->problem][f]) == -1)
+	    r->text != NULL ? r->text_type : media[r->problem][f]) == -1)
 		return -1;
 	/* RFC 9110 8.6: no Content-Length on a 204, nor one on a 304. */
 	if (r->status != 204 && r->status != 304 &&

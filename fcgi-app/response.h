@@ -19,6 +19,8 @@ struct response {
 	const char	*root;		/* XML document element */
 	const char	*item;		/* XML element for items of "data" */
 	bool		 problem;	/* body is an RFC 9457 problem */
+	const struct buf *text;		/* a text body instead (borrowed) */
+	const char	*text_type;	/* its media type */
 	struct buf	*headers;	/* "Name: value\r\n" lines */
 };
 
@@ -27,6 +29,12 @@ void		 response_clear(struct response *);
 /* Takes ownership of body. */
 void		 response_set(struct response *, int status, json_t *body,
 		    const char *root, const char *item);
+/*
+ * A body that is text rather than a tree (/metrics): text must outlive
+ * response_serialize.
+ */
+void		 response_text(struct response *, int status,
+		    const char *media_type, const struct buf *text);
 int		 response_header(struct response *, const char *name,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char	*http_reason(int status);

@@ -23,6 +23,8 @@ enum route_flags {
 	ROUTE_GLOBAL_KEY = 1 << 2,	/* only global keys (seed 003) */
 	ROUTE_NO_TENANT_KEY = 1 << 3,	/* tenant-scoped keys get 401 */
 	ROUTE_BODY_OPTIONAL = 1 << 4,	/* reads a body when one is sent */
+	ROUTE_LOOPBACK = 1 << 5,	/* no credential from a loopback peer */
+	ROUTE_TEXT = 1 << 6,		/* answers text whatever Accept says */
 };
 
 struct route {

@@ -18,6 +18,7 @@
 #include "fastcgi.h"
 #include "json_arena.h"
 #include "logfile.h"
+#include "metrics.h"
 #include "worker.h"
 
 /*
@@ -95,7 +96,7 @@ serve(struct worker *w, char **envp, const struct body_source *in,
 	struct request	 req;
 	struct response	 resp;
 	struct ctx	 c;
-	double		 t0 = now_ms();
+	double		 t0 = now_ms(), ms;
 	int		 early, rc;
 
 	json_arena_begin();
@@ -114,8 +115,10 @@ serve(struct worker *w, char **envp, const struct body_source *in,
 		rc = out(arg, internal_error, sizeof(internal_error) - 1);
 	} else
 		rc = out(arg, w->out.data, w->out.len);
+	ms = now_ms() - t0;
+	metrics_request(app_route_id(&c), resp.status, ms);
 	if (w->cfg->log_requests)
-		accesslog_write(&c, now_ms() - t0, w->out.len);
+		accesslog_write(&c, ms, w->out.len);
 	json_decref(c.input);
 	response_clear(&resp);
 	json_arena_end();

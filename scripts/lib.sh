@@ -31,6 +31,8 @@ TD_PACKAGES=(
 	# mod_cgid) and lighttpd, each started project-locally on a free port
 	apache2 libapache2-mod-fcgid lighttpd
 )
+# ./scripts/test --cluster only (tests/cluster/run): Galera, and rsync + socat for its SST.
+TD_CLUSTER_PACKAGES=(galera-4 rsync socat)
 
 # MariaDB programs read /etc/mysql/*.cnf unless told not to; --no-defaults keeps the
 # project-local server and its clients independent of whatever the host configured.
@@ -67,9 +69,11 @@ secret_file() {
 # Packages
 #
 
+# install_deps [PACKAGE...]: those (default TD_PACKAGES) that are missing.
 install_deps() {
 	local p st missing=() sudo=()
-	for p in "${TD_PACKAGES[@]}"; do
+	(($#)) || set -- "${TD_PACKAGES[@]}"
+	for p in "$@"; do
 		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 		[[ $st == "install ok installed" ]] || missing+=("$p")
 	done

@@ -597,7 +597,8 @@ static const char *const job_steps[] = {
 };
 
 static const char *const job_errors[] = { "not_allowed", "unreachable",
-    "access_denied", "migration_failed", "timeout", "internal" };
+    "access_denied", "create_denied", "migration_failed", "timeout",
+    "internal" };
 
 static json_t *
 count_json(const char *v)

@@ -25,7 +25,7 @@ ISSUE_BODY = {"id": "x1", "name": "X One", "adminEmail": "a@b.example",
               "connectionString": "Server=localhost;Database=mysql;User Id=root"}
 SETTLED = ("Completed", "Failed")
 # What a job error may look like: a category, then a fixed sentence.
-JOB_ERROR = re.compile(r"^(not_allowed|unreachable|access_denied|migration_failed|timeout|internal): "
+JOB_ERROR = re.compile(r"^(not_allowed|unreachable|access_denied|create_denied|migration_failed|timeout|internal): "
                        r"[A-Z][A-Za-z ;'.,-]*\.$")
 
 

@@ -638,6 +638,27 @@ CASES.update({
     ("POST", "/api/v1/tenants/{id}/provisioning/retry"): (202, case_provisioning_retry),
 })
 
+# /metrics (ops2): a text answer, the same whatever Accept says, for a client on this host
+# without a credential. Routes answering text are checked against their documented media
+# type, and not as JSON or XML.
+CASES.update({
+    ("GET", "/metrics"): (200, lambda w: {"key": None}),
+})
+STABLE |= {("GET", "/metrics")}
+TEXT_ROUTES = {("GET", "/metrics")}
+
+
+def check_text(spec, r, method, pattern, status):
+    assert r.status_code == status, f"expected {status}{describe(r)}"
+    resp = op_response(spec, method, pattern, status)
+    check_headers(r, resp, f"{method} {pattern} -> {status}")
+    got = r.headers.get("Content-Type", "").replace(" ", "").lower()
+    documented = [m.replace(" ", "").lower() for m in resp.get("content", {})]
+    assert any(got == m or got.startswith(m + ";") for m in documented), (
+        f"{method} {pattern}: Content-Type {got!r}, documented: {documented}{describe(r)}")
+    assert r.text, f"{method} {pattern}: an empty text answer{describe(r)}"
+
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))
@@ -679,6 +700,10 @@ def test_route_answers_as_documented(api, world, spec, xsd, method, pattern):
     stable = (method, pattern) in STABLE
     req = make(world)
     r = send(api, world, spec, method, pattern, req, "json")
+    if (method, pattern) in TEXT_ROUTES:
+        check_text(spec, r, method, pattern, status)
+        check_text(spec, send(api, world, spec, method, pattern, req, "xml"), method, pattern, status)
+        return
     body = check_json(spec, r, method, pattern, status)
     # A GET that changes nothing is asked again for the same thing, and its XML must
     # say what the JSON said; a mutation is made afresh, and must have the same shape.
