@@ -54,10 +54,17 @@ def wait_for(what, timeout=60, every=0.1):
         time.sleep(every)
 
 
+def own_env(**settings):
+    """The environment without the test stack's TENANTD_* settings (scripts/test exports its
+    database socket and password, which tenantd and tenantctl would take over their
+    configuration file), plus settings."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TENANTD_")}, **settings}
+
+
 def lib(var, script, env=None):
     """Runs bash with scripts/lib.sh sourced and VAR set."""
     subprocess.run(["bash", "-c", f'set -euo pipefail; source "{ROOT}/scripts/lib.sh"; {script}'],
-                   check=True, env=dict(os.environ, VAR=str(var), **(env or {})),
+                   check=True, env=own_env(VAR=str(var), **(env or {})),
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
 
 
@@ -108,7 +115,7 @@ class FaultStack:
 
     def ctl(self, *args):
         return subprocess.run([f"{self.bdir}/tenantctl", "--config", f"{self.var}/tenantd.conf", *args],
-                              check=True, capture_output=True, text=True, timeout=120).stdout
+                              check=True, capture_output=True, text=True, timeout=120, env=own_env()).stdout
 
     def key(self):
         account = unique_name("faults")
