@@ -3,7 +3,8 @@ temporary directory, built by scripts/lib.sh as scripts/up builds var/), so stop
 its database disturbs no other test:
 
 - MariaDB stopped under load, or frozen (SIGSTOP): every answer is a 2xx or a 503 with
-  Retry-After, each within db.read_timeout + db.connect_timeout (never a hang, 502 or 504);
+  Retry-After, each within a bound set by db.read_timeout and db.connect_timeout (never a
+  hang, 502 or 504);
   once it is back, tenantd recovers by itself (the same master, /readyz, creates);
 - read_only: mutations get 503 and write nothing, reads go on, and recovery after read_only=0;
 - disk full, simulated by a system tablespace that may not grow past a cap
@@ -24,7 +25,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -355,7 +355,6 @@ class Holder:
         self.p = subprocess.Popen(["mariadb", "--no-defaults", f"--socket={fs.sock}", "-uroot", "-D", "tenantd",
                                    "-B", "-N"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-        self.mark = f"holder-{uuid.uuid4().hex[:8]}"
 
     def run(self, sql):
         self.p.stdin.write(sql + "\n")
@@ -364,7 +363,7 @@ class Holder:
     def has_locks(self):
         return self.fs.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX t "
                               "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
-                              f"WHERE p.USER = 'root' AND t.trx_rows_locked > 0 AND p.INFO IS NULL") != "0"
+                              "WHERE p.USER = 'root' AND t.trx_rows_locked > 0 AND p.INFO IS NULL") != "0"
 
     def finish(self):
         out, err = self.p.communicate(timeout=60)
