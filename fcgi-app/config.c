@@ -606,4 +606,5 @@ config_free(struct config *c)
 	for (i = 0; i < c->nissuers; i++)
 		jwt_issuer_free(&c->issuers[i]);
 	c->nissuers = 0;
+	memset(c->previous, 0, sizeof(c->previous));
 }

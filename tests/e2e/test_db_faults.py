@@ -3,7 +3,8 @@ temporary directory, built by scripts/lib.sh as scripts/up builds var/), so stop
 its database disturbs no other test:
 
 - MariaDB stopped under load, or frozen (SIGSTOP): every answer is a 2xx or a 503 with
-  Retry-After, each within db.read_timeout + db.connect_timeout (never a hang, 502 or 504);
+  Retry-After, each within a bound set by db.read_timeout and db.connect_timeout (never a
+  hang, 502 or 504);
   once it is back, tenantd recovers by itself (the same master, /readyz, creates);
 - read_only: mutations get 503 and write nothing, reads go on, and recovery after read_only=0;
 - disk full, simulated by a system tablespace that may not grow past a cap
@@ -24,7 +25,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -54,10 +54,17 @@ def wait_for(what, timeout=60, every=0.1):
         time.sleep(every)
 
 
+def own_env(**settings):
+    """The environment without the test stack's TENANTD_* settings (scripts/test exports its
+    database socket and password, which tenantd and tenantctl would take over their
+    configuration file), plus settings."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TENANTD_")}, **settings}
+
+
 def lib(var, script, env=None):
     """Runs bash with scripts/lib.sh sourced and VAR set."""
     subprocess.run(["bash", "-c", f'set -euo pipefail; source "{ROOT}/scripts/lib.sh"; {script}'],
-                   check=True, env=dict(os.environ, VAR=str(var), **(env or {})),
+                   check=True, env=own_env(VAR=str(var), **(env or {})),
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
 
 
@@ -108,7 +115,7 @@ class FaultStack:
 
     def ctl(self, *args):
         return subprocess.run([f"{self.bdir}/tenantctl", "--config", f"{self.var}/tenantd.conf", *args],
-                              check=True, capture_output=True, text=True, timeout=120).stdout
+                              check=True, capture_output=True, text=True, timeout=120, env=own_env()).stdout
 
     def key(self):
         account = unique_name("faults")
@@ -348,7 +355,6 @@ class Holder:
         self.p = subprocess.Popen(["mariadb", "--no-defaults", f"--socket={fs.sock}", "-uroot", "-D", "tenantd",
                                    "-B", "-N"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-        self.mark = f"holder-{uuid.uuid4().hex[:8]}"
 
     def run(self, sql):
         self.p.stdin.write(sql + "\n")
@@ -357,7 +363,7 @@ class Holder:
     def has_locks(self):
         return self.fs.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX t "
                               "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
-                              f"WHERE p.USER = 'root' AND t.trx_rows_locked > 0 AND p.INFO IS NULL") != "0"
+                              "WHERE p.USER = 'root' AND t.trx_rows_locked > 0 AND p.INFO IS NULL") != "0"
 
     def finish(self):
         out, err = self.p.communicate(timeout=60)

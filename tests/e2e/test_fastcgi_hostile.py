@@ -84,7 +84,7 @@ def answer(sock, data, rid=1):
     pytest.param(begin(1) + raw_record(PARAMS, 1, b"\x0eREQUEST_METHOD", clen=200), id="params-cut-short"),
     pytest.param(begin(1) + params_records(1, HEALTHZ) + raw_record(STDIN, 1, b"{}", pad=200),
                  id="padding-cut-short"),
-], )
+])
 def test_a_stream_cut_short_is_closed(sock, unharmed, data):
     """The peer sends part of a record and then no more (end of file): closed at once."""
     assert closed_after(sock, data, half_close=True)
