@@ -67,6 +67,8 @@ static const struct copt copts[] = {
 	STR("provision.db_password", provision_db_password),
 	NUM("provision.connect_timeout", provision_connect_timeout, 1, 60),
 	NUM("provision.read_timeout", provision_read_timeout, 1, 600),
+	NUM("provision.allow_activate_unprovisioned",
+	    provision_allow_activate_unprovisioned, 0, 1),
 	STR("secrets.active", secrets_active),
 };
 

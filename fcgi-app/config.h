@@ -68,6 +68,7 @@ struct config {
 	char		 provision_db_password[128]; /* with db.user: db.password */
 	long		 provision_connect_timeout; /* seconds */
 	long		 provision_read_timeout; /* seconds, reads and writes */
+	long		 provision_allow_activate_unprovisioned; /* 0: 409 */
 	/* secrets.key[.KID] = value, secrets.key_file[.KID] = path */
 	struct {
 		char	 kid[17];

@@ -332,6 +332,8 @@ main(int argc, char *argv[])
 	    .name_pattern = cfg.provision_db_name_pattern,
 	    .own_db = cfg.db_name });
 	tenants_set_license_limit(cfg.license_max_tenants);
+	tenants_set_activate_unprovisioned(
+	    cfg.provision_allow_activate_unprovisioned != 0);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (provisioner) {

@@ -1,11 +1,7 @@
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +12,8 @@
 #include "logfile.h"
 #include "provision.h"
 #include "secretbox.h"
+#include "tenant_db.h"
+#include "tenant_migrations.h"
 #include "tenant_model.h"
 #include "tenant_store.h"
 
@@ -29,38 +27,6 @@ enum step {
 	STEP_SEED,
 	STEP_ACTIVATE,
 	STEP__MAX
-};
-
-/*
- * What a caller sees of a failed step: a category and a fixed sentence.
- * The driver's message, paths and host names go to tenantd's log only,
- * so the job cannot serve as a password oracle or a port scanner.
- */
-enum fail {
-	FAIL_NOT_ALLOWED,
-	FAIL_UNREACHABLE,
-	FAIL_ACCESS_DENIED,
-	FAIL_MIGRATION,
-	FAIL_TIMEOUT,
-	FAIL_INTERNAL,
-};
-
-static const struct {
-	const char	*code, *sentence;
-	int		 final;		/* retrying cannot help */
-} fails[] = {
-	[FAIL_NOT_ALLOWED] = { "not_allowed", "The connection string is not "
-	    "allowed by this server's provisioning policy.", 1 },
-	[FAIL_UNREACHABLE] = { "unreachable", "The tenant database server "
-	    "could not be reached.", 0 },
-	[FAIL_ACCESS_DENIED] = { "access_denied", "The tenant database server "
-	    "refused the provisioning account.", 0 },
-	[FAIL_MIGRATION] = { "migration_failed", "The tenant database schema "
-	    "could not be applied.", 0 },
-	[FAIL_TIMEOUT] = { "timeout", "The tenant database server did not "
-	    "answer in time.", 0 },
-	[FAIL_INTERNAL] = { "internal", "Provisioning failed inside tenantd; "
-	    "the server log has the details.", 0 },
 };
 
 struct job {
@@ -77,26 +43,28 @@ struct job {
 	unsigned	 done;		/* bit per enum step already completed */
 };
 
-/* Records a failure: its category on the job, the details in the log. */
+/*
+ * Records a failure: its category on the job (what a caller sees), the
+ * details in the log.
+ */
 static int
-job_fail(struct job *j, enum fail f, const char *fmt, ...)
+job_fail(struct job *j, enum tdb_fail f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-job_fail(struct job *j, enum fail f, const char *fmt, ...)
+job_fail(struct job *j, enum tdb_fail f, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	snprintf(j->error, sizeof(j->error), "%s: %s", fails[f].code,
-	    fails[f].sentence);
-	j->final = fails[f].final;
+	snprintf(j->error, sizeof(j->error), "%s: %s", tenant_db_fail_code(f),
+	    tenant_db_fail_sentence(f));
+	j->final = tenant_db_fail_final(f);
 	va_start(ap, fmt);
 	vsnprintf(j->log, sizeof(j->log), fmt, ap);
 	va_end(ap);
 	return -1;
 }
 
-static int	 db_lost(struct db *);
 static int	 step_validate(struct db *, const struct config *, struct job *);
 static int	 step_database(struct db *, const struct config *, struct job *);
 static int	 step_seed(struct db *, const struct config *, struct job *);
@@ -215,28 +183,17 @@ claim_fn(struct db *db, void *arg)
 	}
 }
 
-/*
- * The same parse and policy as the request's validator, again at job
- * time: the configuration may have changed since, and a row may predate
- * the policy.  A string that fails is never connected to.
- */
+/* Where the job's connection string points, if the policy allows it. */
 static int
 conn_checked(struct job *j, struct connstr *c, char dbname[65])
 {
 	const char	*why;
 
 	if (j->unreadable)
-		return job_fail(j, FAIL_NOT_ALLOWED, "connection string does "
+		return job_fail(j, TDB_NOT_ALLOWED, "connection string does "
 		    "not open with any configured secrets key");
-	if ((why = connstr_parse(j->conn, strlen(j->conn), c)) != NULL ||
-	    (why = connstr_check(c, tenant_model_conn_policy())) != NULL)
-		return job_fail(j, FAIL_NOT_ALLOWED, "connection string: %s",
-		    why);
-	if (connstr_db_name(c, j->slug, dbname) == -1)
-		return job_fail(j, FAIL_NOT_ALLOWED, "no database name can be "
-		    "derived from slug %s", j->slug);
-	if ((why = connstr_check_db(dbname, tenant_model_conn_policy())) != NULL)
-		return job_fail(j, FAIL_NOT_ALLOWED, "database %s: %s", dbname,
+	if ((why = tenant_db_target(j->conn, j->slug, c, dbname)) != NULL)
+		return job_fail(j, TDB_NOT_ALLOWED, "connection string: %s",
 		    why);
 	return 0;
 }
@@ -276,54 +233,18 @@ step_validate(struct db *db, const struct config *cfg, struct job *j)
 	return rc;
 }
 
-static int
-name_cmp(const void *a, const void *b)
+static struct db *
+prov_connect(const struct config *cfg, const struct connstr *c,
+    const char *name, struct job *j)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+	struct db	*tdb;
+	enum tdb_fail	 f;
+	char		 log[512];
 
-/* Applies sql/tenant/NNNN_*.sql, each written to be re-run safely. */
-static int
-apply_tenant_sql(struct db *tdb, const char *dir, struct job *j)
-{
-	struct dirent	*de;
-	DIR		*d;
-	char		*files[64], path[4096], *sql = NULL;
-	size_t		 n = 0, i, len;
-	FILE		*f;
-	int		 rc = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		return job_fail(j, FAIL_MIGRATION, "provision.sql_dir %s: %s",
-		    dir, strerror(errno));
-	while ((de = readdir(d)) != NULL && n < 64)
-		if (isdigit((unsigned char)de->d_name[0]) &&
-		    strstr(de->d_name, ".sql") != NULL &&
-		    (files[n] = strdup(de->d_name)) != NULL)
-			n++;
-	closedir(d);
-	qsort(files, n, sizeof(files[0]), name_cmp);
-	if (n == 0)
-		rc = job_fail(j, FAIL_MIGRATION, "provision.sql_dir %s: no "
-		    "NNNN_*.sql files", dir);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (rc == 0 && (f = fopen(path, "rb")) == NULL)
-			rc = job_fail(j, FAIL_MIGRATION, "%s: %s", path,
-			    strerror(errno));
-		else if (rc == 0) {
-			sql = malloc(1 << 20);
-			len = sql ? fread(sql, 1, (1 << 20) - 1, f) : 0;
-			fclose(f);
-			if (sql == NULL || db_run_script(tdb, sql, len) == -1)
-				rc = job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
-				    FAIL_MIGRATION, "%s: %s", path,
-				    sql ? db_error(tdb) : "out of memory");
-			free(sql);
-		}
-		free(files[i]);
-	}
-	return rc;
+	if ((tdb = tenant_db_connect(cfg, c, name, &f, log, sizeof(log))) ==
+	    NULL)
+		job_fail(j, f, "%s", log);
+	return tdb;
 }
 
 /* Was the connection lost or timed out (rather than refused)? */
@@ -335,67 +256,20 @@ db_lost(struct db *tdb)
 	return e == 2013 || e == 2006;	/* CR_SERVER_LOST, CR_SERVER_GONE */
 }
 
-static enum fail
-connect_failure(struct db *tdb)
+/* Every tenant migration the database has not recorded yet. */
+static int
+migrate(struct db *tdb, const struct config *cfg, struct job *j)
 {
-	switch (db_errno(tdb)) {
-	case 1044:	/* ER_DBACCESS_DENIED_ERROR */
-	case 1045:	/* ER_ACCESS_DENIED_ERROR */
-	case 1142:	/* ER_TABLEACCESS_DENIED_ERROR */
-	case 1227:	/* ER_SPECIFIC_ACCESS_DENIED_ERROR */
-	case 1698:	/* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
-		return FAIL_ACCESS_DENIED;
-	case 2013:	/* CR_SERVER_LOST: handshake or read timed out */
-	case 2006:
-		return FAIL_TIMEOUT;
-	case 2002:	/* CR_CONNECTION_ERROR */
-	case 2003:	/* CR_CONN_HOST_ERROR */
-		/* The client reports a connect timeout as errno 110 here. */
-		return strstr(db_error(tdb), "(110)") != NULL ? FAIL_TIMEOUT :
-		    FAIL_UNREACHABLE;
-	default:	/* 2005 (unknown host) and the rest */
-		return FAIL_UNREACHABLE;
-	}
-}
+	struct tmig_set	 set;
+	char		 err[512];
+	int		 n;
 
-/*
- * Connects with tenantd's provisioning account, never with the user or
- * password in the connection string: those are the tenant
- * application's, kept for it alone.  name NULL connects to no database.
- */
-static struct db *
-prov_connect(const struct config *cfg, const struct connstr *c,
-    const char *name, struct job *j)
-{
-	struct db	*tdb;
-	const char	*user = cfg->db_user, *pw = cfg->db_password;
-
-	if (cfg->provision_db_user[0] != '\0') {
-		user = cfg->provision_db_user;
-		pw = cfg->provision_db_password;
-	}
-	/*
-	 * "localhost" means a unix socket to MySQL clients; when tenantd's
-	 * own database is on one, a tenant database on the same host is
-	 * reached through the same socket.
-	 */
-	tdb = db_new(&(struct db_params){ .host = c->host, .port = c->port,
-	    .socket = strcasecmp(c->host, "localhost") == 0 ?
-	    cfg->db_socket : NULL,
-	    .user = user, .password = pw, .name = name,
-	    .connect_timeout = (unsigned)cfg->provision_connect_timeout,
-	    .rw_timeout = (unsigned)cfg->provision_read_timeout });
-	if (tdb == NULL) {
-		job_fail(j, FAIL_INTERNAL, "out of memory");
-		return NULL;
-	}
-	if (db_connect(tdb) == -1) {
-		job_fail(j, connect_failure(tdb), "tenant database "
-		    "%s:%u: %s", c->host, c->port, db_error(tdb));
-		db_free(tdb);
-		return NULL;
-	}
-	return tdb;
+	if (tmig_load(cfg->provision_sql_dir, &set, err, sizeof(err)) == -1 ||
+	    tmig_apply(tdb, cfg->provision_sql_dir, &set, &n, err,
+	    sizeof(err)) == -1)
+		return job_fail(j, db_lost(tdb) ? TDB_TIMEOUT : TDB_MIGRATION,
+		    "%s", err);
+	return 0;
 }
 
 static int
@@ -421,16 +295,16 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	snprintf(create, sizeof(create), "CREATE DATABASE IF NOT EXISTS `%s` "
 	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname);
 	if (db_run_script(tdb, create, strlen(create)) == -1) {
-		job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
-		    connect_failure(tdb) == FAIL_ACCESS_DENIED ?
-		    FAIL_ACCESS_DENIED : FAIL_MIGRATION, "create database %s: "
+		job_fail(j, db_lost(tdb) ? TDB_TIMEOUT :
+		    tenant_db_failure(tdb) == TDB_ACCESS_DENIED ?
+		    TDB_ACCESS_DENIED : TDB_MIGRATION, "create database %s: "
 		    "%s", dbname, db_error(tdb));
 		goto done;
 	}
 	db_free(tdb);
 	if ((tdb = prov_connect(cfg, &c, dbname, j)) == NULL)
 		goto done;
-	rc = apply_tenant_sql(tdb, cfg->provision_sql_dir, j);
+	rc = migrate(tdb, cfg, j);
 done:
 	db_free(tdb);
 	OPENSSL_cleanse(&c, sizeof(c));
@@ -447,7 +321,7 @@ step_seed(struct db *db, const struct config *cfg, struct job *j)
 	if ((j->admin_email[0] != '\0' &&
 	    db_exec(db, sql_seed_admin, a, 2, NULL) != DBE_OK) ||
 	    tenant_store_default_location(db, j->tenant_pk) != DBE_OK)
-		return job_fail(j, FAIL_INTERNAL, "seed: %s", db_error(db));
+		return job_fail(j, TDB_INTERNAL, "seed: %s", db_error(db));
 	return 0;
 }
 
@@ -458,7 +332,7 @@ step_activate(struct db *db, const struct config *cfg, struct job *j)
 
 	(void)cfg;
 	if (db_exec(db, sql_activate, p, 1, NULL) != DBE_OK)
-		return job_fail(j, FAIL_INTERNAL, "activate: %s", db_error(db));
+		return job_fail(j, TDB_INTERNAL, "activate: %s", db_error(db));
 	return 0;
 }
 
@@ -518,7 +392,7 @@ provision_once(struct db *db, const struct config *cfg)
 		(void)db_exec(db, sql_step_start, s, 2, NULL);
 		if (steps[i].run(db, cfg, &j) == -1) {
 			if (j.error[0] == '\0')
-				job_fail(&j, FAIL_INTERNAL, "%s failed",
+				job_fail(&j, TDB_INTERNAL, "%s failed",
 				    steps[i].name);
 			record_failure(db, &j, i);
 			break;
