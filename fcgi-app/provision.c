@@ -1,3 +1,5 @@
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #define PROVISION_POLL_US	500000
 #define PROVISION_LEASE_S	300	/* a claimed job comes back after this */
 #define PROVISION_ATTEMPTS	5
+#define PROVISION_RUNNERS_MAX	64	/* provision.concurrency at most */
 
 enum step {
 	STEP_VALIDATE,
@@ -83,7 +86,9 @@ static const struct {
 /*
  * A lease rather than a long transaction: DDL in the database step would
  * commit any transaction anyway.  A node that dies mid-job lets the lease
- * run out and another node takes the job over.
+ * run out and another node takes the job over.  An account with
+ * provision.per_account jobs under a live lease gets no more, so its
+ * stuck jobs cannot hold every runner while other accounts' jobs wait.
  */
 static const char sql_claim[] =
     "SELECT j.id, j.tenant_pk, j.attempts, t.connection_string, "
@@ -91,7 +96,21 @@ static const char sql_claim[] =
     "JOIN tenants t ON t.pk = j.tenant_pk "
     "WHERE j.status IN ('Pending', 'InProgress') "
     "AND j.next_attempt_at <= UTC_TIMESTAMP(3) "
+    "AND (SELECT COUNT(*) FROM provisioning_jobs r "
+    "JOIN tenants rt ON rt.pk = r.tenant_pk "
+    "WHERE rt.account_id = t.account_id AND r.status = 'InProgress' "
+    "AND r.next_attempt_at > UTC_TIMESTAMP(3)) < ? "
     "ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED";
+/*
+ * Claims are serialised across runners and nodes: two claims at once
+ * would each count the other's job as not yet leased and pass the cap
+ * together.  A claim takes milliseconds; the lock is the server's, so it
+ * holds across provisioners, and goes with a lost connection.
+ */
+static const char sql_claim_lock[] =
+    "SELECT GET_LOCK('tenantd_provision_claim', 2)";
+static const char sql_claim_unlock[] =
+    "SELECT RELEASE_LOCK('tenantd_provision_claim')";
 static const char sql_lease[] =
     "UPDATE provisioning_jobs SET status = 'InProgress', "
     "attempts = attempts + 1, next_attempt_at = UTC_TIMESTAMP(3) + "
@@ -138,6 +157,7 @@ static enum db_err	 steps_done(struct db *, struct job *);
 
 struct claim {
 	struct job	*job;
+	long long	 per_account;
 	int		 found;
 };
 
@@ -151,12 +171,13 @@ static enum db_err
 claim_fn(struct db *db, void *arg)
 {
 	struct claim	*c = arg;
+	struct db_param	 cap[] = { DB_I64(c->per_account) };
 	struct db_row	 row;
 	struct db_res	*res;
 	int		 rc;
 
 	c->found = 0;
-	if ((rc = db_one(db, sql_claim, NULL, 0, &row, &res)) != 1)
+	if ((rc = db_one(db, sql_claim, cap, 1, &row, &res)) != 1)
 		return rc == 0 ? DBE_OK : db_classify(db_errno(db));
 	c->job->id = strtoll(row.v[0], NULL, 10);
 	c->job->tenant_pk = strtoll(row.v[1], NULL, 10);
@@ -370,18 +391,43 @@ record_failure(struct db *db, struct job *j, enum step i)
 	    j->id, j->attempts, j->error, j->log);
 }
 
+/* 1 claimed a job, 0 none due (or the claim lock is busy), -1 error. */
+static int
+claim(struct db *db, struct claim *c)
+{
+	struct db_res	*res;
+	struct db_row	 row;
+	enum db_err	 e;
+	int		 locked;
+
+	if (db_one(db, sql_claim_lock, NULL, 0, &row, &res) != 1)
+		return -1;
+	locked = row.v[0] != NULL && strcmp(row.v[0], "1") == 0;
+	db_res_free(res);
+	if (!locked)
+		return 0;
+	e = db_txn(db, claim_fn, c);
+	if (db_exec(db, sql_claim_unlock, NULL, 0, &res) == DBE_OK)
+		db_res_free(res);
+	if (e != DBE_OK)
+		return -1;
+	return c->found;
+}
+
 int
 provision_once(struct db *db, const struct config *cfg)
 {
 	struct job	 j;
-	struct claim	 c = { &j, 0 };
+	struct claim	 c = { &j, cfg->provision_per_account, 0 };
 	size_t		 i;
 
 	memset(&j, 0, sizeof(j));
-	if (db_txn(db, claim_fn, &c) != DBE_OK)
+	switch (claim(db, &c)) {
+	case -1:
 		return -1;
-	if (!c.found)
+	case 0:
 		return 0;
+	}
 	for (i = 0; i < STEP__MAX; i++) {
 		struct db_param p[] = { DB_STR(steps[i].name), DB_I64(j.id) };
 		struct db_param s[] = { DB_I64(j.id), DB_STR(steps[i].name) };
@@ -410,31 +456,83 @@ provision_once(struct db *db, const struct config *cfg)
 	return 1;
 }
 
-int
-provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
+static struct db *
+own_db(const struct config *cfg)
 {
-	struct db	*db;
-	time_t		 next_purge = 0;
-	int		 rc;
-
-	db = db_new(&(struct db_params){ .host = cfg->db_host,
+	return db_new(&(struct db_params){ .host = cfg->db_host,
 	    .port = (unsigned)cfg->db_port, .socket = cfg->db_socket,
 	    .user = cfg->db_user, .password = cfg->db_password,
 	    .name = cfg->db_name,
 	    .connect_timeout = (unsigned)cfg->db_connect_timeout });
-	if (db == NULL)
+}
+
+/* A runner of the pool: one job at a time, on a connection of its own. */
+struct runner {
+	pthread_t		 tid;
+	struct db		*db;
+	const struct config	*cfg;
+	volatile sig_atomic_t	*stop;
+	int			 running;
+};
+
+static void *
+runner_main(void *arg)
+{
+	struct runner	*r = arg;
+
+	while (!*r->stop)
+		if (provision_once(r->db, r->cfg) != 1)
+			usleep(PROVISION_POLL_US);
+	return NULL;
+}
+
+/*
+ * provision.concurrency runners, so a job that waits on an unresponsive
+ * tenant database server holds one runner, not the queue.  Signals stay
+ * with this thread, which purges, reopens the log, and at a stop waits
+ * for each runner to finish its job.
+ */
+int
+provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	struct runner	 pool[PROVISION_RUNNERS_MAX];
+	sigset_t	 all, old;
+	struct db	*db;
+	time_t		 next_purge = 0;
+	long		 i, n = cfg->provision_concurrency;
+
+	if ((db = own_db(cfg)) == NULL)
 		return 1;
+	/* The client library sets itself up in a first connect, not in threads. */
+	(void)db_connect(db);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	memset(pool, 0, sizeof(pool));
+	for (i = 0; i < n && i < PROVISION_RUNNERS_MAX; i++) {
+		pool[i] = (struct runner){ .db = own_db(cfg), .cfg = cfg,
+		    .stop = stop };
+		if (pool[i].db != NULL && pthread_create(&pool[i].tid, NULL,
+		    runner_main, &pool[i]) == 0)
+			pool[i].running = 1;
+		else
+			fprintf(stderr, "tenantd: provisioning runner %ld could "
+			    "not start\n", i);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	while (!*stop) {
 		if (logfile_reopen_due())
 			logfile_reopen();
-		rc = provision_once(db, cfg);
 		/* Disconnected Microsoft 365 tenants past their retention. */
 		if (time(NULL) >= next_purge) {
 			(void)connections_purge_due(db);
 			next_purge = time(NULL) + cfg->connections_purge_interval;
 		}
-		if (rc != 1)
-			usleep(PROVISION_POLL_US);
+		usleep(PROVISION_POLL_US);
+	}
+	for (i = 0; i < PROVISION_RUNNERS_MAX; i++) {
+		if (pool[i].running)
+			pthread_join(pool[i].tid, NULL);
+		db_free(pool[i].db);
 	}
 	db_free(db);
 	return 0;
