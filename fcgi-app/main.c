@@ -30,6 +30,11 @@
 #include "worker.h"
 
 #define WORKERS_MAX	256
+#ifdef TEST_HOOKS
+#define TEST_HOOKS_NOTE	" (test hooks)"	/* how the e2e tests tell */
+#else
+#define TEST_HOOKS_NOTE	""
+#endif
 #define STOP_GRACE_S	10
 
 static volatile sig_atomic_t	 stopping;
@@ -298,7 +303,8 @@ main(int argc, char *argv[])
 		case 'p': pidfile = optarg; break;
 		case 'L': logpath = optarg; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("tenantd %s\n", PACKAGE_VERSION); return 0;
+		case 'V': printf("tenantd %s%s\n", PACKAGE_VERSION, TEST_HOOKS_NOTE);
+			return 0;
 		case 'R': routes = 1; break;
 		case 'P': provisioner = 1; break;
 		case 'N': nginx_inc = optarg ? optarg : "tenantd-fastcgi.conf";

@@ -1,3 +1,5 @@
+#include "autoconf.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -254,6 +256,29 @@ step_validate(struct db *db, const struct config *cfg, struct job *j)
 	return rc;
 }
 
+#ifdef TEST_HOOKS
+/*
+ * ./configure --enable-test-hooks only: a step of a tenant whose slug
+ * names a file $TENANTD_TEST_PAUSE_DIR/SLUG.STEP waits there, after part
+ * of its work, while the file exists, so a test can kill the provisioner
+ * inside a step.
+ */
+static void
+test_pause(const struct job *j, const char *step)
+{
+	const char	*dir = getenv("TENANTD_TEST_PAUSE_DIR");
+	char		 path[4096];
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, j->slug, step);
+	while (access(path, F_OK) == 0)
+		usleep(100000);
+}
+#else
+#define test_pause(j, step)	do { } while (0)
+#endif
+
 static struct db *
 prov_connect(const struct config *cfg, const struct connstr *c,
     const char *name, struct job *j)
@@ -326,6 +351,7 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	if ((tdb = prov_connect(cfg, &c, dbname, j)) == NULL)
 		goto done;
 	rc = migrate(tdb, cfg, j);
+	test_pause(j, "database");
 done:
 	db_free(tdb);
 	OPENSSL_cleanse(&c, sizeof(c));
@@ -339,9 +365,11 @@ step_seed(struct db *db, const struct config *cfg, struct job *j)
 
 	(void)cfg;
 	/* Idempotent: a seed 002 create made the location already. */
-	if ((j->admin_email[0] != '\0' &&
-	    db_exec(db, sql_seed_admin, a, 2, NULL) != DBE_OK) ||
-	    tenant_store_default_location(db, j->tenant_pk) != DBE_OK)
+	if (j->admin_email[0] != '\0' &&
+	    db_exec(db, sql_seed_admin, a, 2, NULL) != DBE_OK)
+		return job_fail(j, TDB_INTERNAL, "seed: %s", db_error(db));
+	test_pause(j, "seed");
+	if (tenant_store_default_location(db, j->tenant_pk) != DBE_OK)
 		return job_fail(j, TDB_INTERNAL, "seed: %s", db_error(db));
 	return 0;
 }
