@@ -17,6 +17,8 @@
 
 static const struct surface *const surfaces[] = {
 	&surface_system,
+	/* Before /api/v1/tenants/{id}: "migrations" is not a tenant id. */
+	&surface_api_v1_migrations,
 	&surface_api_v1,
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
@@ -217,11 +219,22 @@ surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
 		ctx_error(c, 409, "tenant_exists", "another tenant already has "
 		    "this name", NULL);
 		break;
+	case TR_UNPROVISIONED:
+		provisioning_incomplete(c);
+		break;
 	default:
 		surface_db_failure(c, r);
 		break;
 	}
 	return -1;
+}
+
+void
+provisioning_incomplete(struct ctx *c)
+{
+	ctx_error(c, 409, "provisioning_incomplete", "the tenant cannot be "
+	    "activated before its provisioning has completed (see its "
+	    "provisioning job)", NULL);
 }
 
 void

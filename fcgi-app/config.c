@@ -68,6 +68,10 @@ static const struct copt copts[] = {
 	STR("provision.db_password", provision_db_password),
 	NUM("provision.connect_timeout", provision_connect_timeout, 1, 60),
 	NUM("provision.read_timeout", provision_read_timeout, 1, 600),
+	NUM("provision.concurrency", provision_concurrency, 1, 64),
+	NUM("provision.per_account", provision_per_account, 1, 64),
+	NUM("provision.allow_activate_unprovisioned",
+	    provision_allow_activate_unprovisioned, 0, 1),
 	STR("secrets.active", secrets_active),
 };
 
@@ -118,6 +122,8 @@ config_defaults(struct config *c)
 	    sizeof(c->provision_db_name_pattern), "tenant_%%");
 	c->provision_connect_timeout = 3;
 	c->provision_read_timeout = 10;
+	c->provision_concurrency = 4;
+	c->provision_per_account = 2;
 }
 
 static int

@@ -69,6 +69,9 @@ struct config {
 	char		 provision_db_password[128]; /* with db.user: db.password */
 	long		 provision_connect_timeout; /* seconds */
 	long		 provision_read_timeout; /* seconds, reads and writes */
+	long		 provision_allow_activate_unprovisioned; /* 0: 409 */
+	long		 provision_concurrency;	/* runners in the pool */
+	long		 provision_per_account;	/* jobs of one account at once */
 	/* secrets.key[.KID] = value, secrets.key_file[.KID] = path */
 	struct {
 		char	 kid[17];

@@ -73,6 +73,8 @@ int	 ctx_location(struct ctx *, const char *fmt, ...)
 
 /* 409 license_limit_reached in the current surface's envelope (TR_LIMIT). */
 void	 license_limited(struct ctx *);
+/* 409 provisioning_incomplete: an activation before provisioning is done. */
+void	 provisioning_incomplete(struct ctx *);
 
 /* Answers with the current surface's error envelope. */
 void	 ctx_error(struct ctx *, int status, const char *code,

@@ -31,6 +31,11 @@
 #include "worker.h"
 
 #define WORKERS_MAX	256
+#ifdef TEST_HOOKS
+#define TEST_HOOKS_NOTE	" (test hooks)"	/* how the e2e tests tell */
+#else
+#define TEST_HOOKS_NOTE	""
+#endif
 #define STOP_GRACE_S	10
 
 static volatile sig_atomic_t	 stopping;
@@ -304,7 +309,8 @@ main(int argc, char *argv[])
 		case 'p': pidfile = optarg; break;
 		case 'L': logpath = optarg; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("tenantd %s\n", PACKAGE_VERSION); return 0;
+		case 'V': printf("tenantd %s%s\n", PACKAGE_VERSION, TEST_HOOKS_NOTE);
+			return 0;
 		case 'R': routes = 1; break;
 		case 'P': provisioner = 1; break;
 		case 'N': nginx_inc = optarg ? optarg : "tenantd-fastcgi.conf";
@@ -338,6 +344,8 @@ main(int argc, char *argv[])
 	    .name_pattern = cfg.provision_db_name_pattern,
 	    .own_db = cfg.db_name });
 	tenants_set_license_limit(cfg.license_max_tenants);
+	tenants_set_activate_unprovisioned(
+	    cfg.provision_allow_activate_unprovisioned != 0);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (provisioner) {

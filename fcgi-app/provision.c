@@ -1,11 +1,11 @@
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
+#include "autoconf.h"
+
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,12 +17,15 @@
 #include "metrics.h"
 #include "provision.h"
 #include "secretbox.h"
+#include "tenant_db.h"
+#include "tenant_migrations.h"
 #include "tenant_model.h"
 #include "tenant_store.h"
 
 #define PROVISION_POLL_US	500000
 #define PROVISION_LEASE_S	300	/* a claimed job comes back after this */
 #define PROVISION_ATTEMPTS	5
+#define PROVISION_RUNNERS_MAX	64	/* provision.concurrency at most */
 
 enum step {
 	STEP_VALIDATE,
@@ -30,43 +33,6 @@ enum step {
 	STEP_SEED,
 	STEP_ACTIVATE,
 	STEP__MAX
-};
-
-/*
- * What a caller sees of a failed step: a category and a fixed sentence.
- * The driver's message, paths and host names go to tenantd's log only,
- * so the job cannot serve as a password oracle or a port scanner.
- */
-enum fail {
-	FAIL_NOT_ALLOWED,
-	FAIL_UNREACHABLE,
-	FAIL_ACCESS_DENIED,
-	FAIL_CREATE_DENIED,
-	FAIL_MIGRATION,
-	FAIL_TIMEOUT,
-	FAIL_INTERNAL,
-};
-
-static const struct {
-	const char	*code, *sentence;
-	int		 final;		/* retrying cannot help */
-} fails[] = {
-	[FAIL_NOT_ALLOWED] = { "not_allowed", "The connection string is not "
-	    "allowed by this server's provisioning policy.", 1 },
-	[FAIL_UNREACHABLE] = { "unreachable", "The tenant database server "
-	    "could not be reached.", 0 },
-	[FAIL_ACCESS_DENIED] = { "access_denied", "The tenant database server "
-	    "refused the provisioning account.", 0 },
-	/* Shared hosting: one database per user, made by the host. */
-	[FAIL_CREATE_DENIED] = { "create_denied", "The provisioning account "
-	    "may not create the tenant's database: have it created, with all "
-	    "privileges on it for that account, then retry.", 1 },
-	[FAIL_MIGRATION] = { "migration_failed", "The tenant database schema "
-	    "could not be applied.", 0 },
-	[FAIL_TIMEOUT] = { "timeout", "The tenant database server did not "
-	    "answer in time.", 0 },
-	[FAIL_INTERNAL] = { "internal", "Provisioning failed inside tenantd; "
-	    "the server log has the details.", 0 },
 };
 
 struct job {
@@ -83,26 +49,28 @@ struct job {
 	unsigned	 done;		/* bit per enum step already completed */
 };
 
-/* Records a failure: its category on the job, the details in the log. */
+/*
+ * Records a failure: its category on the job (what a caller sees), the
+ * details in the log.
+ */
 static int
-job_fail(struct job *j, enum fail f, const char *fmt, ...)
+job_fail(struct job *j, enum tdb_fail f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-job_fail(struct job *j, enum fail f, const char *fmt, ...)
+job_fail(struct job *j, enum tdb_fail f, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	snprintf(j->error, sizeof(j->error), "%s: %s", fails[f].code,
-	    fails[f].sentence);
-	j->final = fails[f].final;
+	snprintf(j->error, sizeof(j->error), "%s: %s", tenant_db_fail_code(f),
+	    tenant_db_fail_sentence(f));
+	j->final = tenant_db_fail_final(f);
 	va_start(ap, fmt);
 	vsnprintf(j->log, sizeof(j->log), fmt, ap);
 	va_end(ap);
 	return -1;
 }
 
-static int	 db_lost(struct db *);
 static int	 step_validate(struct db *, const struct config *, struct job *);
 static int	 step_database(struct db *, const struct config *, struct job *);
 static int	 step_seed(struct db *, const struct config *, struct job *);
@@ -121,7 +89,9 @@ static const struct {
 /*
  * A lease rather than a long transaction: DDL in the database step would
  * commit any transaction anyway.  A node that dies mid-job lets the lease
- * run out and another node takes the job over.
+ * run out and another node takes the job over.  An account with
+ * provision.per_account jobs under a live lease gets no more, so its
+ * stuck jobs cannot hold every runner while other accounts' jobs wait.
  */
 static const char sql_claim[] =
     "SELECT j.id, j.tenant_pk, j.attempts, t.connection_string, "
@@ -129,7 +99,21 @@ static const char sql_claim[] =
     "JOIN tenants t ON t.pk = j.tenant_pk "
     "WHERE j.status IN ('Pending', 'InProgress') "
     "AND j.next_attempt_at <= UTC_TIMESTAMP(3) "
+    "AND (SELECT COUNT(*) FROM provisioning_jobs r "
+    "JOIN tenants rt ON rt.pk = r.tenant_pk "
+    "WHERE rt.account_id = t.account_id AND r.status = 'InProgress' "
+    "AND r.next_attempt_at > UTC_TIMESTAMP(3)) < ? "
     "ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE SKIP LOCKED";
+/*
+ * Claims are serialised across runners and nodes: two claims at once
+ * would each count the other's job as not yet leased and pass the cap
+ * together.  A claim takes milliseconds; the lock is the server's, so it
+ * holds across provisioners, and goes with a lost connection.
+ */
+static const char sql_claim_lock[] =
+    "SELECT GET_LOCK('tenantd_provision_claim', 2)";
+static const char sql_claim_unlock[] =
+    "SELECT RELEASE_LOCK('tenantd_provision_claim')";
 static const char sql_lease[] =
     "UPDATE provisioning_jobs SET status = 'InProgress', "
     "attempts = attempts + 1, next_attempt_at = UTC_TIMESTAMP(3) + "
@@ -176,6 +160,7 @@ static enum db_err	 steps_done(struct db *, struct job *);
 
 struct claim {
 	struct job	*job;
+	long long	 per_account;
 	int		 found;
 };
 
@@ -189,12 +174,13 @@ static enum db_err
 claim_fn(struct db *db, void *arg)
 {
 	struct claim	*c = arg;
+	struct db_param	 cap[] = { DB_I64(c->per_account) };
 	struct db_row	 row;
 	struct db_res	*res;
 	int		 rc;
 
 	c->found = 0;
-	if ((rc = db_one(db, sql_claim, NULL, 0, &row, &res)) != 1)
+	if ((rc = db_one(db, sql_claim, cap, 1, &row, &res)) != 1)
 		return rc == 0 ? DBE_OK : db_classify(db_errno(db));
 	c->job->id = strtoll(row.v[0], NULL, 10);
 	c->job->tenant_pk = strtoll(row.v[1], NULL, 10);
@@ -221,28 +207,17 @@ claim_fn(struct db *db, void *arg)
 	}
 }
 
-/*
- * The same parse and policy as the request's validator, again at job
- * time: the configuration may have changed since, and a row may predate
- * the policy.  A string that fails is never connected to.
- */
+/* Where the job's connection string points, if the policy allows it. */
 static int
 conn_checked(struct job *j, struct connstr *c, char dbname[65])
 {
 	const char	*why;
 
 	if (j->unreadable)
-		return job_fail(j, FAIL_NOT_ALLOWED, "connection string does "
+		return job_fail(j, TDB_NOT_ALLOWED, "connection string does "
 		    "not open with any configured secrets key");
-	if ((why = connstr_parse(j->conn, strlen(j->conn), c)) != NULL ||
-	    (why = connstr_check(c, tenant_model_conn_policy())) != NULL)
-		return job_fail(j, FAIL_NOT_ALLOWED, "connection string: %s",
-		    why);
-	if (connstr_db_name(c, j->slug, dbname) == -1)
-		return job_fail(j, FAIL_NOT_ALLOWED, "no database name can be "
-		    "derived from slug %s", j->slug);
-	if ((why = connstr_check_db(dbname, tenant_model_conn_policy())) != NULL)
-		return job_fail(j, FAIL_NOT_ALLOWED, "database %s: %s", dbname,
+	if ((why = tenant_db_target(j->conn, j->slug, c, dbname)) != NULL)
+		return job_fail(j, TDB_NOT_ALLOWED, "connection string: %s",
 		    why);
 	return 0;
 }
@@ -282,54 +257,41 @@ step_validate(struct db *db, const struct config *cfg, struct job *j)
 	return rc;
 }
 
-static int
-name_cmp(const void *a, const void *b)
+#ifdef TEST_HOOKS
+/*
+ * ./configure --enable-test-hooks only: a step of a tenant whose slug
+ * names a file $TENANTD_TEST_PAUSE_DIR/SLUG.STEP waits there, after part
+ * of its work, while the file exists, so a test can kill the provisioner
+ * inside a step.
+ */
+static void
+test_pause(const struct job *j, const char *step)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char	*dir = getenv("TENANTD_TEST_PAUSE_DIR");
+	char		 path[4096];
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, j->slug, step);
+	while (access(path, F_OK) == 0)
+		usleep(100000);
 }
+#else
+#define test_pause(j, step)	do { } while (0)
+#endif
 
-/* Applies sql/tenant/NNNN_*.sql, each written to be re-run safely. */
-static int
-apply_tenant_sql(struct db *tdb, const char *dir, struct job *j)
+static struct db *
+prov_connect(const struct config *cfg, const struct connstr *c,
+    const char *name, struct job *j)
 {
-	struct dirent	*de;
-	DIR		*d;
-	char		*files[64], path[4096], *sql = NULL;
-	size_t		 n = 0, i, len;
-	FILE		*f;
-	int		 rc = 0;
+	struct db	*tdb;
+	enum tdb_fail	 f;
+	char		 log[512];
 
-	if ((d = opendir(dir)) == NULL)
-		return job_fail(j, FAIL_MIGRATION, "provision.sql_dir %s: %s",
-		    dir, strerror(errno));
-	while ((de = readdir(d)) != NULL && n < 64)
-		if (isdigit((unsigned char)de->d_name[0]) &&
-		    strstr(de->d_name, ".sql") != NULL &&
-		    (files[n] = strdup(de->d_name)) != NULL)
-			n++;
-	closedir(d);
-	qsort(files, n, sizeof(files[0]), name_cmp);
-	if (n == 0)
-		rc = job_fail(j, FAIL_MIGRATION, "provision.sql_dir %s: no "
-		    "NNNN_*.sql files", dir);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (rc == 0 && (f = fopen(path, "rb")) == NULL)
-			rc = job_fail(j, FAIL_MIGRATION, "%s: %s", path,
-			    strerror(errno));
-		else if (rc == 0) {
-			sql = malloc(1 << 20);
-			len = sql ? fread(sql, 1, (1 << 20) - 1, f) : 0;
-			fclose(f);
-			if (sql == NULL || db_run_script(tdb, sql, len) == -1)
-				rc = job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
-				    FAIL_MIGRATION, "%s: %s", path,
-				    sql ? db_error(tdb) : "out of memory");
-			free(sql);
-		}
-		free(files[i]);
-	}
-	return rc;
+	if ((tdb = tenant_db_connect(cfg, c, name, &f, log, sizeof(log))) ==
+	    NULL)
+		job_fail(j, f, "%s", log);
+	return tdb;
 }
 
 /* Was the connection lost or timed out (rather than refused)? */
@@ -341,67 +303,20 @@ db_lost(struct db *tdb)
 	return e == 2013 || e == 2006;	/* CR_SERVER_LOST, CR_SERVER_GONE */
 }
 
-static enum fail
-connect_failure(struct db *tdb)
+/* Every tenant migration the database has not recorded yet. */
+static int
+migrate(struct db *tdb, const struct config *cfg, struct job *j)
 {
-	switch (db_errno(tdb)) {
-	case 1044:	/* ER_DBACCESS_DENIED_ERROR */
-	case 1045:	/* ER_ACCESS_DENIED_ERROR */
-	case 1142:	/* ER_TABLEACCESS_DENIED_ERROR */
-	case 1227:	/* ER_SPECIFIC_ACCESS_DENIED_ERROR */
-	case 1698:	/* ER_ACCESS_DENIED_NO_PASSWORD_ERROR */
-		return FAIL_ACCESS_DENIED;
-	case 2013:	/* CR_SERVER_LOST: handshake or read timed out */
-	case 2006:
-		return FAIL_TIMEOUT;
-	case 2002:	/* CR_CONNECTION_ERROR */
-	case 2003:	/* CR_CONN_HOST_ERROR */
-		/* The client reports a connect timeout as errno 110 here. */
-		return strstr(db_error(tdb), "(110)") != NULL ? FAIL_TIMEOUT :
-		    FAIL_UNREACHABLE;
-	default:	/* 2005 (unknown host) and the rest */
-		return FAIL_UNREACHABLE;
-	}
-}
+	struct tmig_set	 set;
+	char		 err[512];
+	int		 n;
 
-/*
- * Connects with tenantd's provisioning account, never with the user or
- * password in the connection string: those are the tenant
- * application's, kept for it alone.  name NULL connects to no database.
- */
-static struct db *
-prov_connect(const struct config *cfg, const struct connstr *c,
-    const char *name, struct job *j)
-{
-	struct db	*tdb;
-	const char	*user = cfg->db_user, *pw = cfg->db_password;
-
-	if (cfg->provision_db_user[0] != '\0') {
-		user = cfg->provision_db_user;
-		pw = cfg->provision_db_password;
-	}
-	/*
-	 * "localhost" means a unix socket to MySQL clients; when tenantd's
-	 * own database is on one, a tenant database on the same host is
-	 * reached through the same socket.
-	 */
-	tdb = db_new(&(struct db_params){ .host = c->host, .port = c->port,
-	    .socket = strcasecmp(c->host, "localhost") == 0 ?
-	    cfg->db_socket : NULL,
-	    .user = user, .password = pw, .name = name,
-	    .connect_timeout = (unsigned)cfg->provision_connect_timeout,
-	    .rw_timeout = (unsigned)cfg->provision_read_timeout });
-	if (tdb == NULL) {
-		job_fail(j, FAIL_INTERNAL, "out of memory");
-		return NULL;
-	}
-	if (db_connect(tdb) == -1) {
-		job_fail(j, connect_failure(tdb), "tenant database "
-		    "%s:%u: %s", c->host, c->port, db_error(tdb));
-		db_free(tdb);
-		return NULL;
-	}
-	return tdb;
+	if (tmig_load(cfg->provision_sql_dir, &set, err, sizeof(err)) == -1 ||
+	    tmig_apply(tdb, cfg->provision_sql_dir, &set, &n, err,
+	    sizeof(err)) == -1)
+		return job_fail(j, db_lost(tdb) ? TDB_TIMEOUT : TDB_MIGRATION,
+		    "%s", err);
+	return 0;
 }
 
 static int
@@ -431,33 +346,55 @@ step_database(struct db *db, const struct config *cfg, struct job *j)
 	snprintf(create, sizeof(create), "CREATE DATABASE IF NOT EXISTS `%s` "
 	    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", dbname);
 	if (db_run_script(tdb, create, strlen(create)) == -1) {
-		job_fail(j, db_lost(tdb) ? FAIL_TIMEOUT :
-		    connect_failure(tdb) == FAIL_ACCESS_DENIED ?
-		    FAIL_CREATE_DENIED : FAIL_MIGRATION, "create database %s: "
+		job_fail(j, db_lost(tdb) ? TDB_TIMEOUT :
+		    tenant_db_failure(tdb) == TDB_ACCESS_DENIED ?
+		    TDB_CREATE_DENIED : TDB_MIGRATION, "create database %s: "
 		    "%s", dbname, db_error(tdb));
 		goto done;
 	}
 	db_free(tdb);
 	if ((tdb = prov_connect(cfg, &c, dbname, j)) == NULL)
 		goto done;
-	rc = apply_tenant_sql(tdb, cfg->provision_sql_dir, j);
+	rc = migrate(tdb, cfg, j);
+	test_pause(j, "database");
 done:
 	db_free(tdb);
 	OPENSSL_cleanse(&c, sizeof(c));
 	return rc;
 }
 
+/* Idempotent: a seed 002 create made the location already. */
+static enum db_err
+seed_txn(struct db *db, void *arg)
+{
+	const struct job	*j = arg;
+	struct db_param		 a[] = { DB_I64(j->tenant_pk),
+	    DB_STR(j->admin_email) };
+	enum db_err		 e;
+
+	if ((j->admin_email[0] == '\0' ||
+	    (e = db_exec(db, sql_seed_admin, a, 2, NULL)) == DBE_OK) &&
+	    (e = tenant_store_default_location(db, j->tenant_pk)) == DBE_OK)
+		return DBE_OK;
+	/*
+	 * MariaDB reports some deadlocks of INSERT ... SELECT over the
+	 * AUTO-INC lock as 1467 (ER_AUTOINC_READ_FAILED), not as 1213.
+	 */
+	return db_errno(db) == 1467 ? DBE_RETRY : e;
+}
+
+/*
+ * One transaction, so runners seeding neighbouring tenants at once have
+ * their deadlocks (the location's INSERT ... SELECT NOT EXISTS takes gap
+ * and AUTO-INC locks) retried.
+ */
 static int
 step_seed(struct db *db, const struct config *cfg, struct job *j)
 {
-	struct db_param	 a[] = { DB_I64(j->tenant_pk), DB_STR(j->admin_email) };
-
 	(void)cfg;
-	/* Idempotent: a seed 002 create made the location already. */
-	if ((j->admin_email[0] != '\0' &&
-	    db_exec(db, sql_seed_admin, a, 2, NULL) != DBE_OK) ||
-	    tenant_store_default_location(db, j->tenant_pk) != DBE_OK)
-		return job_fail(j, FAIL_INTERNAL, "seed: %s", db_error(db));
+	if (db_txn(db, seed_txn, j) != DBE_OK)
+		return job_fail(j, TDB_INTERNAL, "seed: %s", db_error(db));
+	test_pause(j, "seed");
 	return 0;
 }
 
@@ -468,7 +405,7 @@ step_activate(struct db *db, const struct config *cfg, struct job *j)
 
 	(void)cfg;
 	if (db_exec(db, sql_activate, p, 1, NULL) != DBE_OK)
-		return job_fail(j, FAIL_INTERNAL, "activate: %s", db_error(db));
+		return job_fail(j, TDB_INTERNAL, "activate: %s", db_error(db));
 	return 0;
 }
 
@@ -507,18 +444,43 @@ record_failure(struct db *db, struct job *j, enum step i)
 	    j->id, j->attempts, j->error, j->log);
 }
 
+/* 1 claimed a job, 0 none due (or the claim lock is busy), -1 error. */
+static int
+claim(struct db *db, struct claim *c)
+{
+	struct db_res	*res;
+	struct db_row	 row;
+	enum db_err	 e;
+	int		 locked;
+
+	if (db_one(db, sql_claim_lock, NULL, 0, &row, &res) != 1)
+		return -1;
+	locked = row.v[0] != NULL && strcmp(row.v[0], "1") == 0;
+	db_res_free(res);
+	if (!locked)
+		return 0;
+	e = db_txn(db, claim_fn, c);
+	if (db_exec(db, sql_claim_unlock, NULL, 0, &res) == DBE_OK)
+		db_res_free(res);
+	if (e != DBE_OK)
+		return -1;
+	return c->found;
+}
+
 int
 provision_once(struct db *db, const struct config *cfg)
 {
 	struct job	 j;
-	struct claim	 c = { &j, 0 };
+	struct claim	 c = { &j, cfg->provision_per_account, 0 };
 	size_t		 i;
 
 	memset(&j, 0, sizeof(j));
-	if (db_txn(db, claim_fn, &c) != DBE_OK)
+	switch (claim(db, &c)) {
+	case -1:
 		return -1;
-	if (!c.found)
+	case 0:
 		return 0;
+	}
 	for (i = 0; i < STEP__MAX; i++) {
 		struct db_param p[] = { DB_STR(steps[i].name), DB_I64(j.id) };
 		struct db_param s[] = { DB_I64(j.id), DB_STR(steps[i].name) };
@@ -529,7 +491,7 @@ provision_once(struct db *db, const struct config *cfg)
 		(void)db_exec(db, sql_step_start, s, 2, NULL);
 		if (steps[i].run(db, cfg, &j) == -1) {
 			if (j.error[0] == '\0')
-				job_fail(&j, FAIL_INTERNAL, "%s failed",
+				job_fail(&j, TDB_INTERNAL, "%s failed",
 				    steps[i].name);
 			record_failure(db, &j, i);
 			break;
@@ -549,31 +511,83 @@ provision_once(struct db *db, const struct config *cfg)
 	return 1;
 }
 
-int
-provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
+static struct db *
+own_db(const struct config *cfg)
 {
-	struct db	*db;
-	time_t		 next_purge = 0;
-	int		 rc;
-
-	db = db_new(&(struct db_params){ .host = cfg->db_host,
+	return db_new(&(struct db_params){ .host = cfg->db_host,
 	    .port = (unsigned)cfg->db_port, .socket = cfg->db_socket,
 	    .user = cfg->db_user, .password = cfg->db_password,
 	    .name = cfg->db_name,
 	    .connect_timeout = (unsigned)cfg->db_connect_timeout });
-	if (db == NULL)
+}
+
+/* A runner of the pool: one job at a time, on a connection of its own. */
+struct runner {
+	pthread_t		 tid;
+	struct db		*db;
+	const struct config	*cfg;
+	volatile sig_atomic_t	*stop;
+	int			 running;
+};
+
+static void *
+runner_main(void *arg)
+{
+	struct runner	*r = arg;
+
+	while (!*r->stop)
+		if (provision_once(r->db, r->cfg) != 1)
+			usleep(PROVISION_POLL_US);
+	return NULL;
+}
+
+/*
+ * provision.concurrency runners, so a job that waits on an unresponsive
+ * tenant database server holds one runner, not the queue.  Signals stay
+ * with this thread, which purges, reopens the log, and at a stop waits
+ * for each runner to finish its job.
+ */
+int
+provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	struct runner	 pool[PROVISION_RUNNERS_MAX];
+	sigset_t	 all, old;
+	struct db	*db;
+	time_t		 next_purge = 0;
+	long		 i, n = cfg->provision_concurrency;
+
+	if ((db = own_db(cfg)) == NULL)
 		return 1;
+	/* The client library sets itself up in a first connect, not in threads. */
+	(void)db_connect(db);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	memset(pool, 0, sizeof(pool));
+	for (i = 0; i < n && i < PROVISION_RUNNERS_MAX; i++) {
+		pool[i] = (struct runner){ .db = own_db(cfg), .cfg = cfg,
+		    .stop = stop };
+		if (pool[i].db != NULL && pthread_create(&pool[i].tid, NULL,
+		    runner_main, &pool[i]) == 0)
+			pool[i].running = 1;
+		else
+			fprintf(stderr, "tenantd: provisioning runner %ld could "
+			    "not start\n", i);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	while (!*stop) {
 		if (logfile_reopen_due())
 			logfile_reopen();
-		rc = provision_once(db, cfg);
 		/* Disconnected Microsoft 365 tenants past their retention. */
 		if (time(NULL) >= next_purge) {
 			(void)connections_purge_due(db);
 			next_purge = time(NULL) + cfg->connections_purge_interval;
 		}
-		if (rc != 1)
-			usleep(PROVISION_POLL_US);
+		usleep(PROVISION_POLL_US);
+	}
+	for (i = 0; i < PROVISION_RUNNERS_MAX; i++) {
+		if (pool[i].running)
+			pthread_join(pool[i].tid, NULL);
+		db_free(pool[i].db);
 	}
 	db_free(db);
 	return 0;

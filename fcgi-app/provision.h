@@ -1,6 +1,7 @@
 /*
  * The provisioning process: one per node, beside the workers or alone
- * (tenantd --provisioner).  It claims
+ * (tenantd --provisioner), with a pool of provision.concurrency runners,
+ * at most provision.per_account of them on one account's jobs.  It claims
  * jobs with SELECT ... FOR UPDATE SKIP LOCKED (so several nodes share the
  * queue), runs their steps, and records progress and failures on the
  * job.  Every step is idempotent, so a job resumes where it stopped.

@@ -13,7 +13,8 @@ void	 surface_db_failure(struct ctx *, enum tres);
 /*
  * Answers a refused tenant change in the current surface's envelope: 404
  * (with not_found as its detail), 412, 422 with every field's reason, 409
- * for a name taken, a database failure otherwise.  0 for TR_OK, when
+ * for a name taken or an activation before provisioning is done, a
+ * database failure otherwise.  0 for TR_OK, when
  * there is nothing to say, else -1.
  */
 int	 surface_change_failed(struct ctx *, enum tres,
@@ -23,6 +24,7 @@ extern const struct surface surface_system;
 extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;
 extern const struct surface surface_api_v1_audit;
+extern const struct surface surface_api_v1_migrations;
 extern const struct surface surface_mindzie;
 extern const struct surface surface_laravel;
 extern const struct surface surface_api_v1_connections;

@@ -24,6 +24,7 @@
 #include "perm.h"
 #include "rfc3339.h"
 #include "secretbox.h"
+#include "tenant_migrations.h"
 #include "tenant_model.h"
 #include "tenant_list.h"
 #include "tenant_store.h"
@@ -51,8 +52,13 @@ static int	 cmd_prov_list(struct db *, const struct config *, int, char **);
 static int	 cmd_prov_show(struct db *, const struct config *, int, char **);
 static int	 cmd_prov_retry(struct db *, const struct config *, int,
 		    char **);
+static int	 cmd_migrate_tenants(struct db *, const struct config *, int,
+		    char **);
 
 static const struct cmd cmds[] = {
+	/* Before plain migrate, which would take --tenants as its option. */
+	{ "migrate", "--tenants", cmd_migrate_tenants, "migrate --tenants "
+	    "[--only SLUG]  (provision.sql_dir, in each tenant database)" },
 	{ "migrate", NULL, cmd_migrate, "migrate [--dir SQLDIR]  (default "
 	    SQLDIR ")" },
 	{ "account", "create", cmd_account_create, "account create NAME" },
@@ -739,6 +745,82 @@ cmd_prov_retry(struct db *db, const struct config *cfg, int argc, char **argv)
 	else
 		fprintf(stderr, "tenantctl: %s\n", db_error(db));
 	return 1;
+}
+
+struct tenant_run {
+	const struct config	*cfg;
+	const struct tmig_set	*set;
+	long long		 last;
+	int			 seen, failed;
+};
+
+/* One tenant database brought up to date; a failure moves on to the next. */
+static int
+migrate_tenant(struct tmig_tenant *t, void *arg)
+{
+	struct tenant_run	*r = arg;
+	char			 err[512];
+	int			 n = 0;
+
+	r->last = t->pk;
+	r->seen++;
+	if (t->tdb == NULL) {
+		printf("%s\t%s\tfailed\t%s: %s\n", t->slug, t->database,
+		    tenant_db_fail_code(t->fail), t->log);
+		r->failed++;
+		return 0;
+	}
+	if (tmig_apply(t->tdb, r->cfg->provision_sql_dir, r->set, &n, err,
+	    sizeof(err)) == -1) {
+		printf("%s\t%s\tfailed after %d\t%s\n", t->slug, t->database,
+		    n, err);
+		r->failed++;
+	} else
+		printf("%s\t%s\tapplied %d\n", t->slug, t->database, n);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * Applies provision.sql_dir to every tenant database (or one), one
+ * tenant at a time; what each has applied is recorded in it, so a run
+ * that stops is resumed by running it again.
+ */
+static int
+cmd_migrate_tenants(struct db *db, const struct config *cfg, int argc,
+    char **argv)
+{
+	static const char *const names[] = { "only" };
+	const char		*v[1] = { NULL };
+	struct tmig_set		 set;
+	struct tenant_run	 r = { cfg, &set, 0, 0, 0 };
+	char			 err[512];
+	int			 before;
+
+	if (opts_parse(argc, argv, names, v, 1) == -1)
+		return 2;
+	if (tmig_load(cfg->provision_sql_dir, &set, err, sizeof(err)) == -1) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		return 1;
+	}
+	tenant_model_set_conn_policy(&(struct conn_policy){
+	    .hosts = cfg->provision_db_hosts, .ports = cfg->provision_db_ports,
+	    .name_pattern = cfg->provision_db_name_pattern,
+	    .own_db = cfg->db_name });
+	do {
+		before = r.seen;
+		if (tmig_each(db, cfg, 0, v[0], r.last, 100, migrate_tenant,
+		    &r) != DBE_OK) {
+			fprintf(stderr, "tenantctl: %s\n", db_error(db));
+			return 1;
+		}
+	} while (r.seen - before == 100);
+	if (v[0] != NULL && r.seen == 0) {
+		fprintf(stderr, "tenantctl: no tenant %s with its own "
+		    "database\n", v[0]);
+		return 1;
+	}
+	return r.failed == 0 ? 0 : 1;
 }
 
 static const struct cmd *

@@ -474,6 +474,64 @@ tenants_create_derived(struct db *db, const struct principal *who,
 	return r;
 }
 
+static bool	 activate_unprovisioned;
+
+void
+tenants_set_activate_unprovisioned(bool allow)
+{
+	activate_unprovisioned = allow;
+}
+
+/* A column's value once a patch or replace has been applied. */
+static const char *
+after(const struct db_row *row, const struct tenant_change *ch, enum tcol i)
+{
+	if ((ch->op != OP_PATCH && ch->op != OP_REPLACE) || i == TC_SLUG)
+		return row->v[i];
+	if (ch->in->set[i])
+		return ch->in->v[i];
+	return ch->op == OP_REPLACE ? tcols[i].dflt : row->v[i];
+}
+
+/*
+ * Whether a change turns an inactive tenant active.  A replace resets an
+ * omitted isActive to its default, which is active.
+ */
+static bool
+activates(const struct db_row *row, const struct tenant_change *ch)
+{
+	const char	*v;
+
+	if (strcmp(row->v[TC_IS_ACTIVE], "0") != 0)
+		return false;
+	if (ch->op == OP_ACTIVATE)
+		return true;
+	v = after(row, ch, TC_IS_ACTIVE);
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/*
+ * A tenant is served once active; one whose own database is not in place
+ * yet must not be, nor one whose provisioning has Failed.  A tenant in
+ * the shared database (as it is after the change) has its rows there from
+ * the create on (its job only seeds an admin user and a location), so it
+ * may be activated while its job runs.  Only the explicit activation of
+ * an inactive tenant is refused: a tenant created active stays as its
+ * client asked while it is provisioned, and deactivating is always
+ * allowed.
+ */
+static bool
+unprovisioned(const struct db_row *row, const struct tenant_change *ch)
+{
+	const char	*status = row->v[TC_PROVISIONING_STATUS];
+
+	if (activate_unprovisioned || !activates(row, ch) ||
+	    (status != NULL && strcmp(status, "Completed") == 0))
+		return false;
+	return after(row, ch, TC_CONNECTION_STRING) != NULL ||
+	    (status != NULL && strcmp(status, "Failed") == 0);
+}
+
 static const char *const op_actions[OP__MAX] = {
 	[OP_PATCH] = "tenant.update",
 	[OP_REPLACE] = "tenant.replace",
@@ -679,6 +737,10 @@ change_fn(struct db *db, void *arg)
 	snprintf(ref->name, sizeof(ref->name), "%s", row.v[TC_NAME]);
 	if (t->if_match != NULL && !etag_matches(t->if_match, row.v[TC_VERSION])) {
 		t->result = TR_PRECONDITION;
+		return DBE_OTHER;
+	}
+	if (unprovisioned(&row, t->ch)) {
+		t->result = TR_UNPROVISIONED;
 		return DBE_OTHER;
 	}
 	if ((e = apply_change(db, &row, t)) != DBE_OK)

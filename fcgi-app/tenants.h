@@ -24,6 +24,7 @@ enum tres {
 	TR_KEY_REUSED,		/* Idempotency-Key sent with another body */
 	TR_UNAVAILABLE,		/* database unreachable or overloaded */
 	TR_LIMIT,		/* create refused: license.max_tenants reached */
+	TR_UNPROVISIONED,	/* activation refused: provisioning not done */
 	TR_ERROR,
 };
 
@@ -157,6 +158,12 @@ enum tres	 tenants_create_derived(struct db *, const struct principal *,
  */
 void		 tenants_set_license_limit(long long);
 long long	 tenants_license_limit(void);
+/*
+ * Whether an inactive tenant whose provisioning has not Completed may be
+ * activated (provision.allow_activate_unprovisioned); refused by default
+ * with TR_UNPROVISIONED on every surface.
+ */
+void		 tenants_set_activate_unprovisioned(bool);
 /* In a create's transaction: *full when no tenant may be added now. */
 enum db_err	 tenants_license_room(struct db *, bool *full);
 

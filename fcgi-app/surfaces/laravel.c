@@ -149,6 +149,8 @@ static const struct {
 	    "application/json or application/xml." },
 	{ 409, "license_limit_reached", "The tenant limit of this license "
 	    "has been reached." },
+	{ 409, "provisioning_incomplete", "The tenant cannot be activated "
+	    "before its provisioning has completed." },
 	{ 413, NULL, "The request body is too large." },
 	{ 415, NULL, "Unsupported Media Type. Send the body as "
 	    "application/json or application/xml." },
@@ -438,6 +440,9 @@ change_failed(struct ctx *c, enum tres r)
 		break;
 	case TR_CONFLICT:
 		name_taken(c);
+		break;
+	case TR_UNPROVISIONED:
+		provisioning_incomplete(c);
 		break;
 	default:
 		surface_db_failure(c, r);

@@ -803,6 +803,14 @@ PROBLEMS = {
 PROBLEMS["409 retry"] = ("POST", "/api/v1/tenants/{id}/provisioning/retry", 409, lambda w: dict(
     path=f"/api/v1/tenants/{w.tenant}/provisioning/retry"), False)
 
+# Tenant database migrations and activation refused before provisioning (issue 15).
+CASES.update({
+    ("GET", "/api/v1/tenants/migrations"): (200, lambda w: dict(path="/api/v1/tenants/migrations?limit=5")),
+})
+STABLE |= {("GET", "/api/v1/tenants/migrations")}
+PROBLEMS["422 migrations"] = ("GET", "/api/v1/tenants/migrations", 422, lambda w: dict(
+    path="/api/v1/tenants/migrations?limit=51"), False)
+
 
 @pytest.mark.parametrize("name", list(PROBLEMS))
 def test_problem_answers_as_documented(api, world, spec, xsd, name):
