@@ -507,6 +507,13 @@ STABLE = {("GET", p) for p in ("/healthz", "/readyz", "/api/v1/tenants", "/api/v
                                "/api/v1/provisioning/{correlationId}", "/api/v1/api-keys/{id}", "/api/v1/audit")}
 
 
+# Issue 16, part C: the change feed, webhooks, export.
+CASES.update({
+    ("GET", "/api/v1/events"): (200, lambda w: dict(path="/api/v1/events?limit=3")),
+})
+STABLE |= {("GET", "/api/v1/events")}
+
+
 # Seed 003, mindzieStudio (/api/tenant): global API keys only, so each request names its key.
 
 
