@@ -19,6 +19,7 @@ static const struct surface *const surfaces[] = {
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
 	&surface_api_v1_events,
+	&surface_api_v1_webhooks,
 	&surface_api_v1_connections,
 	&surface_tenantcore,
 	/* Before any /tenants surface: /tenants/me/... is not a tenant id. */

@@ -68,6 +68,14 @@ static const struct copt copts[] = {
 	NUM("provision.connect_timeout", provision_connect_timeout, 1, 60),
 	NUM("provision.read_timeout", provision_read_timeout, 1, 600),
 	STR("secrets.active", secrets_active),
+	NUM("webhooks.enabled", webhooks_enabled, 0, 1),
+	STR("webhooks.allow_http_hosts", webhooks_allow_http_hosts),
+	STR("webhooks.allow_private_hosts", webhooks_allow_private_hosts),
+	NUM("webhooks.connect_timeout", webhooks_connect_timeout, 1, 60),
+	NUM("webhooks.timeout", webhooks_timeout, 1, 300),
+	NUM("webhooks.max_attempts", webhooks_max_attempts, 1, 100),
+	NUM("webhooks.retry_base", webhooks_retry_base, 1, 86400),
+	NUM("webhooks.retry_max", webhooks_retry_max, 1, 7 * 86400),
 };
 
 const char *
@@ -116,6 +124,12 @@ config_defaults(struct config *c)
 	    sizeof(c->provision_db_name_pattern), "tenant_%%");
 	c->provision_connect_timeout = 3;
 	c->provision_read_timeout = 10;
+	c->webhooks_enabled = 1;
+	c->webhooks_connect_timeout = 5;
+	c->webhooks_timeout = 15;
+	c->webhooks_max_attempts = 10;
+	c->webhooks_retry_base = 30;
+	c->webhooks_retry_max = 6 * 3600;
 }
 
 static int

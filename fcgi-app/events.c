@@ -28,6 +28,9 @@ static const struct evtype {
 	{ "connection.disconnect", "connection.disconnected" },
 	{ "connection.delete", "connection.deleted" },
 	{ "connection.purge", "connection.purged" },
+	{ "webhook.create", "webhook.created" },
+	{ "webhook.update", "webhook.updated" },
+	{ "webhook.delete", "webhook.deleted" },
 };
 
 #define EVENT_COLUMNS "SELECT id, account_id, at, principal, action, " \
@@ -40,7 +43,7 @@ static const char sql_scoped[] = EVENT_COLUMNS
     "WHERE account_id = ? AND id > ? " EVENT_FILTER "ORDER BY id LIMIT ?";
 static const char sql_all[] = EVENT_COLUMNS
     "WHERE id > ? AND account_id IS NOT NULL " EVENT_FILTER
-    "ORDER BY id LIMIT ?";
+    "AND at <= NOW(3) - INTERVAL 2 SECOND ORDER BY id LIMIT ?";
 static const char sql_one[] = EVENT_COLUMNS
     "WHERE account_id = ? AND id = ? " EVENT_FILTER;
 
@@ -76,6 +79,17 @@ events_type(const char *action)
 		if (strcmp(evtypes[i].action, action) == 0)
 			return evtypes[i].type;
 	return action;
+}
+
+int
+events_type_known(const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(evtypes) / sizeof(evtypes[0]); i++)
+		if (strcmp(evtypes[i].type, type) == 0)
+			return 1;
+	return 0;
 }
 
 json_t *

@@ -20,7 +20,11 @@ enum evcol {
 
 /*
  * Events after the id after, oldest first, at most limit: of account, or
- * of every account when account is 0 (the webhook deliverer).
+ * of every account when account is 0 (the webhook deliverer).  Ids are
+ * taken when a change is written but seen when it commits, so an id may
+ * appear after a higher one; the deliverer, which moves a cursor past
+ * what it read once and for all, reads only events 2 s old (a change's
+ * audit row is the last statement before its commit).
  */
 enum db_err	 events_list(struct db *, long long account, long long after,
 		    long long limit, struct db_res **);
@@ -29,6 +33,8 @@ int		 events_get(struct db *, long long account, long long id,
 		    struct db_row *, struct db_res **);
 /* The public type of an audit action ("tenant.create" -> "tenant.created"). */
 const char	*events_type(const char *action);
+/* Whether type is one an audit action is published as. */
+int		 events_type_known(const char *type);
 /* An event as the feed and webhook payloads show it. */
 json_t		*events_json(const struct db_row *);
 

@@ -10,6 +10,7 @@ static const char *const perm_shorts[PERM__MAX] = {
 	[PERM_DELETE] = "Delete",
 	[PERM_UPGRADE] = "UpgradeSubscription",
 	[PERM_MANAGE_KEYS] = "ManageKeys",
+	[PERM_MANAGE_WEBHOOKS] = "ManageWebhooks",
 };
 
 static const char *const perm_claims[PERM__MAX] = {
@@ -20,6 +21,7 @@ static const char *const perm_claims[PERM__MAX] = {
 	[PERM_DELETE] = "Permissions.Multitenancy.Delete",
 	[PERM_UPGRADE] = "Permissions.Multitenancy.UpgradeSubscription",
 	[PERM_MANAGE_KEYS] = "Permissions.Multitenancy.ManageKeys",
+	[PERM_MANAGE_WEBHOOKS] = "Permissions.Multitenancy.ManageWebhooks",
 };
 
 /*

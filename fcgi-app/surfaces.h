@@ -24,6 +24,7 @@ extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;
 extern const struct surface surface_api_v1_audit;
 extern const struct surface surface_api_v1_events;
+extern const struct surface surface_api_v1_webhooks;
 extern const struct surface surface_mindzie;
 extern const struct surface surface_laravel;
 extern const struct surface surface_api_v1_connections;

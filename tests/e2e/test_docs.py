@@ -508,10 +508,36 @@ STABLE = {("GET", p) for p in ("/healthz", "/readyz", "/api/v1/tenants", "/api/v
 
 
 # Issue 16, part C: the change feed, webhooks, export.
+
+
+def new_webhook(w):
+    r = w.api.post("/api/v1/webhooks", key=w.admin.key,
+                   json={"url": f"https://hooks.example/{uuid.uuid4().hex[:8]}", "events": ["tenant.created"]})
+    assert r.status_code == 201, describe(r)
+    return r.json()["id"]
+
+
+def docs_webhook(w):
+    """One subscription of the world's account, made once (the GETs must see the same one twice)."""
+    if not hasattr(w, "webhook"):
+        w.webhook = new_webhook(w)
+    return w.webhook
+
+
 CASES.update({
     ("GET", "/api/v1/events"): (200, lambda w: dict(path="/api/v1/events?limit=3")),
+    ("GET", "/api/v1/webhooks"): (200, lambda w: {}),
+    ("POST", "/api/v1/webhooks"): (201, lambda w: dict(body={
+        "url": "https://hooks.example/docs", "events": ["tenant.created", "tenant.deleted"],
+        "description": "docs <&>"})),
+    ("GET", "/api/v1/webhooks/{id}"): (200, lambda w: dict(path=f"/api/v1/webhooks/{docs_webhook(w)}")),
+    ("PATCH", "/api/v1/webhooks/{id}"): (200, lambda w: dict(path=f"/api/v1/webhooks/{docs_webhook(w)}",
+                                                              body={"description": "patched", "isActive": True})),
+    ("DELETE", "/api/v1/webhooks/{id}"): (204, lambda w: dict(path=f"/api/v1/webhooks/{new_webhook(w)}")),
+    ("GET", "/api/v1/webhooks/{id}/deliveries"): (200, lambda w: dict(
+        path=f"/api/v1/webhooks/{docs_webhook(w)}/deliveries?limit=5")),
 })
-STABLE |= {("GET", "/api/v1/events")}
+STABLE |= {("GET", p) for p in ("/api/v1/events", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries")}
 
 
 # Seed 003, mindzieStudio (/api/tenant): global API keys only, so each request names its key.
