@@ -15,6 +15,8 @@
 
 static const struct surface *const surfaces[] = {
 	&surface_system,
+	/* Before /api/v1, whose /tenants/{id} would take it. */
+	&surface_api_v1_export,
 	&surface_api_v1,
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
@@ -478,12 +480,19 @@ decode_body(struct ctx *c)
 void
 app_handle(struct ctx *c, int early)
 {
+	const struct surface *surface;
 	char	 allow[128];
-	int	 rc;
+	int	 rc = 0, acceptable;
 
-	c->surface = surface_for_path(c->req->path);
-	if (negotiate_accept(c->req->accept, &c->out_fmt) == -1) {
+	surface = c->surface = surface_for_path(c->req->path);
+	if (!(acceptable = negotiate_accept(c->req->accept, &c->out_fmt) == 0))
 		c->out_fmt = FMT_JSON;
+	if (early == 0)
+		rc = route(c, allow, sizeof(allow));
+	/* A route of its own media types judges Accept itself. */
+	if (!acceptable && (early != 0 || rc != 0 ||
+	    !(c->match.route->flags & ROUTE_OWN_MEDIA))) {
+		c->surface = surface;
 		ctx_error(c, 406, "not_acceptable", "this resource is available "
 		    "as application/json or application/xml", NULL);
 		return;
@@ -495,7 +504,7 @@ app_handle(struct ctx *c, int early)
 		    "read", NULL);
 		return;
 	}
-	if ((rc = route(c, allow, sizeof(allow))) != 0) {
+	if (rc != 0) {
 		if (rc == 405 && c->req->method == HTTP_OPTIONS) {
 			response_header(c->resp, "Allow", "%s, OPTIONS", allow);
 			response_set(c->resp, 204, NULL, NULL, NULL);

@@ -23,6 +23,8 @@ enum route_flags {
 	ROUTE_GLOBAL_KEY = 1 << 2,	/* only global keys (seed 003) */
 	ROUTE_NO_TENANT_KEY = 1 << 3,	/* tenant-scoped keys get 401 */
 	ROUTE_BODY_OPTIONAL = 1 << 4,	/* reads a body when one is sent */
+	ROUTE_OWN_MEDIA = 1 << 5,	/* answers in media types of its own
+					   choosing by Accept (an export) */
 };
 
 struct route {
