@@ -113,7 +113,7 @@ fanout_fn(struct db *db, void *arg)
 {
 	struct db_res	*res, *evs;
 	struct db_row	 row;
-	long long	 cursor;
+	long long	 cursor, last;
 	enum db_err	 e;
 
 	(void)arg;
@@ -121,17 +121,18 @@ fanout_fn(struct db *db, void *arg)
 		db_res_free(res);
 		return DBE_OTHER;
 	}
-	cursor = strtoll(row.v[0], NULL, 10);
+	last = cursor = strtoll(row.v[0], NULL, 10);
 	db_res_free(res);
 	if ((e = events_list(db, 0, cursor, FANOUT_BATCH, &evs)) != DBE_OK)
 		return e;
 	while (e == DBE_OK && db_next(evs, &row) == 1) {
 		e = enqueue(db, &row);
-		cursor = strtoll(row.v[EC_ID], NULL, 10);
+		last = strtoll(row.v[EC_ID], NULL, 10);
 	}
 	db_res_free(evs);
-	if (e == DBE_OK) {
-		struct db_param p[] = { DB_I64(cursor) };
+	/* Nothing new writes nothing: the idle round is two reads. */
+	if (e == DBE_OK && last != cursor) {
+		struct db_param p[] = { DB_I64(last) };
 
 		e = db_exec(db, sql_cursor_set, p, 1, NULL);
 	}
@@ -411,20 +412,13 @@ deliver(struct db *db, const struct config *cfg, const struct claim *c)
 int
 webhook_deliver_once(struct db *db, const struct config *cfg)
 {
-	struct claim	*c;
-	int		 rc = 0;
+	struct claim	 c = { .lease = cfg->webhooks_connect_timeout +
+	    cfg->webhooks_timeout + 30 };
 
-	if (db_txn(db, fanout_fn, NULL) != DBE_OK)
+	if (db_txn(db, fanout_fn, NULL) != DBE_OK ||
+	    db_txn(db, claim_fn, &c) != DBE_OK)
 		return -1;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->lease = cfg->webhooks_connect_timeout + cfg->webhooks_timeout + 30;
-	if (db_txn(db, claim_fn, c) != DBE_OK)
-		rc = -1;
-	else if (c->found)
-		rc = deliver(db, cfg, c);
-	free(c);
-	return rc;
+	return c.found ? deliver(db, cfg, &c) : 0;
 }
 
 int

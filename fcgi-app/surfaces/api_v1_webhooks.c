@@ -175,15 +175,15 @@ read_body(struct ctx *c, struct webhook_input *in, struct buf *events,
 		field_error(errors, "isActive", "must be true or false");
 }
 
-/* The subscription {id} of the caller's account: 1, or 0 answered. */
+/* Subscription guid of the caller's account: 1, or 0 answered. */
 static int
-load(struct ctx *c, struct db_row *row, struct db_res **res)
+load(struct ctx *c, const char *guid, struct db_row *row,
+    struct db_res **res)
 {
 	int	 rc;
 
 	*res = NULL;
-	rc = webhook_get(c->db, c->who.account_id, route_param(&c->match, "id"),
-	    row, res);
+	rc = webhook_get(c->db, c->who.account_id, guid, row, res);
 	if (rc == 1)
 		return 1;
 	db_res_free(*res);
@@ -196,13 +196,13 @@ load(struct ctx *c, struct db_row *row, struct db_res **res)
 }
 
 static void
-answer_one(struct ctx *c, int status, const char *secret)
+answer_one(struct ctx *c, const char *guid, int status, const char *secret)
 {
 	struct db_res	*res;
 	struct db_row	 row;
 	json_t		*out;
 
-	if (!load(c, &row, &res))
+	if (!load(c, guid, &row, &res))
 		return;
 	out = webhook_json(&row);
 	db_res_free(res);
@@ -253,14 +253,8 @@ h_create(struct ctx *c)
 	else if (rc == -1)
 		unavailable(c);
 	else {
-		/* The path a GET of it takes. */
-		c->match.nparams = 1;
-		snprintf(c->match.params[0].name,
-		    sizeof(c->match.params[0].name), "id");
-		snprintf(c->match.params[0].value,
-		    sizeof(c->match.params[0].value), "%s", guid);
 		ctx_location(c, "/api/v1/webhooks/%s", guid);
-		answer_one(c, 201, secret);
+		answer_one(c, guid, 201, secret);
 		OPENSSL_cleanse(secret, sizeof(secret));
 	}
 done:
@@ -270,7 +264,7 @@ done:
 static void
 h_get(struct ctx *c)
 {
-	answer_one(c, 200, NULL);
+	answer_one(c, route_param(&c->match, "id"), 200, NULL);
 }
 
 static void
@@ -291,7 +285,7 @@ h_update(struct ctx *c)
 	rc = webhook_update(c->db, &c->who, route_param(&c->match, "id"), &in,
 	    c->req->request_id);
 	if (rc == 1)
-		answer_one(c, 200, NULL);
+		answer_one(c, route_param(&c->match, "id"), 200, NULL);
 	else if (rc == 0)
 		not_found(c);
 	else
@@ -398,7 +392,7 @@ h_deliveries(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if (!load(c, &row, &res))
+	if (!load(c, route_param(&c->match, "id"), &row, &res))
 		return;
 	pk = strtoll(row.v[WC_PK], NULL, 10);
 	db_res_free(res);
