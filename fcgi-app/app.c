@@ -19,9 +19,13 @@ static const struct surface *const surfaces[] = {
 	&surface_system,
 	/* Before /api/v1/tenants/{id}: "migrations" is not a tenant id. */
 	&surface_api_v1_migrations,
+	/* Before /api/v1, whose /tenants/{id} would take it. */
+	&surface_api_v1_export,
 	&surface_api_v1,
 	&surface_api_v1_keys,
 	&surface_api_v1_audit,
+	&surface_api_v1_events,
+	&surface_api_v1_webhooks,
 	&surface_api_v1_connections,
 	&surface_tenantcore,
 	/* Before any /tenants surface: /tenants/me/... is not a tenant id. */
@@ -513,21 +517,22 @@ decode_body(struct ctx *c)
 void
 app_handle(struct ctx *c, int early)
 {
+	const struct surface *surface;
 	char	 allow[128];
-	int	 rc;
+	int	 rc = 0, acceptable;
 
-	c->surface = surface_for_path(c->req->path);
-	/* A text route's problems (401, 403) are JSON whatever Accept says. */
-	if (negotiate_accept(c->req->accept, &c->out_fmt) == -1) {
+	surface = c->surface = surface_for_path(c->req->path);
+	if (!(acceptable = negotiate_accept(c->req->accept, &c->out_fmt) == 0))
 		c->out_fmt = FMT_JSON;
-		if (early != 0 || route(c, allow, sizeof(allow)) != 0 ||
-		    !(c->match.route->flags & ROUTE_TEXT)) {
-			c->surface = surface_for_path(c->req->path);
-			ctx_error(c, 406, "not_acceptable", "this resource is "
-			    "available as application/json or application/xml",
-			    NULL);
-			return;
-		}
+	if (early == 0)
+		rc = route(c, allow, sizeof(allow));
+	/* A route of its own media types judges Accept itself. */
+	if (!acceptable && (early != 0 || rc != 0 ||
+	    !(c->match.route->flags & ROUTE_OWN_MEDIA))) {
+		c->surface = surface;
+		ctx_error(c, 406, "not_acceptable", "this resource is available "
+		    "as application/json or application/xml", NULL);
+		return;
 	}
 	if (early != 0) {
 		ctx_error(c, early, early == 413 ? "body_too_large" :
@@ -536,7 +541,7 @@ app_handle(struct ctx *c, int early)
 		    "read", NULL);
 		return;
 	}
-	if ((rc = route(c, allow, sizeof(allow))) != 0) {
+	if (rc != 0) {
 		if (rc == 405 && c->req->method == HTTP_OPTIONS) {
 			response_header(c->resp, "Allow", "%s, OPTIONS", allow);
 			response_set(c->resp, 204, NULL, NULL, NULL);

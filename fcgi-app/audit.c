@@ -5,14 +5,15 @@
 
 static const char sql_insert[] =
     "INSERT INTO audit_events (account_id, principal, action, target_type, "
-    "target_id, outcome, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    "target_id, outcome, request_id, detail, tenant_guid) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 enum db_err
 audit_write(struct db *db, const struct principal *who,
     const struct audit_event *ev)
 {
 	char		 principal[160];
-	struct db_param	 p[8];
+	struct db_param	 p[9];
 
 	if (who->via == VIA_KEY)
 		snprintf(principal, sizeof(principal), "key:%lld", who->key_id);
@@ -28,7 +29,8 @@ audit_write(struct db *db, const struct principal *who,
 	p[5] = DB_STR(ev->outcome ? ev->outcome : "ok");
 	p[6] = DB_STR(ev->request_id);
 	p[7] = DB_STR(ev->detail);
-	return db_exec(db, sql_insert, p, 8, NULL);
+	p[8] = DB_STR(ev->tenant_guid);
+	return db_exec(db, sql_insert, p, 9, NULL);
 }
 
 #define AUDIT_COLUMNS "SELECT id, at, principal, action, target_type, " \

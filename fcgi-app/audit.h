@@ -12,6 +12,7 @@ struct audit_event {
 	const char	*outcome;	/* "ok", "denied" */
 	const char	*request_id;
 	const char	*detail;	/* JSON text or NULL */
+	const char	*tenant_guid;	/* the tenant it is about, or NULL */
 };
 
 enum db_err	 audit_write(struct db *, const struct principal *,

@@ -73,6 +73,14 @@ static const struct copt copts[] = {
 	NUM("provision.allow_activate_unprovisioned",
 	    provision_allow_activate_unprovisioned, 0, 1),
 	STR("secrets.active", secrets_active),
+	NUM("webhooks.enabled", webhooks_enabled, 0, 1),
+	STR("webhooks.allow_http_hosts", webhooks_allow_http_hosts),
+	STR("webhooks.allow_private_hosts", webhooks_allow_private_hosts),
+	NUM("webhooks.connect_timeout", webhooks_connect_timeout, 1, 60),
+	NUM("webhooks.timeout", webhooks_timeout, 1, 300),
+	NUM("webhooks.max_attempts", webhooks_max_attempts, 1, 100),
+	NUM("webhooks.retry_base", webhooks_retry_base, 1, 86400),
+	NUM("webhooks.retry_max", webhooks_retry_max, 1, 7 * 86400),
 };
 
 const char *
@@ -124,6 +132,12 @@ config_defaults(struct config *c)
 	c->provision_read_timeout = 10;
 	c->provision_concurrency = 4;
 	c->provision_per_account = 2;
+	c->webhooks_enabled = 1;
+	c->webhooks_connect_timeout = 5;
+	c->webhooks_timeout = 15;
+	c->webhooks_max_attempts = 10;
+	c->webhooks_retry_base = 30;
+	c->webhooks_retry_max = 6 * 3600;
 }
 
 static int

@@ -72,6 +72,14 @@ struct config {
 	long		 provision_allow_activate_unprovisioned; /* 0: 409 */
 	long		 provision_concurrency;	/* runners in the pool */
 	long		 provision_per_account;	/* jobs of one account at once */
+	long		 webhooks_enabled;	/* run the webhook deliverer */
+	char		 webhooks_allow_http_hosts[512]; /* http:// allowed to */
+	char		 webhooks_allow_private_hosts[512]; /* loopback, private */
+	long		 webhooks_connect_timeout;	/* seconds */
+	long		 webhooks_timeout;		/* seconds, whole attempt */
+	long		 webhooks_max_attempts;		/* then given up */
+	long		 webhooks_retry_base;		/* s before the 2nd attempt */
+	long		 webhooks_retry_max;		/* s, the longest wait */
 	/* secrets.key[.KID] = value, secrets.key_file[.KID] = path */
 	struct {
 		char	 kid[17];

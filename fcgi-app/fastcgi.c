@@ -413,9 +413,12 @@ fcgi_flush(struct fcgi_conn *c)
 	return 0;
 }
 
-/* Usually one writev(2): every record of the response and its end. */
-int
-fcgi_reply(struct fcgi_conn *c, const char *p, size_t n)
+/*
+ * STDOUT records for p, and with end the request's end: usually one
+ * writev(2) for a whole response.
+ */
+static int
+records(struct fcgi_conn *c, const char *p, size_t n, bool end)
 {
 	unsigned char	 hdrs[FCGI_IOV_BATCH][FCGI_HEADER_LEN], tail[24];
 	struct iovec	 iov[2 * FCGI_IOV_BATCH + 1];
@@ -431,13 +434,32 @@ fcgi_reply(struct fcgi_conn *c, const char *p, size_t n)
 			p += len;
 			n -= len;
 		}
-		if (n == 0) {
+		if (n == 0 && end) {
 			ending(tail, c->id, FCGI_REQUEST_COMPLETE);
 			iov[k++] = (struct iovec){ tail, sizeof(tail) };
 		}
-		if (send_iov(c, iov, k) == -1)
+		if (k > 0 && send_iov(c, iov, k) == -1)
 			return -1;
 	} while (n > 0);
-	end_of_request(c);
+	if (end)
+		end_of_request(c);
 	return 0;
+}
+
+int
+fcgi_reply(struct fcgi_conn *c, const char *p, size_t n)
+{
+	return records(c, p, n, true);
+}
+
+int
+fcgi_stdout(struct fcgi_conn *c, const char *p, size_t n)
+{
+	return records(c, p, n, false);
+}
+
+int
+fcgi_end(struct fcgi_conn *c)
+{
+	return records(c, NULL, 0, true);
 }

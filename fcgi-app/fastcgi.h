@@ -49,6 +49,7 @@ struct fcgi_conn {
 	bool		 close_after;	/* close once out is written */
 	long long	 last;		/* when it last made progress (s) */
 	long long	 begun;		/* when the request arriving began, or 0 */
+	void		*stream;	/* the worker's answer still being made */
 };
 
 void		 fcgi_conn_init(struct fcgi_conn *, int fd);
@@ -80,6 +81,15 @@ int		 fcgi_env(const struct fcgi_conn *, struct buf *env,
  */
 #define FCGI_OUT_MAX		(4 * 1024 * 1024)
 int		 fcgi_reply(struct fcgi_conn *, const char *p, size_t n);
+
+/*
+ * A response in parts (a streamed body): fcgi_stdout sends some of it as
+ * fcgi_reply does, without ending the request; fcgi_end ends it.  The
+ * caller produces the next part only once fcgi_pending is false, so at
+ * most one part waits.
+ */
+int		 fcgi_stdout(struct fcgi_conn *, const char *p, size_t n);
+int		 fcgi_end(struct fcgi_conn *);
 
 /* Sends records fcgi_parse put in a reply buffer, as fcgi_reply does. */
 int		 fcgi_send(struct fcgi_conn *, const char *p, size_t n);

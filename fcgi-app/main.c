@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "provision.h"
 #include "tenant_model.h"
 #include "tenants.h"
+#include "webhook_deliver.h"
 #include "worker.h"
 
 #define WORKERS_MAX	256
@@ -61,7 +63,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: tenantd [--config FILE] [--listen unix:PATH|HOST:PORT]"
 	    " [--workers N] [--pidfile FILE]\n"
-	    "               [--log FILE] [--provisioner]\n"
+	    "               [--log FILE] [--provisioner] [--webhooks]\n"
 	    "  -c, --config FILE   configuration file (default $TENANTD_CONFIG,\n"
 	    "                      then " CONFIG_PATH " if present)\n"
 	    "  -l, --listen ADDR   open this socket; default: the socket systemd\n"
@@ -75,6 +77,8 @@ usage(FILE *f)
 	    "  -V, --version       the version\n"
 	    "  -R, --routes        list every route served and its permission\n"
 	    "  -P, --provisioner   run only the provisioning process (no socket,\n"
+	    "                      no workers), e.g. as its own service\n"
+	    "  -W, --webhooks      run only the webhook deliverer (no socket,\n"
 	    "                      no workers), e.g. as its own service\n"
 	    "  --nginx-location[=INCLUDE]\n"
 	    "                      print an nginx location for the paths served\n"
@@ -152,9 +156,29 @@ reopen_all(const pid_t *pids, long n)
 			kill(pids[i], SIGHUP);
 }
 
-/* The provisioning process: no socket, its own database connection. */
+/*
+ * The processes beside the workers, each with no socket and its own
+ * database connection, in the slots after the workers' when enabled.
+ */
+static const struct helper {
+	size_t	 enabled;	/* offset of its switch in struct config */
+	int	(*run)(const struct config *, volatile sig_atomic_t *);
+} helpers[] = {
+	{ offsetof(struct config, provision_enabled), provision_run },
+	{ offsetof(struct config, webhooks_enabled), webhook_deliver_run },
+};
+#define NHELPERS	(sizeof(helpers) / sizeof(helpers[0]))
+
+static int
+helper_on(const struct config *cfg, size_t i)
+{
+	return *(const long *)(const void *)((const char *)cfg +
+	    helpers[i].enabled) != 0;
+}
+
 static pid_t
-spawn_provisioner(const struct config *cfg, int fd, long slot)
+spawn_helper(const struct config *cfg, int fd, const struct helper *h,
+    long slot)
 {
 	struct sigaction sa;
 	pid_t		 pid;
@@ -170,25 +194,41 @@ spawn_provisioner(const struct config *cfg, int fd, long slot)
 	sa.sa_handler = logfile_on_hup;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
-	_exit(provision_run(cfg, &stopping));
+	_exit(h->run(cfg, &stopping));
 }
 
 /*
- * Slots 0..workers-1 are the workers; the slot after them, when
- * provisioning is enabled, is the provisioning process; each counts into
- * the metrics slot of its number, the master into the last.  The master's
- * signals are held except in sigsuspend(), so a stop or a SIGHUP that
- * arrives between the checks and the wait is not left pending there.
+ * What runs in slot i: a worker, or the helper kind[i] names; each
+ * counts into the metrics slot of its number, the master into the last.
+ * The master's signals are held except in sigsuspend(), so a stop or a
+ * SIGHUP that arrives between the checks and the wait is not left
+ * pending there.
  */
+static pid_t
+spawn_slot(const struct config *cfg, struct ratelimit *rl, int fd,
+    const struct helper *kind, long slot)
+{
+	return kind == NULL ? spawn(cfg, rl, fd, slot) :
+	    spawn_helper(cfg, fd, kind, slot);
+}
+
 static int
 master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 {
-	pid_t		 pids[WORKERS_MAX + 1], pid;
-	time_t		 started[WORKERS_MAX + 1];
+	pid_t		 pids[WORKERS_MAX + NHELPERS], pid;
+	time_t		 started[WORKERS_MAX + NHELPERS];
+	const struct helper *kind[WORKERS_MAX + NHELPERS];
 	struct sigaction sa;
 	sigset_t	 held, waiting;
-	long		 i, n = cfg->workers + (cfg->provision_enabled ? 1 : 0);
+	long		 i, n = cfg->workers;
+	size_t		 h;
 	int		 st, slot;
+
+	for (i = 0; i < n; i++)
+		kind[i] = NULL;
+	for (h = 0; h < NHELPERS; h++)
+		if (helper_on(cfg, h))
+			kind[n++] = &helpers[h];
 
 	sigemptyset(&held);
 	sigaddset(&held, SIGTERM);
@@ -212,8 +252,7 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < n; i++) {
-		pids[i] = i < cfg->workers ? spawn(cfg, rl, fd, i) :
-		    spawn_provisioner(cfg, fd, i);
+		pids[i] = spawn_slot(cfg, rl, fd, kind[i], i);
 		started[i] = time(NULL);
 	}
 	while (!stopping) {
@@ -234,8 +273,7 @@ master_run(const struct config *cfg, struct ratelimit *rl, int fd)
 		if (stopping)
 			break;
 		metrics_count(MC_WORKER_RESTARTS);
-		pids[slot] = slot < cfg->workers ? spawn(cfg, rl, fd, slot) :
-		    spawn_provisioner(cfg, fd, slot);
+		pids[slot] = spawn_slot(cfg, rl, fd, kind[slot], slot);
 		started[slot] = time(NULL);
 	}
 	sigprocmask(SIG_SETMASK, &unheld, NULL);
@@ -255,20 +293,22 @@ write_pidfile(const char *pidfile)
 }
 
 /*
- * --provisioner: the master supervises the provisioning process alone,
- * whatever provision.enabled says (that setting is for the master that
- * serves requests), so it can run as a service of its own.
+ * --provisioner, --webhooks: the master supervises that process alone,
+ * whatever provision.enabled and webhooks.enabled say (those settings are
+ * for the master that serves requests), so it can run as a service of
+ * its own.
  */
 static int
-provisioner_only(struct config *cfg, const char *pidfile)
+helper_only(struct config *cfg, int provisioner, const char *pidfile)
 {
 	int	 rc;
 
 	cfg->workers = 0;
-	cfg->provision_enabled = 1;
+	cfg->provision_enabled = provisioner;
+	cfg->webhooks_enabled = !provisioner;
 	write_pidfile(pidfile);
-	fprintf(stderr, "tenantd %s: provisioning process only\n",
-	    PACKAGE_VERSION);
+	fprintf(stderr, "tenantd %s: %s only\n", PACKAGE_VERSION,
+	    provisioner ? "provisioning process" : "webhook deliverer");
 	rc = master_run(cfg, NULL, -1);
 	if (pidfile != NULL)
 		unlink(pidfile);
@@ -289,6 +329,7 @@ main(int argc, char *argv[])
 		{ "routes", no_argument, NULL, 'R' },
 		{ "nginx-location", optional_argument, NULL, 'N' },
 		{ "provisioner", no_argument, NULL, 'P' },
+		{ "webhooks", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config	 cfg;
@@ -297,11 +338,11 @@ main(int argc, char *argv[])
 	const char	*listen = NULL, *workers = NULL, *nginx_inc = NULL;
 	const char	*logpath = NULL;
 	char		 err[512];
-	int		 ch, fd, rc, routes = 0, provisioner = 0;
+	int		 ch, fd, rc, routes = 0, provisioner = 0, webhooks = 0;
 
 	/* Before any jansson value exists: every block must carry its header. */
 	json_arena_install();
-	while ((ch = getopt_long(argc, argv, "c:l:w:p:L:hVRP", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "c:l:w:p:L:hVRPW", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'l': listen = optarg; break;
@@ -313,6 +354,7 @@ main(int argc, char *argv[])
 			return 0;
 		case 'R': routes = 1; break;
 		case 'P': provisioner = 1; break;
+		case 'W': webhooks = 1; break;
 		case 'N': nginx_inc = optarg ? optarg : "tenantd-fastcgi.conf";
 			break;
 		default: usage(stderr); return 2;
@@ -348,8 +390,8 @@ main(int argc, char *argv[])
 	    cfg.provision_allow_activate_unprovisioned != 0);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
-	if (provisioner) {
-		rc = provisioner_only(&cfg, pidfile);
+	if (provisioner || webhooks) {
+		rc = helper_only(&cfg, provisioner, pidfile);
 		config_free(&cfg);
 		return rc;
 	}
@@ -370,11 +412,11 @@ main(int argc, char *argv[])
 		    PACKAGE_VERSION, cfg.workers, fd);
 	if ((rl = ratelimit_new()) == NULL ||
 	    (keys_shared = keycache_shared_open(&cfg)) == NULL ||
-	    (metrics = metrics_open((size_t)cfg.workers + 2)) == NULL) {
+	    (metrics = metrics_open((size_t)cfg.workers + NHELPERS + 1)) == NULL) {
 		fprintf(stderr, "tenantd: cannot map shared memory\n");
 		return 1;
 	}
-	metrics_attach(metrics, (size_t)cfg.workers + 1);
+	metrics_attach(metrics, (size_t)cfg.workers + NHELPERS);
 	if (app_route_count() > METRICS_ROUTES)
 		fprintf(stderr, "tenantd: warning: more routes than "
 		    "METRICS_ROUTES; the last are counted as route \"(none)\"\n");

@@ -11,6 +11,7 @@ static const char *const perm_shorts[PERM__MAX] = {
 	[PERM_UPGRADE] = "UpgradeSubscription",
 	[PERM_MANAGE_KEYS] = "ManageKeys",
 	[PERM_METRICS] = "Metrics",
+	[PERM_MANAGE_WEBHOOKS] = "ManageWebhooks",
 };
 
 static const char *const perm_claims[PERM__MAX] = {
@@ -22,6 +23,7 @@ static const char *const perm_claims[PERM__MAX] = {
 	[PERM_UPGRADE] = "Permissions.Multitenancy.UpgradeSubscription",
 	[PERM_MANAGE_KEYS] = "Permissions.Multitenancy.ManageKeys",
 	[PERM_METRICS] = "Permissions.Multitenancy.Metrics",
+	[PERM_MANAGE_WEBHOOKS] = "Permissions.Multitenancy.ManageWebhooks",
 };
 
 /*

@@ -54,6 +54,24 @@ response_clear(struct response *r)
 {
 	json_decref(r->body);
 	r->body = NULL;
+	response_stream_free(&r->stream);
+}
+
+void
+response_stream(struct response *r, int status,
+    const struct response_stream *s)
+{
+	response_set(r, status, NULL, NULL, NULL);
+	response_stream_free(&r->stream);
+	r->stream = *s;
+}
+
+void
+response_stream_free(struct response_stream *s)
+{
+	if (s->free != NULL && s->state != NULL)
+		s->free(s->state);
+	memset(s, 0, sizeof(*s));
 }
 
 void
@@ -133,8 +151,11 @@ response_serialize(const struct response *r, enum fmt f,
 	    buf_printf(out, "Content-Type: %s; charset=utf-8\r\n",
 	    r->text != NULL ? r->text_type : media[r->problem][f]) == -1)
 		return -1;
+	if (r->stream.next != NULL &&
+	    buf_printf(out, "Content-Type: %s\r\n", r->stream.media) == -1)
+		return -1;
 	/* RFC 9110 8.6: no Content-Length on a 204, nor one on a 304. */
-	if (r->status != 204 && r->status != 304 &&
+	if (r->status != 204 && r->status != 304 && r->stream.next == NULL &&
 	    buf_printf(out, "Content-Length: %lu\r\n",
 	    (unsigned long)scratch->len) == -1)
 		return -1;

@@ -24,7 +24,8 @@ enum route_flags {
 	ROUTE_NO_TENANT_KEY = 1 << 3,	/* tenant-scoped keys get 401 */
 	ROUTE_BODY_OPTIONAL = 1 << 4,	/* reads a body when one is sent */
 	ROUTE_LOOPBACK = 1 << 5,	/* no credential from a loopback peer */
-	ROUTE_TEXT = 1 << 6,		/* answers text whatever Accept says */
+	ROUTE_OWN_MEDIA = 1 << 6,	/* judges Accept itself: answers in media
+					   types of its own (/metrics, an export) */
 };
 
 struct route {

@@ -20,11 +20,26 @@ void	 surface_db_failure(struct ctx *, enum tres);
 int	 surface_change_failed(struct ctx *, enum tres,
 	    const struct tenant_ref *, const char *not_found);
 
+struct field_map;
+struct tenant_query;
+
+/* 200 characters of up to 4 bytes, and more. */
+#define API_V1_FILTER_MAX	1024
+/* The list's filters (name, q, isActive) of /api/v1/tenants into q. */
+void	 api_v1_read_filters(struct ctx *, struct tenant_query *q,
+	    char bufs[3][API_V1_FILTER_MAX], json_t *errors);
+/* /api/v1's tenant fields, in order. */
+extern const struct field_map *const api_v1_tenant_fields;
+extern const size_t api_v1_tenant_nfields;
+
+extern const struct surface surface_api_v1_export;
 extern const struct surface surface_system;
 extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;
 extern const struct surface surface_api_v1_audit;
 extern const struct surface surface_api_v1_migrations;
+extern const struct surface surface_api_v1_events;
+extern const struct surface surface_api_v1_webhooks;
 extern const struct surface surface_mindzie;
 extern const struct surface surface_laravel;
 extern const struct surface surface_api_v1_connections;

@@ -290,6 +290,23 @@ run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
 	return e;
 }
 
+enum db_err
+tenant_list_after(struct db *db, const struct tenant_query *q,
+    long long after, long long limit, struct db_res **res)
+{
+	struct db_param	 p[16];
+	char		 sql[4096], like[2][LIKE_MAX];
+	size_t		 n;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t",
+	    tenant_select_list());
+	n = where_clause(q, sql, sizeof(sql), p, like);
+	append(sql, sizeof(sql), " AND t.pk > ? ORDER BY t.pk LIMIT ?");
+	p[n++] = DB_I64(after);
+	p[n++] = DB_I64(limit);
+	return db_exec(db, sql, p, n, res);
+}
+
 /* The page, and the total and generation of the snapshot it is from. */
 static enum db_err
 read_page(struct db *db, const struct tenant_query *q,

@@ -47,6 +47,13 @@ struct tenant_query {
 enum db_err	 tenant_list_page(struct db *, const struct tenant_query *,
 		    long long limit, long long offset, struct db_res **res,
 		    long long *total);
+/*
+ * Up to limit rows of q with primary keys above after, in primary key
+ * order whatever q's sort (an export's keyset walk: each batch is one
+ * range read of the primary key, however far in).
+ */
+enum db_err	 tenant_list_after(struct db *, const struct tenant_query *,
+		    long long after, long long limit, struct db_res **res);
 enum db_err	 tenant_list_count(struct db *, const struct tenant_query *,
 		    long long *count);
 /*

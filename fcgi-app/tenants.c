@@ -383,7 +383,7 @@ create_fn(struct db *db, void *arg)
 	return audit_write(db, t->who, &(struct audit_event){
 	    .action = "tenant.create", .target_type = "tenant",
 	    .target_id = o->slug, .request_id = t->request_id,
-	    .detail = detail });
+	    .detail = detail, .tenant_guid = o->guid });
 }
 
 enum tres
@@ -747,7 +747,8 @@ change_fn(struct db *db, void *arg)
 		return e;
 	e = audit_write(db, t->who, &(struct audit_event){
 	    .action = op_actions[t->ch->op], .target_type = "tenant",
-	    .target_id = ref->slug, .request_id = t->request_id });
+	    .target_id = ref->slug, .request_id = t->request_id,
+	    .tenant_guid = ref->guid });
 	if (e == DBE_OK)
 		t->result = TR_OK;
 	return e;

@@ -85,19 +85,28 @@ now_s(void)
 	return (long long)ts.tv_sec;
 }
 
+/* Where a response goes: write(arg, bytes, len, end of the response). */
+struct sink {
+	int	(*write)(void *, const char *, size_t, bool);
+	void	*arg;
+};
+
 /*
- * One request from envp and in; its whole response goes to out(arg,
- * bytes, len) at once.  Returns what out returned.
+ * One request from envp and in; its response goes to the sink at once,
+ * or, for a streamed body, its headers do and the stream to make the body
+ * with is handed to the caller in *stream.  Returns what the sink
+ * returned.
  */
 static int
 serve(struct worker *w, char **envp, const struct body_source *in,
-    int (*out)(void *, const char *, size_t), void *arg)
+    const struct sink *out, struct response_stream *stream)
 {
 	struct request	 req;
 	struct response	 resp;
 	struct ctx	 c;
 	double		 t0 = now_ms(), ms;
 	int		 early, rc;
+	bool		 streamed;
 
 	json_arena_begin();
 	early = request_read(&req, envp, in, w->cfg, &w->body);
@@ -109,12 +118,17 @@ serve(struct worker *w, char **envp, const struct body_source *in,
 	c.db = w->db;
 	c.rl = w->rl;
 	app_handle(&c, early);
+	streamed = resp.stream.next != NULL && req.method != HTTP_HEAD;
 	if (response_serialize(&resp, c.out_fmt, req.request_id,
 	    req.method == HTTP_HEAD, &w->scratch, &w->out) == -1) {
 		resp.status = 500;
-		rc = out(arg, internal_error, sizeof(internal_error) - 1);
-	} else
-		rc = out(arg, w->out.data, w->out.len);
+		rc = out->write(out->arg, internal_error,
+		    sizeof(internal_error) - 1, true);
+	} else if ((rc = out->write(out->arg, w->out.data, w->out.len,
+	    !streamed)) == 0 && streamed) {
+		*stream = resp.stream;
+		memset(&resp.stream, 0, sizeof(resp.stream));
+	}
 	ms = now_ms() - t0;
 	metrics_request(app_route_id(&c), resp.status, ms);
 	if (w->cfg->log_requests)
@@ -163,8 +177,19 @@ worker_new(const struct config *cfg, struct ratelimit *rl)
 }
 
 static void
+stream_free(struct fcgi_conn *c)
+{
+	if (c->stream == NULL)
+		return;
+	response_stream_free(c->stream);
+	free(c->stream);
+	c->stream = NULL;
+}
+
+static void
 conn_close(struct worker *w, size_t i)
 {
+	stream_free(w->conns[i]);
 	close(w->conns[i]->fd);
 	fcgi_conn_free(w->conns[i]);
 	free(w->conns[i]);
@@ -209,9 +234,40 @@ stdin_read(void *arg, char *p, int len)
 }
 
 static int
-conn_out(void *arg, const char *p, size_t n)
+conn_out(void *arg, const char *p, size_t n, bool end)
 {
-	return fcgi_reply(arg, p, n);
+	return end ? fcgi_reply(arg, p, n) : fcgi_stdout(arg, p, n);
+}
+
+/* Whether c's answer is still being written or made. */
+static bool
+answering(const struct fcgi_conn *c)
+{
+	return fcgi_pending(c) || c->stream != NULL;
+}
+
+/*
+ * The next part of c's streamed answer, made only once the last part is
+ * written (so a slow reader holds one part, and the worker serves its
+ * other connections meanwhile); after the last, the request's end.
+ */
+static int
+stream_part(struct worker *w, struct fcgi_conn *c)
+{
+	struct response_stream	*s = c->stream;
+	int			 rc;
+
+	json_arena_begin();
+	buf_reset(&w->scratch);
+	rc = s->next(s->state, w->db, &w->scratch);
+	json_arena_end();
+	if (rc == -1 || (w->scratch.len > 0 &&
+	    fcgi_stdout(c, w->scratch.data, w->scratch.len) == -1))
+		return -1;
+	if (rc == 1)
+		return 0;
+	stream_free(c);
+	return fcgi_end(c);
 }
 
 /* Serves c's complete request; -1 when the connection is to be closed. */
@@ -221,6 +277,8 @@ conn_serve(struct worker *w, struct fcgi_conn *c)
 	char			*envp[FCGI_ENV_MAX + 1];
 	struct stdin_reader	 r = { &c->body, 0 };
 	struct body_source	 in = { stdin_read, &r, true };
+	struct sink		 out = { conn_out, c };
+	struct response_stream	 st = { 0 };
 	bool			 keep = c->keep;
 	int			 rc;
 
@@ -230,12 +288,19 @@ conn_serve(struct worker *w, struct fcgi_conn *c)
 	else if (rc == -1)
 		rc = fcgi_reply(c, bad_params, sizeof(bad_params) - 1);
 	else
-		rc = serve(w, envp, &in, conn_out, c);
+		rc = serve(w, envp, &in, &out, &st);
+	if (rc == 0 && st.next != NULL) {
+		if ((c->stream = malloc(sizeof(st))) == NULL) {
+			response_stream_free(&st);
+			return -1;
+		}
+		memcpy(c->stream, &st, sizeof(st));
+	}
 	if (rc == -1)
 		return -1;
-	if (!keep && fcgi_pending(c))
+	if (!keep && answering(c))
 		c->close_after = true;	/* once the answer is out */
-	return keep || fcgi_pending(c) ? 0 : -1;
+	return keep || answering(c) ? 0 : -1;
 }
 
 /*
@@ -251,7 +316,7 @@ conn_process(struct worker *w, struct fcgi_conn *c, bool hung_up)
 	enum fcgi_state	 st;
 
 	/* Pipelined requests wait while an answer waits for its reader. */
-	while (!fcgi_pending(c)) {
+	while (!answering(c)) {
 		buf_reset(&w->replies);
 		st = fcgi_parse(c, (size_t)w->cfg->body_limit + 1, &w->replies);
 		if (w->replies.len > 0 &&
@@ -292,9 +357,16 @@ conn_output(struct worker *w, struct fcgi_conn *c)
 {
 	int	 rc;
 
+	/* 1: the socket took some and is full again; wait to be woken. */
 	if ((rc = fcgi_flush(c)) != 0)
-		return rc;
+		return rc == 1 ? 0 : -1;
 	c->last = now_s();
+	if (c->stream != NULL) {
+		if (stream_part(w, c) == -1)
+			return -1;
+		if (answering(c))
+			return 0;
+	}
 	if (c->close_after)
 		return -1;
 	return c->in.len > 0 ? conn_process(w, c, false) : 0;
@@ -318,7 +390,7 @@ evictee(const struct worker *w)
 
 	for (i = 0; i < w->nconns; i++) {
 		c = w->conns[i];
-		if (fcgi_pending(c))
+		if (answering(c))
 			rank = 2, key = c->last;
 		else if (c->id == 0 && c->in.len == 0)
 			rank = 0, key = c->last;
@@ -369,7 +441,7 @@ sweep(struct worker *w, bool stopping)
 	w->swept = now;
 	while (i < w->nconns) {
 		c = w->conns[i];
-		if (fcgi_pending(c))
+		if (answering(c))
 			gone = now - c->last > w->cfg->fcgi_write_timeout;
 		else if (c->id == 0 && c->in.len == 0)
 			gone = stopping || now - c->last >
@@ -428,7 +500,7 @@ serve_ready(struct worker *w, const struct pollfd *pfd, size_t first,
 	}
 	w->next++;
 	for (i = 0; i < n; i++) {
-		if (!fcgi_pending(ready[i]) ? conn_input(w, ready[i], hup[i]) == 0 :
+		if (!answering(ready[i]) ? conn_input(w, ready[i], hup[i]) == 0 :
 		    !hup[i] && conn_output(w, ready[i]) == 0)
 			continue;
 		for (j = 0; j < w->nconns; j++)
@@ -459,7 +531,7 @@ worker_loop(struct worker *w, int lfd, volatile sig_atomic_t *stop)
 		npolled = w->nconns;
 		for (i = 0; i < npolled; i++)
 			pfd[first + i] = (struct pollfd){ w->conns[i]->fd,
-			    fcgi_pending(w->conns[i]) ? POLLOUT : POLLIN, 0 };
+			    answering(w->conns[i]) ? POLLOUT : POLLIN, 0 };
 		if ((rc = wait_ready(pfd, first + npolled, npolled > 0)) == -1 &&
 		    errno != EINTR)
 			break;
@@ -513,9 +585,10 @@ cgi_stdin(void *arg, char *buf, int len)
 }
 
 static int
-cgi_out(void *arg, const char *p, size_t n)
+cgi_out(void *arg, const char *p, size_t n, bool end)
 {
 	(void)arg;
+	(void)end;
 	if (fwrite(p, 1, n, stdout) != n || fflush(stdout) != 0)
 		return -1;
 	return 0;
@@ -526,11 +599,25 @@ worker_cgi(const struct config *cfg)
 {
 	extern char		**environ;
 	struct body_source	 in = { cgi_stdin, NULL, false };
+	struct sink		 out = { cgi_out, NULL };
+	struct response_stream	 st = { 0 };
 	struct worker		*w;
+	int			 rc = 1;
 
 	if ((w = worker_new(cfg, NULL)) == NULL)
 		return 1;
-	serve(w, environ, &in, cgi_out, NULL);
+	/* A streamed body: one part after another, as stdout takes them. */
+	if (serve(w, environ, &in, &out, &st) == 0)
+		while (st.next != NULL && rc == 1) {
+			json_arena_begin();
+			buf_reset(&w->scratch);
+			rc = st.next(st.state, w->db, &w->scratch);
+			json_arena_end();
+			if (rc != -1 && cgi_out(NULL, w->scratch.data,
+			    w->scratch.len, rc == 0) == -1)
+				rc = -1;
+		}
+	response_stream_free(&st);
 	worker_free(w);
 	return 0;
 }

@@ -22,7 +22,7 @@ TD_PY=/usr/bin/python3
 TD_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libmariadb-dev mariadb-server mariadb-client
-	libxml2-dev libjansson-dev uuid-dev libssl-dev libcmocka-dev
+	libxml2-dev libjansson-dev uuid-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
 	nginx-light
 	clang
 	python3 python3-pytest python3-requests python3-lxml python3-jwt python3-cryptography python3-yaml
@@ -393,6 +393,12 @@ provision.db_user = tenantd_prov
 provision.db_password = $prov
 provision.sql_dir = $TD_ROOT/sql/tenant
 secrets.key_file = $var/secrets.key
+# Webhooks to the e2e tests' local receivers (plain http on 127.0.0.1),
+# retried after 1 s, 2 s, ... so a test sees its retries in seconds.
+webhooks.allow_http_hosts = 127.0.0.1
+webhooks.allow_private_hosts = 127.0.0.1
+webhooks.retry_base = 1
+webhooks.retry_max = 4
 EOF
 }
 

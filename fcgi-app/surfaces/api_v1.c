@@ -23,7 +23,7 @@
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
-#define FILTER_MAX		1024	/* 200 characters of up to 4 bytes, and more */
+#define FILTER_MAX		API_V1_FILTER_MAX
 
 static void	 h_list(struct ctx *);
 static void	 h_count(struct ctx *);
@@ -114,6 +114,10 @@ static const struct field_map fields[] = {
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+/* For the export (api_v1_export.c): the same fields, the same filters. */
+const struct field_map *const api_v1_tenant_fields = fields;
+const size_t api_v1_tenant_nfields = NFIELDS;
 
 /* Fields a create must carry (seed 001). */
 static const enum tcol create_required[] = { TC_SLUG, TC_NAME, TC_ADMIN_EMAIL };
@@ -227,6 +231,13 @@ read_filters(struct ctx *c, struct tenant_query *q, char bufs[3][FILTER_MAX],
 	}
 	if (rc == -1)
 		field_error(errors, "isActive", "must be true or false");
+}
+
+void
+api_v1_read_filters(struct ctx *c, struct tenant_query *q,
+    char bufs[3][API_V1_FILTER_MAX], json_t *errors)
+{
+	read_filters(c, q, bufs, errors);
 }
 
 static void

@@ -16,7 +16,7 @@ static const struct route routes[] = {
 	{ HTTP_GET, "/healthz", PERM_NONE, h_healthz, ROUTE_PUBLIC },
 	{ HTTP_GET, "/readyz", PERM_NONE, h_readyz, ROUTE_PUBLIC },
 	{ HTTP_GET, "/metrics", PERM_METRICS, h_metrics,
-	    ROUTE_LOOPBACK | ROUTE_TEXT },
+	    ROUTE_LOOPBACK | ROUTE_OWN_MEDIA },
 };
 
 static void

@@ -35,7 +35,7 @@ from helpers import tenant_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys")
+PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ManageWebhooks")
 
 
 def permission_claim(name):

@@ -38,7 +38,7 @@ TENANT_FIELDS = [
     "domainCount", "mailboxCount", "discoveryCompleted", "exchangeBootstrapStatus", "smtpAuthOrgEnabled",
     "consentedAt", "lastSyncAt", "connectedBy", "createdAt", "updatedAt",
 ]
-ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys")
+ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ManageWebhooks")
 PROVISIONING_STATES = ("Pending", "InProgress", "Completed", "Failed")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

@@ -22,7 +22,7 @@ from helpers import (assert_invalid_credential, assert_json, assert_problem, ass
 
 LIST = "/api/v1/tenants"
 KEYS = "/api/v1/api-keys"
-ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "Metrics")
+ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "Metrics", "ManageWebhooks")
 # Routes a client on tenantd's own host reaches without a credential: sent as from elsewhere.
 LOOPBACK_FREE = {"/metrics"}
 KEY_PREFIX_LEN = 20       # "tk_live_" + 12 characters, stored and shown for lookup
