@@ -1,6 +1,6 @@
 """Broken object-level authorisation, on every route (issue 14): another account's key, holding
 every permission, aimed at each route that names an object of the owner (tenant by slug, GUID,
-11-character id or Microsoft tenant id; connection; API key; provisioning job) gets 404 — the
+11-character id or Microsoft tenant id; connection; API key; provisioning job; webhook) gets 404 — the
 answer for an object that does not exist — and changes nothing.
 
 The routes come from `tenantd --routes`, so a new route with a parameter is covered as soon as
@@ -35,6 +35,8 @@ class Owner:
         self.conn = assert_json(api.post("/api/v1/connections", key=key, json=connection_body(self.ms)), 201)["id"]
         assert_json(api.post("/api/v1/connections", key=key, json=connection_body()), 201)
         self.key_id = assert_json(api.post("/api/v1/api-keys", key=key, json={"permissions": ["View"]}), 201)["id"]
+        self.webhook = assert_json(api.post("/api/v1/webhooks", key=key, json={"url": "https://hooks.example/bola"}),
+                                   201)["id"]
 
     def path(self, pattern):
         values = {"{correlationId}": self.correlation, "{tenant_id}": self.ms, "{connectionId}": self.conn}
@@ -42,6 +44,8 @@ class Owner:
             values["{id}"] = str(self.key_id)
         elif pattern.startswith("/api/v1/connections/"):
             values["{id}"] = self.conn
+        elif pattern.startswith("/api/v1/webhooks/"):
+            values["{id}"] = self.webhook
         elif pattern.startswith("/tenants/{id}"):
             values["{id}"] = self.short_id
         else:
@@ -82,6 +86,8 @@ def test_another_accounts_object_is_404_and_untouched(api, ctl, db, owner, metho
     assert db.scalar(f"SELECT COUNT(*) FROM connections WHERE id = {sql_quote(owner.conn)} "
                      "AND disconnected_at IS NULL") == "1"
     assert db.scalar(f"SELECT revoked_at FROM api_keys WHERE id = {owner.key_id}") is None
+    assert db.scalar(f"SELECT COUNT(*) FROM webhooks WHERE guid = {sql_quote(owner.webhook)} "
+                     "AND description IS NULL") == "1"
     if method == "GET":
         # The path names a real object: its owner reads it.
         assert api.get(owner.path(pattern), key=owner.principal.key).status_code == 200, pattern

@@ -147,17 +147,11 @@ def seeded(ctl, db):
     return key, prefix, acc_id
 
 
-@pytest.mark.parametrize("accept", ["application/x-ndjson", "text/csv"])
-def test_export_of_100000_tenants_in_flat_memory(api, db, seeded, tenantd_workers, accept):
-    key, prefix, acc_id = seeded
-    pids = list(tenantd_workers())
-    if not pids:
-        pytest.skip("tenantd's workers cannot be found (no pid file beside the config)")
-    before = memory(pids)
+def read_export(api, key, accept, picks):
+    """(lines, {slug: tenant} of the lines numbered in picks), reading as the answer arrives."""
     r = export(api, key, accept, stream=True)
     assert r.status_code == 200, describe(r)
     lines, sample = 0, {}
-    picks = set(random.sample(range(N), 20))
     reader = (line.decode("utf-8") for line in r.iter_lines(chunk_size=1 << 16))
     if accept == "text/csv":
         reader = csv.reader(reader)
@@ -167,17 +161,33 @@ def test_export_of_100000_tenants_in_flat_memory(api, db, seeded, tenantd_worker
         if i in picks:
             t = json.loads(row) if accept != "text/csv" else dict(zip(header, row))
             sample[t["id"]] = t
+    return lines, sample
+
+
+def test_export_of_100000_tenants_in_flat_memory(api, db, seeded, tenantd_workers):
+    """Both formats, after one export that only warms up: the allocator's first use of its
+    arenas, and in a sanitizer build ASan's quarantine of freed blocks (256 MiB, filled by any
+    large enough run of allocations), are what a first export would show, not what it keeps."""
+    key, prefix, acc_id = seeded
+    pids = list(tenantd_workers())
+    if not pids:
+        pytest.skip("tenantd's workers cannot be found (no pid file beside the config)")
+    assert read_export(api, key, "application/x-ndjson", set())[0] == N
+    before = memory(pids)
+    for accept in ("application/x-ndjson", "text/csv"):
+        picks = set(random.sample(range(N), 20))
+        lines, sample = read_export(api, key, accept, picks)
+        assert lines == N == int(db.scalar(f"SELECT COUNT(*) FROM tenants WHERE account_id = {acc_id}")), accept
+        assert len(sample) == len(picks)
+        slugs = ", ".join(sql_quote(s) for s in sample)
+        for row in db.query(f"SELECT slug, guid, name, description FROM tenants WHERE account_id = {acc_id} "
+                            f"AND slug IN ({slugs})"):
+            t = sample.pop(row["slug"])
+            assert (t["tenantId"], t["name"], t["description"]) == (row["guid"], row["name"], row["description"])
+            assert t["id"].startswith(prefix)
+        assert sample == {}, f"exported tenants not in the database: {list(sample)}"
     after = memory(pids)
-    assert lines == N == int(db.scalar(f"SELECT COUNT(*) FROM tenants WHERE account_id = {acc_id}"))
-    assert len(sample) == len(picks)
-    slugs = ", ".join(sql_quote(s) for s in sample)
-    for row in db.query(f"SELECT slug, guid, name, description FROM tenants WHERE account_id = {acc_id} "
-                        f"AND slug IN ({slugs})"):
-        t = sample.pop(row["slug"])
-        assert (t["tenantId"], t["name"], t["description"]) == (row["guid"], row["name"], row["description"])
-        assert t["id"].startswith(prefix)
-    assert sample == {}, f"exported tenants not in the database: {list(sample)}"
-    # About 100 MB went through; no worker grew by more than a few batches.
+    # About 120 MB went through; no worker grew by more than a few batches.
     for pid in after.keys() & before.keys():
         rss = after[pid][0] - before[pid][0]
         hwm = after[pid][1] - before[pid][1]
