@@ -188,6 +188,7 @@ surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
 {
 	json_t	*errors;
 	size_t	 i;
+	char	 msg[64];
 
 	switch (r) {
 	case TR_OK:
@@ -207,8 +208,9 @@ surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
 		    "invalid", errors);
 		break;
 	case TR_CONFLICT:
-		ctx_error(c, 409, "tenant_exists", "another tenant already has "
-		    "this name", NULL);
+		snprintf(msg, sizeof(msg), "another tenant already has this %s",
+		    ref->conflict != NULL ? ref->conflict : "name");
+		ctx_error(c, 409, "tenant_exists", msg, NULL);
 		break;
 	default:
 		surface_db_failure(c, r);

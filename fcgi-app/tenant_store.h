@@ -16,6 +16,7 @@ enum tkey {
 	TKEY_GUID,
 	TKEY_SHORT_ID,		/* seed 002's 11-character opaque id */
 	TKEY_MS_TENANT_ID,	/* the Microsoft 365 tenant GUID */
+	TKEY_EXTERNAL_ID,	/* the client's own id, unique per account */
 	TKEY__MAX
 };
 
@@ -40,6 +41,12 @@ enum db_err	 tenant_store_children(struct db *, long long pk,
 enum db_err	 tenant_store_user_status(struct db *, long long pk, int status);
 /* Gives the tenant its default location unless it has one. */
 enum db_err	 tenant_store_default_location(struct db *, long long pk);
+/*
+ * Makes the tenant's rows in tenant_metadata those of text (stored
+ * metadata, NULL for none), inside the transaction that writes it.
+ */
+enum db_err	 tenant_store_metadata(struct db *, long long pk,
+		    long long account, const char *text);
 enum db_err	 tenant_store_insert(struct db *, long long account,
 		    const struct tenant_input *, const char *guid,
 		    const char *short_id, const char *status, long long *pk);

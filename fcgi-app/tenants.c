@@ -355,9 +355,13 @@ create_fn(struct db *db, void *arg)
 	e = tenant_store_insert(db, t->who->account_id, t->in, o->guid,
 	    o->short_id, o->status, &pk);
 	if (e == DBE_DUP)
-		o->conflict = strstr(db_error(db), "ux_tenants_name") ?
-		    "name" : "id";
+		o->conflict = strstr(db_error(db), "ux_tenants_name") ? "name" :
+		    strstr(db_error(db), "ux_tenants_external_id") ?
+		    "externalId" : "id";
 	if (e != DBE_OK)
+		return e;
+	if (t->in->v[TC_METADATA] != NULL && (e = tenant_store_metadata(db,
+	    pk, t->who->account_id, t->in->v[TC_METADATA])) != DBE_OK)
 		return e;
 	if ((e = tenant_list_changed(db, t->who->account_id, 1)) != DBE_OK)
 		return e;
@@ -400,6 +404,8 @@ tenants_create_with(struct db *db, const struct principal *who,
 {
 	struct create_txn	 t = { who, in, idem, request_id, out, false,
 	    false, flags };
+	struct tenant_input	 withmeta;
+	char			*meta = NULL;
 	enum db_err		 e;
 	enum tres		 r;
 
@@ -413,7 +419,16 @@ tenants_create_with(struct db *db, const struct principal *who,
 	out->status = "Pending";
 	if (short_id_new(out->short_id) == -1)
 		return TR_ERROR;
+	/* The patch over nothing: the keys it sets (the input has checked them). */
+	if (in->set[TC_METADATA]) {
+		if (tenant_metadata_merge(NULL, in->metadata, &meta) == -1)
+			return TR_ERROR;
+		withmeta = *in;
+		withmeta.v[TC_METADATA] = meta;
+		t.in = &withmeta;
+	}
 	e = db_txn(db, create_fn, &t);
+	free(meta);
 	if (t.limited)
 		return TR_LIMIT;
 	/*
@@ -536,11 +551,21 @@ update_row(struct db *db, const struct db_row *row,
 {
 	enum db_err	 e;
 
-	if ((e = tenant_store_update(db, t->ref->pk, v)) != DBE_OK ||
-	    !tenant_list_moves(row->v, v))
+	e = tenant_store_update(db, t->ref->pk, v);
+	if (e == DBE_DUP && strstr(db_error(db), "ux_tenants_external_id"))
+		t->ref->conflict = "externalId";
+	if (e != DBE_OK || !tenant_list_moves(row->v, v))
 		return e;
 	return tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
 	    0);
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
 }
 
 /* New column values: the given ones over the current row (or defaults). */
@@ -550,21 +575,37 @@ apply_fields(struct db *db, const struct db_row *row,
 {
 	const struct tenant_input	*in = ch->in;
 	const char			*v[TC__MAX];
+	char				*meta = NULL;
 	size_t				 i;
+	enum db_err			 e;
 
 	if (in->set[TC_SLUG] && strcmp(in->v[TC_SLUG], row->v[TC_SLUG]) != 0) {
 		t->result = invalid(t->ref, "id", "cannot be changed");
 		return DBE_OTHER;
 	}
+	/* A PATCH merges into the stored metadata, a PUT replaces it. */
+	if (in->set[TC_METADATA] && tenant_metadata_merge(ch->op == OP_PATCH ?
+	    row->v[TC_METADATA] : NULL, in->metadata, &meta) == -1) {
+		t->result = invalid(t->ref, "metadata", "must have at most 50 "
+		    "keys");
+		return DBE_OTHER;
+	}
 	for (i = 0; i < TC__MAX; i++) {
-		if (in->set[i])
+		if (i == TC_METADATA && in->set[i])
+			v[i] = meta;
+		else if (in->set[i])
 			v[i] = in->v[i];
 		else if (ch->op == OP_REPLACE && i != TC_SLUG)
 			v[i] = tcols[i].dflt;
 		else
 			v[i] = row->v[i];
 	}
-	return update_row(db, row, v, t);
+	e = update_row(db, row, v, t);
+	if (e == DBE_OK && differ(row->v[TC_METADATA], v[TC_METADATA]))
+		e = tenant_store_metadata(db, t->ref->pk, strtoll(
+		    row->v[TC_ACCOUNT_ID], NULL, 10), v[TC_METADATA]);
+	free(meta);
+	return e;
 }
 
 static enum db_err

@@ -78,6 +78,7 @@ struct tenant_ref {
 		const char	*msg;
 	}		 bad[TENANT_REF_BAD];
 	size_t		 nbad;
+	const char	*conflict;	/* TR_CONFLICT: which field, or NULL */
 	long long	 removed_jobs, removed_keys, removed_users,
 			 removed_locations;
 };

@@ -28,6 +28,7 @@
 static void	 h_list(struct ctx *);
 static void	 h_count(struct ctx *);
 static void	 h_get(struct ctx *);
+static void	 h_by_external_id(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
 static void	 h_patch(struct ctx *);
@@ -48,6 +49,9 @@ static const struct route routes[] = {
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
 	    ROUTE_NO_TENANT_KEY },
+	/* Before /tenants/{id}/...: the first route that matches answers. */
+	{ HTTP_GET, "/api/v1/tenants/by-external-id/{externalId}", PERM_VIEW,
+	    h_by_external_id, ROUTE_NO_TENANT_KEY },
 	{ HTTP_PUT, "/api/v1/tenants/{id}", PERM_UPDATE, h_put,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_PATCH, "/api/v1/tenants/{id}", PERM_UPDATE, h_patch,
@@ -111,6 +115,9 @@ static const struct field_map fields[] = {
 	{ "connectedBy", TC_CONNECTED_BY },
 	{ "createdAt", TC_CREATED_AT },
 	{ "updatedAt", TC_UPDATED_AT },
+	{ "externalId", TC_EXTERNAL_ID },
+	{ "plan", TC_PLAN },
+	{ "metadata", TC_METADATA },
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -229,16 +236,83 @@ read_filters(struct ctx *c, struct tenant_query *q, char bufs[3][FILTER_MAX],
 		field_error(errors, "isActive", "must be true or false");
 }
 
+/* ?metadata.KEY=VALUE filters: their names (kept in links) and values. */
+struct meta_filters {
+	char		 name[TQ_META_MAX][sizeof("metadata.") + METADATA_KEY_MAX];
+	char		 value[TQ_META_MAX][4 * METADATA_VALUE_MAX + 1];
+	const char	*kept[sizeof(kept_params) / sizeof(kept_params[0]) +
+			    TQ_META_MAX];
+	struct paging_names paging;
+};
+
+/*
+ * Every parameter named metadata.KEY; keys are unreserved characters,
+ * so a name is matched as sent.  A key repeated is one filter.
+ */
+static void
+read_meta_filters(struct ctx *c, struct tenant_query *q,
+    struct meta_filters *mf, json_t *errors)
+{
+	const char	*p = c->req->query;
+	size_t		 n, i;
+	char		*name;
+	int		 rc;
+
+	mf->paging = paging;
+	mf->paging.kept = mf->kept;
+	for (i = 0; i < paging.nkept; i++)
+		mf->kept[i] = paging.kept[i];
+	for (; p != NULL && *p != '\0'; p += n + (p[n] == '&')) {
+		n = strcspn(p, "&");
+		if (strncmp(p, "metadata.", 9) != 0)
+			continue;
+		if (q->nmeta == TQ_META_MAX) {
+			field_error(errors, "metadata", "at most 4 metadata "
+			    "filters");
+			return;
+		}
+		name = mf->name[q->nmeta];
+		i = strcspn(p, "=&");
+		if (i - 9 == 0 || i - 9 > METADATA_KEY_MAX) {
+			field_error(errors, "metadata", "filters are "
+			    "metadata.KEY=VALUE, KEY 1 to 40 letters, digits, "
+			    "'_', '.' or '-'");
+			return;
+		}
+		memcpy(name, p, i);
+		name[i] = '\0';
+		for (i = 0; i < q->nmeta; i++)
+			if (strcmp(q->meta_key[i], name + 9) == 0)
+				break;
+		if (i < q->nmeta)
+			continue;
+		rc = query_get(p, name, mf->value[q->nmeta],
+		    sizeof(mf->value[0]));
+		if (!tenant_metadata_key_ok(name + 9) || rc != 1) {
+			field_error(errors, "metadata", "filters are "
+			    "metadata.KEY=VALUE, KEY 1 to 40 letters, digits, "
+			    "'_', '.' or '-'");
+			return;
+		}
+		q->meta_key[q->nmeta] = name + 9;
+		q->meta_value[q->nmeta] = mf->value[q->nmeta];
+		mf->kept[mf->paging.nkept++] = name;
+		q->nmeta++;
+	}
+}
+
 static void
 h_count(struct ctx *c)
 {
 	struct tenant_query	 q;
+	struct meta_filters	 mf;
 	char			 bufs[3][FILTER_MAX];
 	json_t			*errors = json_object();
 	long long		 n;
 	enum db_err		 e;
 
 	read_filters(c, &q, bufs, errors);
+	read_meta_filters(c, &q, &mf, errors);
 	if (json_object_size(errors) > 0) {
 		ctx_error(c, 422, "validation_failed", "the query parameters "
 		    "are invalid", errors);
@@ -257,6 +331,7 @@ static void
 h_list(struct ctx *c)
 {
 	struct tenant_query	 q;
+	struct meta_filters	 mf;
 	json_t			*errors = json_object(), *data, *body;
 	char			 bufs[3][FILTER_MAX], sort[64];
 	long			 page, size, pages;
@@ -264,6 +339,7 @@ h_list(struct ctx *c)
 	int			 rc;
 
 	read_filters(c, &q, bufs, errors);
+	read_meta_filters(c, &q, &mf, errors);
 	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
 	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
 	    errors);
@@ -285,7 +361,7 @@ h_list(struct ctx *c)
 	    "pageNumber", (int)page, "pageSize", (int)size,
 	    "totalCount", (json_int_t)total, "totalPages", (int)pages,
 	    "hasPrevious", page > 1, "hasNext", page < pages);
-	paging_links(c, &paging, page, size, pages);
+	paging_links(c, &mf.paging, page, size, pages);
 	response_set(c->resp, 200, body, "tenants", "tenant");
 }
 
@@ -300,13 +376,14 @@ not_found(struct ctx *c)
  * conditional set, a matching If-None-Match gets 304.
  */
 static void
-reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
+reply_tenant_by(struct ctx *c, enum tkey by, const char *id, int status,
+    bool conditional)
 {
 	struct db_res	*res = NULL;
 	struct db_row	 row;
 	int		 rc;
 
-	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID, id, &row,
+	rc = tenant_store_get(c->db, tenants_scope(&c->who), by, id, &row,
 	    &res);
 	if (rc == -1)
 		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
@@ -325,9 +402,23 @@ reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
 }
 
 static void
+reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
+{
+	reply_tenant_by(c, TKEY_ID, id, status, conditional);
+}
+
+static void
 h_get(struct ctx *c)
 {
 	reply_tenant(c, route_param(&c->match, "id"), 200, true);
+}
+
+/* Another account's external id is simply not found, as its tenant is. */
+static void
+h_by_external_id(struct ctx *c)
+{
+	reply_tenant_by(c, TKEY_EXTERNAL_ID, route_param(&c->match,
+	    "externalId"), 200, true);
 }
 
 /* Runs a change on the {id} tenant and answers with the tenant after it. */

@@ -37,6 +37,7 @@ TENANT_FIELDS = [
     "analystCount", "caseCount", "provisioningStatus", "msTenantId", "tenantDomain", "defaultDomain",
     "domainCount", "mailboxCount", "discoveryCompleted", "exchangeBootstrapStatus", "smtpAuthOrgEnabled",
     "consentedAt", "lastSyncAt", "connectedBy", "createdAt", "updatedAt",
+    "externalId", "plan", "metadata",
 ]
 ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys")
 PROVISIONING_STATES = ("Pending", "InProgress", "Completed", "Failed")

@@ -638,6 +638,19 @@ CASES.update({
     ("POST", "/api/v1/tenants/{id}/provisioning/retry"): (202, case_provisioning_retry),
 })
 
+
+# Issue 16, part A: external ids, metadata and plan (tests/e2e/test_beyond.py).
+def case_by_external_id(w):
+    ext = f"doc:{uuid.uuid4().hex}"
+    w.create(externalId=ext, plan="pro", metadata={"team": "docs", "1st.key": "a <&> b"})
+    return dict(path=f"/api/v1/tenants/by-external-id/{ext}")
+
+
+CASES.update({
+    ("GET", "/api/v1/tenants/by-external-id/{externalId}"): (200, case_by_external_id),
+})
+STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}")}
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))
