@@ -27,6 +27,7 @@
 #include "provision.h"
 #include "tenant_model.h"
 #include "tenants.h"
+#include "tenants_deleted.h"
 #include "worker.h"
 
 #define WORKERS_MAX	256
@@ -332,6 +333,7 @@ main(int argc, char *argv[])
 	    .name_pattern = cfg.provision_db_name_pattern,
 	    .own_db = cfg.db_name });
 	tenants_set_license_limit(cfg.license_max_tenants);
+	tenants_set_deleted_days(cfg.retention_deleted_days);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (provisioner) {

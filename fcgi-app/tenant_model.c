@@ -124,7 +124,8 @@ expiry_state(const char *valid_upto)
 }
 
 /* Words that are routes under /tenants/ and so can never be slugs. */
-static const char *const reserved_slugs[] = { "me", "count", "by-external-id" };
+static const char *const reserved_slugs[] = { "me", "count", "by-external-id",
+    "deleted" };
 
 static const char *
 check_slug(const char *s, size_t n)

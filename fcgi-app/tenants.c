@@ -7,9 +7,11 @@
 
 #include "audit.h"
 #include "keycache.h"
+#include "tenant_archive.h"
 #include "tenant_list.h"
 #include "tenant_store.h"
 #include "tenants.h"
+#include "tenants_deleted.h"
 
 static const char sql_job_insert[] =
     "INSERT INTO provisioning_jobs (correlation_id, tenant_pk, status) "
@@ -360,6 +362,12 @@ create_fn(struct db *db, void *arg)
 		    "externalId" : "id";
 	if (e != DBE_OK)
 		return e;
+	/* After the insert, which waited for any delete of the same slug. */
+	if ((e = tenant_archive_holds(db, o->slug, t->in->v[TC_NAME],
+	    &o->conflict)) != DBE_OK)
+		return e;
+	if (o->conflict != NULL)
+		return DBE_DUP;
 	if (t->in->v[TC_METADATA] != NULL && (e = tenant_store_metadata(db,
 	    pk, t->who->account_id, t->in->v[TC_METADATA])) != DBE_OK)
 		return e;
@@ -496,6 +504,8 @@ static const char *const op_actions[OP__MAX] = {
 	[OP_UPGRADE] = "tenant.upgrade",
 	[OP_DELETE] = "tenant.delete",
 	[OP_SWITCH] = "tenant.switch",
+	[OP_SOFT_DELETE] = "tenant.delete",
+	[OP_PURGE] = "tenant.purge",
 };
 
 int
@@ -541,6 +551,14 @@ invalid(struct tenant_ref *ref, const char *field, const char *msg)
 	return TR_INVALID;
 }
 
+static bool
+differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
 /*
  * Writes v over row; a change that may move the tenant in a sorted list
  * bumps its account's list generation in the same transaction.
@@ -551,6 +569,14 @@ update_row(struct db *db, const struct db_row *row,
 {
 	enum db_err	 e;
 
+	/* A deleted tenant keeps its name for a restore. */
+	if (differ(row->v[TC_NAME], v[TC_NAME])) {
+		if ((e = tenant_archive_holds(db, NULL, v[TC_NAME],
+		    &t->ref->conflict)) != DBE_OK)
+			return e;
+		if (t->ref->conflict != NULL)
+			return DBE_DUP;
+	}
 	e = tenant_store_update(db, t->ref->pk, v);
 	if (e == DBE_DUP && strstr(db_error(db), "ux_tenants_external_id"))
 		t->ref->conflict = "externalId";
@@ -558,14 +584,6 @@ update_row(struct db *db, const struct db_row *row,
 		return e;
 	return tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
 	    0);
-}
-
-static bool
-differ(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
 }
 
 /* New column values: the given ones over the current row (or defaults). */
@@ -646,6 +664,14 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	    (e = tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
 	    10), -1)) != DBE_OK)
 		return e;
+	if (ch->op == OP_SOFT_DELETE) {
+		char	 by[160];
+
+		audit_principal(t->who, by, sizeof(by));
+		if ((e = tenant_archive_put(db, ref->pk, tenants_deleted_days(),
+		    by)) != DBE_OK)
+			return e;
+	}
 	return tenant_store_delete(db, ref->pk);
 }
 
@@ -682,6 +708,8 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 		}
 		return apply_one(db, row, ch->valid_upto, TC_VALID_UPTO, t);
 	case OP_DELETE:
+	case OP_SOFT_DELETE:
+	case OP_PURGE:
 		return apply_delete(db, row, t);
 	case OP_SWITCH: {
 		struct db_param p[] = { DB_I64(t->ref->pk),

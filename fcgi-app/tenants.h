@@ -51,6 +51,8 @@ enum tenant_op {
 	OP_UPGRADE,	/* move valid_upto forward */
 	OP_DELETE,	/* with every child record */
 	OP_SWITCH,	/* make it the caller's current tenant */
+	OP_SOFT_DELETE,	/* into the archive, restorable (tenants_deleted.h) */
+	OP_PURGE,	/* OP_DELETE, audited as a purge */
 	OP__MAX
 };
 
@@ -61,7 +63,7 @@ struct tenant_change {
 	int		 user_status;	/* OP_(DE)ACTIVATE; -1 = leave users */
 	const char	*valid_upto;	/* OP_UPGRADE, SQL DATETIME */
 	const char	*now;		/* OP_UPGRADE, SQL DATETIME */
-	const char	*confirm_name;	/* OP_DELETE */
+	const char	*confirm_name;	/* OP_DELETE, OP_SOFT_DELETE, OP_PURGE */
 	const char	*confirm_display_name;
 };
 

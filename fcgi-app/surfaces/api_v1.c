@@ -20,6 +20,7 @@
 #include "../tenant_list.h"
 #include "../tenant_store.h"
 #include "../tenants.h"
+#include "../tenants_deleted.h"
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
@@ -29,6 +30,9 @@ static void	 h_list(struct ctx *);
 static void	 h_count(struct ctx *);
 static void	 h_get(struct ctx *);
 static void	 h_by_external_id(struct ctx *);
+static void	 h_deleted_list(struct ctx *);
+static json_t	*nullable_json(const char *);
+static void	 h_restore(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
 static void	 h_patch(struct ctx *);
@@ -47,6 +51,9 @@ static const struct route routes[] = {
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants", PERM_CREATE, h_create,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	/* Before /tenants/{id}: the first route that matches answers. */
+	{ HTTP_GET, "/api/v1/tenants/deleted", PERM_VIEW, h_deleted_list,
+	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
 	    ROUTE_NO_TENANT_KEY },
 	/* Before /tenants/{id}/...: the first route that matches answers. */
@@ -57,6 +64,9 @@ static const struct route routes[] = {
 	{ HTTP_PATCH, "/api/v1/tenants/{id}", PERM_UPDATE, h_patch,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_DELETE, "/api/v1/tenants/{id}", PERM_DELETE, h_delete,
+	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	/* Undoes a delete, and so is the delete's to grant. */
+	{ HTTP_POST, "/api/v1/tenants/{id}/restore", PERM_DELETE, h_restore,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/activate", PERM_UPDATE, h_activate,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
@@ -141,6 +151,9 @@ static const char *const kept_params[] = { "name", "q", "isActive", "sort" };
 static const struct paging_names paging = {
 	.page = "pageNumber", .size = "pageSize", .kept = kept_params,
 	.nkept = sizeof(kept_params) / sizeof(kept_params[0]),
+};
+static const struct paging_names deleted_paging = {
+	.page = "pageNumber", .size = "pageSize",
 };
 
 /* Sortable fields, by their canonical names. */
@@ -488,28 +501,126 @@ query_or_body(struct ctx *c, const char *name, char *buf, size_t len)
 	return NULL;
 }
 
+static json_t *
+deletion_json(const struct tenant_ref *ref, bool purged)
+{
+	char		 after[40];
+	time_t		 t = time(NULL) + tenants_deleted_days() * 86400L;
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s?, s:{s:I, s:I, s:I, "
+	    "s:I}}", "id", ref->slug, "tenantId", ref->guid, "name", ref->name,
+	    "deleted", 1, "purged", purged, "purgeAfter", purged ? NULL : after,
+	    "removed", "provisioningJobs", (json_int_t)ref->removed_jobs,
+	    "apiKeys", (json_int_t)ref->removed_keys, "users",
+	    (json_int_t)ref->removed_users, "locations",
+	    (json_int_t)ref->removed_locations);
+}
+
+/*
+ * A DELETE keeps the tenant for retention.deleted_days (restorable);
+ * ?purge=true removes it for good, live or already deleted, and so does
+ * every DELETE when the retention is 0.
+ */
 static void
 h_delete(struct ctx *c)
 {
-	struct tenant_change	 ch = { .op = OP_DELETE };
+	struct tenant_change	 ch = { .op = OP_SOFT_DELETE };
 	struct tenant_ref	 ref;
-	char			 n[FILTER_MAX], d[FILTER_MAX];
+	const char		*id = route_param(&c->match, "id");
+	char			 n[FILTER_MAX], d[FILTER_MAX], p[8];
+	bool			 purge = false;
 	enum tres		 r;
+	int			 rc;
 
+	if ((rc = query_get(c->req->query, "purge", p, sizeof(p))) != 0) {
+		if (rc == -1 || (strcmp(p, "true") != 0 &&
+		    strcmp(p, "false") != 0)) {
+			ctx_error(c, 422, "validation_failed", "the query "
+			    "parameters are invalid", json_pack("{s:[s]}",
+			    "purge", "must be true or false"));
+			return;
+		}
+		purge = strcmp(p, "true") == 0;
+	}
+	if (purge)
+		ch.op = OP_PURGE;
+	else if (tenants_deleted_days() == 0)
+		ch.op = OP_DELETE;
 	ch.confirm_name = query_or_body(c, "confirmName", n, sizeof(n));
 	ch.confirm_display_name = query_or_body(c, "confirmDisplayName", d,
 	    sizeof(d));
-	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"),
-	    c->req->if_match, c->req->request_id, &ch, &ref);
+	r = tenants_change(c->db, &c->who, id, c->req->if_match,
+	    c->req->request_id, &ch, &ref);
+	if (r == TR_NOT_FOUND && purge)
+		r = tenants_purge_deleted(c->db, &c->who, id, ch.confirm_name,
+		    ch.confirm_display_name, c->req->request_id, &ref);
 	if (surface_change_failed(c, r, &ref,
 	    "no tenant with this id") != 0)
 		return;
-	response_set(c->resp, 200, json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, "
-	    "s:I, s:I}}", "id", ref.slug, "tenantId", ref.guid, "name", ref.name,
-	    "deleted", 1, "removed", "provisioningJobs",
-	    (json_int_t)ref.removed_jobs, "apiKeys", (json_int_t)ref.removed_keys,
-	    "users", (json_int_t)ref.removed_users, "locations",
-	    (json_int_t)ref.removed_locations), "deletion", NULL);
+	response_set(c->resp, 200, deletion_json(&ref, ch.op != OP_SOFT_DELETE),
+	    "deletion", NULL);
+}
+
+static void
+h_restore(struct ctx *c)
+{
+	struct tenant_ref	 ref;
+	enum tres		 r;
+
+	r = tenants_restore(c->db, &c->who, route_param(&c->match, "id"),
+	    c->req->request_id, &ref);
+	if (r == TR_LIMIT)
+		license_limited(c);
+	else if (surface_change_failed(c, r, &ref,
+	    "no deleted tenant with this id") == 0)
+		reply_tenant(c, ref.slug, 200, false);
+}
+
+/* What an operator needs to find a tenant to restore, newest first. */
+static void
+h_deleted_list(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	json_t		*errors = json_object(), *data;
+	long		 page, size, pages;
+	long long	 total = 0;
+	enum db_err	 e;
+
+	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
+	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	    errors);
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "the query parameters "
+		    "are invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	if ((e = tenant_archive_list(c->db, tenants_scope(&c->who), size,
+	    (page - 1) * size, &res, &total)) != DBE_OK) {
+		surface_db_failure(c, tenants_result(e));
+		return;
+	}
+	data = json_array();
+	while (res != NULL && db_next(res, &row) == 1)
+		json_array_append_new(data, json_pack("{s:s, s:s, s:s, s:o, "
+		    "s:o, s:o, s:s}", "id", row.v[AR_SLUG], "tenantId",
+		    row.v[AR_GUID], "name", row.v[AR_NAME], "displayName",
+		    nullable_json(row.v[AR_DISPLAY_NAME]), "deletedAt",
+		    tenant_col_json_time(row.v[AR_DELETED_AT]), "purgeAfter",
+		    tenant_col_json_time(row.v[AR_PURGE_AFTER]), "deletedBy",
+		    row.v[AR_DELETED_BY]));
+	db_res_free(res);
+	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
+	paging_links(c, &deleted_paging, page, size, pages);
+	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
+	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
+	    (int)size, "totalCount", (json_int_t)total, "totalPages",
+	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
+	    "deletedTenants", "deletedTenant");
 }
 
 /* userStatus: 0 Passive, 1 Active, 2 Banned; absent leaves users alone. */

@@ -6,6 +6,7 @@ metadata (an object of strings changed by JSON merge patch, filtered with
 """
 
 import re
+import time
 import uuid
 from xml.sax.saxutils import escape, quoteattr
 
@@ -326,3 +327,156 @@ def test_other_surfaces_do_not_show_the_new_fields(api, admin):
     for word in ("externalId", "external_id", "metadata", '"plan"'):
         assert word not in text, f"{word} in {text[:300]}"
     assert slug
+
+
+# ---------------------------------------------------------------------------
+# Soft delete, restore, purge
+
+CHILDREN = ("tenant_metadata", "tenant_users", "tenant_locations", "api_keys", "provisioning_jobs")
+FK = {"tenant_metadata": "tenant_id"}
+
+
+def settle(db, slug, timeout=30.0):
+    """Waits (bounded) until the provisioner is done with the tenant: its rows then stay put."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.scalar(f"SELECT provisioning_status FROM tenants WHERE slug = {sql_quote(slug)}") in (
+                "Completed", "Failed"):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{slug}: provisioning did not settle in {timeout}s")
+
+
+def rows_of(db, pk):
+    """Every row of the tenant and of its children, for an exact before/after comparison."""
+    out = {"tenants": db.query(f"SELECT * FROM tenants WHERE pk = {pk}")}
+    for t in CHILDREN:
+        cols = "id, account_id, prefix, HEX(hash) AS hash, kind, permissions, expires_at, revoked_at, created_at" \
+            if t == "api_keys" else "*"
+        out[t] = db.query(f"SELECT {cols} FROM {t} WHERE {FK.get(t, 'tenant_pk')} = {pk} ORDER BY 1, 2")
+    out["provisioning_steps"] = db.query("SELECT * FROM provisioning_steps WHERE job_id IN (SELECT id FROM "
+                                         f"provisioning_jobs WHERE tenant_pk = {pk}) ORDER BY 1, 2")
+    return out
+
+
+def delete_path(slug, display, extra=""):
+    from urllib.parse import quote
+    return f"{LIST}/{slug}?confirmName={quote('Tenant ' + slug)}&confirmDisplayName={quote(display)}{extra}"
+
+
+def counts(db, account_id):
+    return int(db.scalar(f"SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = {account_id}"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_delete_keeps_the_tenant_and_restore_brings_it_back(api, new_key, ctl, db, fmt):
+    who = new_key("all")
+    ext = f"ext-{uuid.uuid4().hex}"
+    slug = create(api, who, fmt, displayName="Soft", externalId=ext, metadata={"team": "red"})
+    settle(db, slug)
+    ctl.key(account=who.account, kind="tenant", tenant=slug, permissions="View")
+    pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)}")
+    before = rows_of(db, pk)
+    assert before["api_keys"] and before["tenant_metadata"] and before["provisioning_jobs"], before
+    n = counts(db, who.account_id)
+
+    r = call(api, who.key, "DELETE", delete_path(slug, "Soft"), fmt)
+    d = decode(r, 200, fmt, "deletion")
+    assert d["id"] == slug and str(d["deleted"]).lower() == "true" and str(d["purged"]).lower() == "false", d
+    assert d["purgeAfter"].startswith(time.strftime("%Y-%m", time.gmtime(time.time() + 30 * 86400))), d
+
+    # Gone from every read path, and from the counts.
+    assert all(v == [] for v in rows_of(db, pk).values())
+    assert counts(db, who.account_id) == n - 1
+    problem(call(api, who.key, "GET", f"{LIST}/{slug}", fmt), 404, fmt)
+    problem(call(api, who.key, "GET", f"{LIST}/by-external-id/{ext}", fmt), 404, fmt)
+    assert slug not in api.get(LIST, key=who.key, params={"pageSize": 100}).text
+    assert slug not in api.get("/tenants", key=who.key).text
+    arch = db.one(f"SELECT slug, account_id, deleted_by FROM tenants_deleted WHERE pk = {pk}")
+    assert arch["slug"] == slug and arch["account_id"] == who.account_id and arch["deleted_by"].startswith("key:")
+
+    # Listed for an operator; its slug and name stay taken.
+    page = decode(call(api, who.key, "GET", f"{LIST}/deleted", fmt), 200, fmt, "deletedTenants")
+    assert [t["id"] for t in page["data"]] == [slug] and str(page["totalCount"]) == "1", page
+    assert page["data"][0]["displayName"] == "Soft"
+    body = assert_problem(api.post(LIST, key=who.key, json=tenant_body(slug)), 409)
+    assert "id" in body["detail"]
+    other = f"b1-{uuid.uuid4().hex[:12]}"
+    body = assert_problem(api.post(LIST, key=who.key, json=tenant_body(other, name=f"Tenant {slug}")), 409)
+    assert "name" in body["detail"]
+
+    # Restore: the same rows, keys and all.
+    r = call(api, who.key, "POST", f"{LIST}/{slug}/restore", fmt)
+    t = decode(r, 200, fmt)
+    assert t["id"] == slug and t["externalId"] == ext and t["metadata"] == {"team": "red"}, t
+    assert rows_of(db, pk) == before
+    assert counts(db, who.account_id) == n
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE pk = {pk}") == "0"
+    actions = [r["action"] for r in db.query(
+        f"SELECT action FROM audit_events WHERE target_id = {sql_quote(slug)} ORDER BY id")]
+    assert actions[-2:] == ["tenant.delete", "tenant.restore"], actions
+    problem(call(api, who.key, "POST", f"{LIST}/{slug}/restore", fmt), 404, fmt)
+
+
+def test_restore_and_deleted_list_are_per_account(api, admin, new_key, db):
+    slug = create(api, admin, displayName="Mine")
+    assert api.delete(delete_path(slug, "Mine"), key=admin.key).status_code == 200
+    stranger = new_key("all")
+    assert_problem(api.post(f"{LIST}/{slug}/restore", key=stranger.key), 404)
+    assert assert_json(api.get(f"{LIST}/deleted", key=stranger.key), 200)["data"] == []
+    no_delete = new_key(["View", "Update"], account=admin.account)
+    assert_problem(api.post(f"{LIST}/{slug}/restore", key=no_delete.key), 403)
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE slug = {sql_quote(slug)}") == "1"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_purge_removes_for_good(api, admin, db, fmt):
+    # A live tenant, purged at once: nothing is archived.
+    slug = create(api, admin, fmt, displayName="P1", metadata={"a": "1"})
+    pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)}")
+    problem(call(api, admin.key, "DELETE", f"{LIST}/{slug}?purge=true", fmt), 422, fmt)
+    problem(call(api, admin.key, "DELETE", delete_path(slug, "P1", "&purge=maybe"), fmt), 422, fmt)
+    d = decode(call(api, admin.key, "DELETE", delete_path(slug, "P1", "&purge=true"), fmt), 200, fmt, "deletion")
+    assert str(d["purged"]).lower() == "true" and d.get("purgeAfter") in (None, ""), d
+    assert all(v == [] for v in rows_of(db, pk).values())
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE pk = {pk}") == "0"
+
+    # A deleted one, purged from the archive (the confirmations still apply).
+    slug = create(api, admin, fmt, displayName="P2")
+    pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)}")
+    assert call(api, admin.key, "DELETE", delete_path(slug, "P2"), fmt).status_code == 200
+    body = problem(call(api, admin.key, "DELETE", delete_path(slug, "Wrong", "&purge=true"), fmt), 422, fmt)
+    assert "confirmDisplayName" in body["errors"], body
+    d = decode(call(api, admin.key, "DELETE", delete_path(slug, "P2", "&purge=true"), fmt), 200, fmt, "deletion")
+    assert str(d["purged"]).lower() == "true"
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE pk = {pk}") == "0"
+    problem(call(api, admin.key, "POST", f"{LIST}/{slug}/restore", fmt), 404, fmt)
+    actions = [r["action"] for r in db.query(
+        f"SELECT action FROM audit_events WHERE target_id = {sql_quote(slug)} ORDER BY id")]
+    assert actions[-2:] == ["tenant.delete", "tenant.purge"], actions
+    # The slug is free again.
+    create_again = api.post(LIST, key=admin.key, json=tenant_body(slug))
+    assert create_again.status_code == 202, describe(create_again)
+
+
+def test_retention_job_purges_expired(api, admin, db):
+    slug = create(api, admin, displayName="Old")
+    assert api.delete(delete_path(slug, "Old"), key=admin.key).status_code == 200
+    db.query("UPDATE tenants_deleted SET purge_after = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
+             f"WHERE slug = {sql_quote(slug)}")
+    deadline = time.monotonic() + 60
+    while db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE slug = {sql_quote(slug)}") != "0":
+        assert time.monotonic() < deadline, "the provisioning process did not purge an expired tenant in 60 s"
+        time.sleep(0.5)
+    row = db.one("SELECT principal, detail FROM audit_events WHERE action = 'tenant.purge' "
+                 f"AND target_id = {sql_quote(slug)}")
+    assert row is not None and "retention" in row["detail"], row
+
+
+def test_name_of_a_deleted_tenant_cannot_be_taken_by_a_rename(api, admin, db):
+    gone = create(api, admin, displayName="Gone")
+    assert api.delete(delete_path(gone, "Gone"), key=admin.key).status_code == 200
+    live = create(api, admin)
+    body = assert_problem(api.patch(f"{LIST}/{live}", key=admin.key, json={"name": f"Tenant {gone}"}), 409)
+    assert "name" in body["detail"]
+    assert assert_json(api.post(f"{LIST}/{gone}/restore", key=admin.key), 200)["name"] == f"Tenant {gone}"

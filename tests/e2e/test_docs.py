@@ -646,10 +646,25 @@ def case_by_external_id(w):
     return dict(path=f"/api/v1/tenants/by-external-id/{ext}")
 
 
+def case_restore(w):
+    slug = w.create(displayName="Restore Me")
+    r = w.api.delete(f"/api/v1/tenants/{slug}?confirmName=Tenant%20{slug}&confirmDisplayName=Restore%20Me",
+                     key=w.admin.key)
+    assert r.status_code == 200, describe(r)
+    return dict(path=f"/api/v1/tenants/{slug}/restore")
+
+
+def case_deleted_list(w):
+    case_restore(w)
+    return dict(path="/api/v1/tenants/deleted?pageSize=2")
+
+
 CASES.update({
     ("GET", "/api/v1/tenants/by-external-id/{externalId}"): (200, case_by_external_id),
+    ("GET", "/api/v1/tenants/deleted"): (200, case_deleted_list),
+    ("POST", "/api/v1/tenants/{id}/restore"): (200, case_restore),
 })
-STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}")}
+STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}"), ("GET", "/api/v1/tenants/deleted")}
 
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
