@@ -6,6 +6,7 @@
 #include <uuid/uuid.h>
 
 #include "audit.h"
+#include "rfc3339.h"
 #include "keycache.h"
 #include "tenant_archive.h"
 #include "tenant_list.h"
@@ -722,6 +723,59 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 	}
 }
 
+const char *
+tenant_state_detail(const char *reason, bool is_active, const char *valid_upto,
+    char *buf, size_t len)
+{
+	json_t	*j;
+	char	 t[40];
+	size_t	 n;
+
+	if (valid_upto != NULL && rfc3339_from_sql(valid_upto, t, sizeof(t)) == -1)
+		valid_upto = NULL;
+	j = json_pack("{s:s?, s:b, s:s?}", "reason", reason, "isActive",
+	    is_active, "validUpto", valid_upto != NULL ? t : NULL);
+	n = j != NULL ? json_dumpb(j, buf, len - 1, JSON_COMPACT) : 0;
+	json_decref(j);
+	if (n == 0 || n >= len)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * The detail of a change's audit event: its state after the change for
+ * every change of state (a PATCH or PUT only when it moved isActive or
+ * validUpto), which the tenant's history is read from.
+ */
+static const char *
+change_detail(const struct db_row *row, const struct tenant_change *ch,
+    char *buf, size_t len)
+{
+	const char	*active = row->v[TC_IS_ACTIVE], *until = row->v[TC_VALID_UPTO];
+	bool		 fields = ch->op == OP_PATCH || ch->op == OP_REPLACE;
+
+	if (ch->op == OP_SWITCH)
+		return NULL;
+	if (ch->op == OP_ACTIVATE || ch->op == OP_DEACTIVATE)
+		active = ch->op == OP_ACTIVATE ? "1" : "0";
+	else if (ch->op == OP_UPGRADE)
+		until = ch->valid_upto;
+	else if (fields) {
+		if (ch->in->set[TC_IS_ACTIVE] || ch->op == OP_REPLACE)
+			active = ch->in->set[TC_IS_ACTIVE] ?
+			    ch->in->v[TC_IS_ACTIVE] : tcols[TC_IS_ACTIVE].dflt;
+		if (ch->in->set[TC_VALID_UPTO] || ch->op == OP_REPLACE)
+			until = ch->in->set[TC_VALID_UPTO] ?
+			    ch->in->v[TC_VALID_UPTO] : NULL;
+		if (!differ(active, row->v[TC_IS_ACTIVE]) &&
+		    !differ(until, row->v[TC_VALID_UPTO]))
+			return NULL;
+	}
+	return tenant_state_detail(ch->reason, active != NULL &&
+	    active[0] == '1', until, buf, len);
+}
+
 static enum db_err
 change_fn(struct db *db, void *arg)
 {
@@ -729,6 +783,8 @@ change_fn(struct db *db, void *arg)
 	struct tenant_ref	*ref = t->ref;
 	struct db_res		*res;
 	struct db_row		 row;
+	const char		*detail;
+	char			 buf[4000];
 	enum db_err		 e;
 	int			 rc;
 
@@ -749,11 +805,13 @@ change_fn(struct db *db, void *arg)
 		t->result = TR_PRECONDITION;
 		return DBE_OTHER;
 	}
+	detail = change_detail(&row, t->ch, buf, sizeof(buf));
 	if ((e = apply_change(db, &row, t)) != DBE_OK)
 		return e;
 	e = audit_write(db, t->who, &(struct audit_event){
 	    .action = op_actions[t->ch->op], .target_type = "tenant",
-	    .target_id = ref->slug, .request_id = t->request_id });
+	    .target_id = ref->slug, .request_id = t->request_id,
+	    .detail = detail });
 	if (e == DBE_OK)
 		t->result = TR_OK;
 	return e;

@@ -27,6 +27,7 @@ struct deleted_txn {
 	const struct principal	*who;
 	const char		*id, *request_id;
 	const char		*confirm_name, *confirm_display_name;
+	const char		*reason;
 	struct tenant_ref	*ref;
 	enum tres		 result;
 	bool			 limited;
@@ -65,13 +66,24 @@ lock_deleted(struct db *db, struct deleted_txn *t, char *display,
 	return DBE_OK;
 }
 
+/* With the reason given, if any, for the tenant's history. */
 static enum db_err
-audit(struct db *db, const struct principal *who, const char *action,
-    const struct tenant_ref *ref, const char *request_id)
+audit(struct db *db, const struct deleted_txn *t, const char *action)
 {
-	return audit_write(db, who, &(struct audit_event){ .action = action,
-	    .target_type = "tenant", .target_id = ref->slug,
-	    .request_id = request_id });
+	json_t		*j = NULL;
+	char		 detail[4000];
+	size_t		 n = 0;
+
+	if (t->reason != NULL && (j = json_pack("{s:s}", "reason",
+	    t->reason)) != NULL)
+		n = json_dumpb(j, detail, sizeof(detail) - 1, JSON_COMPACT);
+	json_decref(j);
+	if (n < sizeof(detail))
+		detail[n] = '\0';
+	return audit_write(db, t->who, &(struct audit_event){ .action = action,
+	    .target_type = "tenant", .target_id = t->ref->slug,
+	    .request_id = t->request_id,
+	    .detail = n > 0 && n < sizeof(detail) ? detail : NULL });
 }
 
 static enum db_err
@@ -98,8 +110,7 @@ restore_fn(struct db *db, void *arg)
 	if (e != DBE_OK)
 		return e;
 	if ((e = tenant_list_changed(db, t->account, 1)) != DBE_OK ||
-	    (e = audit(db, t->who, "tenant.restore", t->ref,
-	    t->request_id)) != DBE_OK)
+	    (e = audit(db, t, "tenant.restore")) != DBE_OK)
 		return e;
 	t->result = TR_OK;
 	return DBE_OK;
@@ -122,9 +133,9 @@ run(struct db *db, enum db_err (*fn)(struct db *, void *),
 
 enum tres
 tenants_restore(struct db *db, const struct principal *who, const char *id,
-    const char *request_id, struct tenant_ref *ref)
+    const char *reason, const char *request_id, struct tenant_ref *ref)
 {
-	struct deleted_txn	 t = { .who = who, .id = id,
+	struct deleted_txn	 t = { .who = who, .id = id, .reason = reason,
 	    .request_id = request_id, .ref = ref, .result = TR_ERROR };
 	enum tres		 r;
 
@@ -159,8 +170,7 @@ purge_fn(struct db *db, void *arg)
 		return DBE_OTHER;
 	}
 	if ((e = tenant_archive_purge(db, t->ref->pk)) != DBE_OK ||
-	    (e = audit(db, t->who, "tenant.purge", t->ref,
-	    t->request_id)) != DBE_OK)
+	    (e = audit(db, t, "tenant.purge")) != DBE_OK)
 		return e;
 	t->result = TR_OK;
 	return DBE_OK;
@@ -169,9 +179,9 @@ purge_fn(struct db *db, void *arg)
 enum tres
 tenants_purge_deleted(struct db *db, const struct principal *who,
     const char *id, const char *confirm_name, const char *confirm_display_name,
-    const char *request_id, struct tenant_ref *ref)
+    const char *reason, const char *request_id, struct tenant_ref *ref)
 {
-	struct deleted_txn	 t = { .who = who, .id = id,
+	struct deleted_txn	 t = { .who = who, .id = id, .reason = reason,
 	    .request_id = request_id, .confirm_name = confirm_name,
 	    .confirm_display_name = confirm_display_name, .ref = ref,
 	    .result = TR_ERROR };

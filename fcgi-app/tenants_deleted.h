@@ -22,13 +22,13 @@ long		 tenants_deleted_days(void);
  * taken since; TR_LIMIT at the license limit.
  */
 enum tres	 tenants_restore(struct db *, const struct principal *,
-		    const char *id, const char *request_id,
+		    const char *id, const char *reason, const char *request_id,
 		    struct tenant_ref *);
 /* Removes a deleted tenant for good, with the delete's confirmations. */
 enum tres	 tenants_purge_deleted(struct db *, const struct principal *,
 		    const char *id, const char *confirm_name,
-		    const char *confirm_display_name, const char *request_id,
-		    struct tenant_ref *);
+		    const char *confirm_display_name, const char *reason,
+		    const char *request_id, struct tenant_ref *);
 /* A deleted tenant of scope: 1 found, 0 not, -1 error (enum acol). */
 int		 tenants_deleted_get(struct db *, long long scope,
 		    const char *id, struct db_row *, struct db_res **);

@@ -21,6 +21,7 @@
 #include "../tenant_store.h"
 #include "../tenants.h"
 #include "../tenants_deleted.h"
+#include "../tenant_history.h"
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
@@ -33,6 +34,7 @@ static void	 h_by_external_id(struct ctx *);
 static void	 h_deleted_list(struct ctx *);
 static json_t	*nullable_json(const char *);
 static void	 h_restore(struct ctx *);
+static void	 h_history(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
 static void	 h_patch(struct ctx *);
@@ -68,6 +70,8 @@ static const struct route routes[] = {
 	/* Undoes a delete, and so is the delete's to grant. */
 	{ HTTP_POST, "/api/v1/tenants/{id}/restore", PERM_DELETE, h_restore,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/tenants/{id}/history", PERM_VIEW, h_history,
+	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/activate", PERM_UPDATE, h_activate,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/deactivate", PERM_UPDATE,
@@ -152,7 +156,7 @@ static const struct paging_names paging = {
 	.page = "pageNumber", .size = "pageSize", .kept = kept_params,
 	.nkept = sizeof(kept_params) / sizeof(kept_params[0]),
 };
-static const struct paging_names deleted_paging = {
+static const struct paging_names plain_paging = {
 	.page = "pageNumber", .size = "pageSize",
 };
 
@@ -448,14 +452,57 @@ change_and_reply(struct ctx *c, struct tenant_change *ch)
 		reply_tenant(c, ref.slug, 200, false);
 }
 
+/*
+ * Why a change is made, for the tenant's history: ?reason=, or "reason"
+ * in the body of a route whose body is not a tenant.  -1 after a 422.
+ */
+static int
+read_reason(struct ctx *c, char buf[4 * TENANT_REASON_MAX + 1],
+    const char **out)
+{
+	json_t		*v = NULL;
+	const char	*s = NULL;
+	size_t		 i, chars = 0;
+	int		 rc;
+
+	*out = NULL;
+	if ((rc = query_get(c->req->query, "reason", buf,
+	    4 * TENANT_REASON_MAX + 1)) == 1)
+		s = buf;
+	else if (rc == 0 && c->req->method != HTTP_PUT &&
+	    c->req->method != HTTP_PATCH && c->input != NULL &&
+	    (v = json_object_get(c->input, "reason")) != NULL &&
+	    !json_is_null(v) && (s = json_string_value(v)) == NULL)
+		rc = -1;
+	for (i = 0; s != NULL && s[i] != '\0' && rc != -1; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			chars++;
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			rc = -1;
+	}
+	if (rc == -1 || chars > TENANT_REASON_MAX) {
+		ctx_error(c, 422, "validation_failed", "the reason is invalid",
+		    json_pack("{s:[s]}", "reason", "must be a string of at most "
+		    "500 characters without control characters"));
+		return -1;
+	}
+	*out = s != NULL && *s != '\0' ? s : NULL;
+	return 0;
+}
+
 static void
 h_update(struct ctx *c, enum tenant_op op)
 {
 	struct tenant_input	 in;
 	struct tenant_change	 ch = { .op = op, .in = &in };
 	json_t			*errors = json_object();
+	char			 why[4 * TENANT_REASON_MAX + 1];
 	size_t			 i;
 
+	if (read_reason(c, why, &ch.reason) == -1) {
+		json_decref(errors);
+		return;
+	}
 	tenant_input_from_json(fields, NFIELDS, c->input, c->in_fmt == FMT_XML,
 	    &in, errors);
 	for (i = 0; op == OP_REPLACE && i < sizeof(create_required) /
@@ -530,11 +577,14 @@ h_delete(struct ctx *c)
 	struct tenant_change	 ch = { .op = OP_SOFT_DELETE };
 	struct tenant_ref	 ref;
 	const char		*id = route_param(&c->match, "id");
-	char			 n[FILTER_MAX], d[FILTER_MAX], p[8];
+	char			 n[FILTER_MAX], d[FILTER_MAX], p[8],
+				 why[4 * TENANT_REASON_MAX + 1];
 	bool			 purge = false;
 	enum tres		 r;
 	int			 rc;
 
+	if (read_reason(c, why, &ch.reason) == -1)
+		return;
 	if ((rc = query_get(c->req->query, "purge", p, sizeof(p))) != 0) {
 		if (rc == -1 || (strcmp(p, "true") != 0 &&
 		    strcmp(p, "false") != 0)) {
@@ -556,7 +606,8 @@ h_delete(struct ctx *c)
 	    c->req->request_id, &ch, &ref);
 	if (r == TR_NOT_FOUND && purge)
 		r = tenants_purge_deleted(c->db, &c->who, id, ch.confirm_name,
-		    ch.confirm_display_name, c->req->request_id, &ref);
+		    ch.confirm_display_name, ch.reason, c->req->request_id,
+		    &ref);
 	if (surface_change_failed(c, r, &ref,
 	    "no tenant with this id") != 0)
 		return;
@@ -568,10 +619,14 @@ static void
 h_restore(struct ctx *c)
 {
 	struct tenant_ref	 ref;
+	const char		*reason;
+	char			 why[4 * TENANT_REASON_MAX + 1];
 	enum tres		 r;
 
+	if (read_reason(c, why, &reason) == -1)
+		return;
 	r = tenants_restore(c->db, &c->who, route_param(&c->match, "id"),
-	    c->req->request_id, &ref);
+	    reason, c->req->request_id, &ref);
 	if (r == TR_LIMIT)
 		license_limited(c);
 	else if (surface_change_failed(c, r, &ref,
@@ -615,12 +670,97 @@ h_deleted_list(struct ctx *c)
 		    row.v[AR_DELETED_BY]));
 	db_res_free(res);
 	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
-	paging_links(c, &deleted_paging, page, size, pages);
+	paging_links(c, &plain_paging, page, size, pages);
 	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
 	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
 	    (int)size, "totalCount", (json_int_t)total, "totalPages",
 	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
 	    "deletedTenants", "deletedTenant");
+}
+
+static json_t *
+history_json(const struct db_row *r)
+{
+	json_t		*d = NULL, *o;
+	const char	*event = r->v[HC_ACTION];
+
+	/* detail is JSON text written by tenantd itself. */
+	if (r->v[HC_DETAIL] != NULL)
+		d = json_loads(r->v[HC_DETAIL], 0, NULL);
+	if (strncmp(event, "tenant.", 7) == 0)
+		event += 7;
+	o = json_pack("{s:o, s:s, s:s, s:O?, s:O?, s:O?, s:O?}", "at",
+	    tenant_col_json_time(r->v[HC_AT]), "event", event, "actor",
+	    r->v[HC_PRINCIPAL], "reason", json_object_get(d, "reason"),
+	    "isActive", json_object_get(d, "isActive"), "validUpto",
+	    json_object_get(d, "validUpto"), "error",
+	    json_object_get(d, "error"));
+	json_decref(d);
+	return o;
+}
+
+/*
+ * Also of a deleted tenant, whose history says why it went; what its
+ * provisioning jobs did is in the archive with them.
+ */
+static void
+h_history(struct ctx *c)
+{
+	struct db_res	*res = NULL, *hres = NULL;
+	struct db_row	 row;
+	const char	*id = route_param(&c->match, "id");
+	json_t		*errors = json_object(), *data;
+	char		 slug[64], since[32];
+	long		 page, size, pages;
+	long long	 pk = 0, total = 0, scope = tenants_scope(&c->who);
+	enum db_err	 e;
+	int		 rc;
+
+	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
+	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	    errors);
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "the query parameters "
+		    "are invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	snprintf(since, sizeof(since), "1000-01-01 00:00:00");
+	if ((rc = tenant_store_get(c->db, scope, TKEY_ID, id, &row, &res)) == 1) {
+		pk = strtoll(row.v[TC_PK], NULL, 10);
+		snprintf(slug, sizeof(slug), "%s", row.v[TC_SLUG]);
+		snprintf(since, sizeof(since), "%s", row.v[TC_CREATED_AT]);
+	} else if (rc == 0) {
+		db_res_free(res);
+		res = NULL;
+		if ((rc = tenants_deleted_get(c->db, scope, id, &row, &res)) == 1)
+			snprintf(slug, sizeof(slug), "%s", row.v[AR_SLUG]);
+	}
+	db_res_free(res);
+	if (rc != 1) {
+		if (rc == 0)
+			not_found(c);
+		else
+			surface_db_failure(c, tenants_result(db_classify(
+			    db_errno(c->db))));
+		return;
+	}
+	if ((e = tenant_history_page(c->db, slug, pk, since, size,
+	    (page - 1) * size, &hres, &total)) != DBE_OK) {
+		surface_db_failure(c, tenants_result(e));
+		return;
+	}
+	data = json_array();
+	while (hres != NULL && db_next(hres, &row) == 1)
+		json_array_append_new(data, history_json(&row));
+	db_res_free(hres);
+	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
+	paging_links(c, &plain_paging, page, size, pages);
+	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
+	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
+	    (int)size, "totalCount", (json_int_t)total, "totalPages",
+	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
+	    "history", "event");
 }
 
 /* userStatus: 0 Passive, 1 Active, 2 Banned; absent leaves users alone. */
@@ -651,8 +791,10 @@ static void
 h_activation(struct ctx *c, enum tenant_op op)
 {
 	struct tenant_change	 ch = { .op = op };
+	char			 why[4 * TENANT_REASON_MAX + 1];
 
-	if (user_status(c, &ch.user_status) == 0)
+	if (read_reason(c, why, &ch.reason) == 0 &&
+	    user_status(c, &ch.user_status) == 0)
 		change_and_reply(c, &ch);
 }
 
@@ -673,10 +815,12 @@ h_upgrade(struct ctx *c)
 {
 	struct tenant_change	 ch = { .op = OP_UPGRADE };
 	const char		*s;
-	char			 when[24], now[24];
+	char			 when[24], now[24], why[4 * TENANT_REASON_MAX + 1];
 	time_t			 t = time(NULL);
 	struct tm		 tm;
 
+	if (read_reason(c, why, &ch.reason) == -1)
+		return;
 	s = json_string_value(json_object_get(c->input, "extendedExpiryDate"));
 	if (s == NULL || rfc3339_to_sql(s, when, sizeof(when)) == -1) {
 		ctx_error(c, 422, "validation_failed", "one or more fields are "

@@ -480,3 +480,62 @@ def test_name_of_a_deleted_tenant_cannot_be_taken_by_a_rename(api, admin, db):
     body = assert_problem(api.patch(f"{LIST}/{live}", key=admin.key, json={"name": f"Tenant {gone}"}), 409)
     assert "name" in body["detail"]
     assert assert_json(api.post(f"{LIST}/{gone}/restore", key=admin.key), 200)["name"] == f"Tenant {gone}"
+
+
+# ---------------------------------------------------------------------------
+# State history
+
+
+def history(api, key, slug, fmt="json", query=""):
+    r = call(api, key, "GET", f"{LIST}/{slug}/history{query}", fmt)
+    return decode(r, 200, fmt, "history")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_history_records_every_state_change_with_actor_and_reason(api, admin, db, fmt):
+    slug = create(api, admin, fmt, displayName="Hist")
+    settle(db, slug)
+    call(api, admin.key, "POST", f"{LIST}/{slug}/deactivate", fmt, {"reason": "unpaid <invoice>"})
+    call(api, admin.key, "POST", f"{LIST}/{slug}/activate?reason=paid", fmt)
+    r = call(api, admin.key, "POST", f"{LIST}/{slug}/upgrade", fmt,
+             {"extendedExpiryDate": "2031-01-31T00:00:00Z", "reason": "renewal"})
+    assert r.status_code == 200, describe(r)
+    call(api, admin.key, "PATCH", f"{LIST}/{slug}", fmt, {"description": "not a state change"})
+    r = call(api, admin.key, "PATCH", f"{LIST}/{slug}?reason=manual", fmt, {"isActive": False})
+    assert r.status_code == 200, describe(r)
+
+    h = history(api, admin.key, slug, fmt)
+    events = [e["event"] for e in h["data"]]
+    assert events[:4] == ["update", "upgrade", "activate", "deactivate"], events
+    assert set(events[4:]) == {"provisioning.completed", "create"}, events
+    assert str(h["totalCount"]) == "6"
+    top = h["data"][0]
+    assert top["reason"] == "manual" and str(top["isActive"]).lower() == "false", top
+    assert top["actor"].startswith("key:") and top["at"].endswith("Z"), top
+    up = h["data"][1]
+    assert up["reason"] == "renewal" and up["validUpto"] == "2031-01-31T00:00:00Z", up
+    assert h["data"][3]["reason"] == "unpaid <invoice>"
+    assert h["data"][2]["reason"] == "paid" and str(h["data"][2]["isActive"]).lower() == "true"
+
+    page = history(api, admin.key, slug, fmt, "?pageSize=2&pageNumber=2")
+    assert [e["event"] for e in page["data"]] == events[2:4]
+
+    # Deleted and restored: still there, with the reasons.
+    assert call(api, admin.key, "DELETE", delete_path(slug, "Hist", "&reason=closed"), fmt).status_code == 200
+    h = history(api, admin.key, slug, fmt)
+    assert h["data"][0]["event"] == "delete" and h["data"][0]["reason"] == "closed", h["data"][0]
+    call(api, admin.key, "POST", f"{LIST}/{slug}/restore", fmt, {"reason": "by mistake"})
+    h = history(api, admin.key, slug, fmt)
+    assert [(e["event"], e.get("reason")) for e in h["data"][:2]] == [("restore", "by mistake"),
+                                                                      ("delete", "closed")], h["data"][:2]
+
+
+def test_history_is_per_account_and_checks_reason(api, admin, new_key):
+    slug = create(api, admin)
+    assert_problem(api.get(f"{LIST}/{slug}/history", key=new_key("all").key), 404)
+    body = assert_problem(api.post(f"{LIST}/{slug}/deactivate", key=admin.key, json={"reason": "x" * 501}), 422)
+    assert "reason" in body["errors"]
+    assert_problem(api.post(f"{LIST}/{slug}/deactivate", key=admin.key, json={"reason": 5}), 422)
+    assert_problem(api.post(f"{LIST}/{slug}/deactivate?reason=a%0Ab", key=admin.key), 422)
+    assert [e["event"] for e in assert_json(api.get(f"{LIST}/{slug}/history", key=admin.key), 200)["data"]] \
+        in (["create"], ["provisioning.completed", "create"], ["provisioning.failed", "create"])

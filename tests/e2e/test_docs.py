@@ -663,6 +663,7 @@ CASES.update({
     ("GET", "/api/v1/tenants/by-external-id/{externalId}"): (200, case_by_external_id),
     ("GET", "/api/v1/tenants/deleted"): (200, case_deleted_list),
     ("POST", "/api/v1/tenants/{id}/restore"): (200, case_restore),
+    ("GET", "/api/v1/tenants/{id}/history"): (200, lambda w: dict(path=f"/api/v1/tenants/{w.tenant}/history")),
 })
 STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}"), ("GET", "/api/v1/tenants/deleted")}
 
