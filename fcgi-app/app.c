@@ -307,6 +307,10 @@ authenticate(struct ctx *c)
 		ctx_error(c, 503, "unavailable", why, NULL);
 		return -1;
 	}
+	/* fullstackhero's grace warning, on every surface's answer. */
+	if (c->who.kind == KEY_TENANT && tenant_in_grace(
+	    c->who.tenant_valid_upto, msg, sizeof(msg)) == 0)
+		response_header(c->resp, "X-Subscription-Grace", "%s", msg);
 	if (c->who.kind == KEY_TENANT && (r->flags & ROUTE_NO_TENANT_KEY)) {
 		response_header(c->resp, "WWW-Authenticate",
 		    "Bearer realm=\"tenantd\", error=\"invalid_token\"");

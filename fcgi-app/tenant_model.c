@@ -83,6 +83,25 @@ tenant_model_set_grace(long s)
 	grace_seconds = s;
 }
 
+long
+tenant_model_grace(void)
+{
+	return grace_seconds;
+}
+
+int
+tenant_in_grace(long long valid_upto, char *out, size_t len)
+{
+	time_t		 now = time(NULL), end = (time_t)(valid_upto + grace_seconds);
+	struct tm	 tm;
+
+	if (valid_upto <= 0 || now <= (time_t)valid_upto || now > end)
+		return -1;
+	gmtime_r(&end, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return 0;
+}
+
 static struct {
 	char			 hosts[512], ports[256], pattern[65], own_db[64];
 	struct conn_policy	 p;
@@ -105,6 +124,23 @@ const struct conn_policy *
 tenant_model_conn_policy(void)
 {
 	return &policy.p;
+}
+
+static json_t *
+grace_ends(const char *valid_upto)
+{
+	struct tm	 tm;
+	time_t		 end;
+	char		 out[32];
+
+	memset(&tm, 0, sizeof(tm));
+	if (valid_upto == NULL ||
+	    strptime(valid_upto, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+		return json_null();
+	end = timegm(&tm) + grace_seconds;
+	gmtime_r(&end, &tm);
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(out);
 }
 
 static json_t *
@@ -768,6 +804,10 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 			v = json_boolean(row->v[c][0] != '1');
 		else if (map[i].derive == DERIVE_OR_NAME && row->v[c] == NULL)
 			v = tenant_col_json(TC_NAME, row);
+		else if (map[i].derive == DERIVE_GRACE_ENDS)
+			v = grace_ends(row->v[c]);
+		else if (map[i].derive == DERIVE_PRESENT)
+			v = json_boolean(row->v[c] != NULL);
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
 			v = connection_json(row);
 		else

@@ -127,10 +127,18 @@ enum derive {
 	DERIVE_EXPIRY_STATE,	/* Active, InGrace or Expired by valid_upto */
 	DERIVE_NEGATED,		/* a boolean column, shown and set negated */
 	DERIVE_OR_NAME,		/* shown as the name when null; set as is */
+	DERIVE_GRACE_ENDS,	/* valid_upto + expiry.grace_days, or null */
+	DERIVE_PRESENT,		/* whether the column is set (not null) */
 };
 
 /* Grace after valid_upto before a tenant counts as Expired (seconds). */
 void		 tenant_model_set_grace(long);
+long		 tenant_model_grace(void);
+/*
+ * When the grace of a tenant valid until valid_upto (Unix time; 0 = no
+ * end) ends, as RFC 3339 into out; 0 when it is within it now, else -1.
+ */
+int		 tenant_in_grace(long long valid_upto, char *out, size_t len);
 
 /*
  * What a connectionString may name (hosts, ports, database names); the

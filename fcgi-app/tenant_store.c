@@ -20,6 +20,7 @@ static const char *const key_cols[TKEY__MAX] = {
 	[TKEY_SHORT_ID] = "short_id",
 	[TKEY_MS_TENANT_ID] = "ms_tenant_id",
 	[TKEY_EXTERNAL_ID] = "external_id",
+	[TKEY_PK] = "pk",
 };
 
 static const char sql_delete[] = "DELETE FROM tenants WHERE pk = ?";
@@ -147,6 +148,20 @@ tenant_store_get(struct db *db, long long scope, enum tkey by, const char *id,
     struct db_row *row, struct db_res **res)
 {
 	return find(db, by, scope, 0, id, row, res);
+}
+
+int
+tenant_store_current(struct db *db, long long account, struct db_row *row,
+    struct db_res **res)
+{
+	static char	 sql[1536];
+	struct db_param	 p[] = { DB_I64(account) };
+
+	if (*sql == '\0')
+		snprintf(sql, sizeof(sql), "SELECT %s FROM accounts a JOIN "
+		    "tenants t ON t.pk = a.current_tenant_pk WHERE a.id = ?",
+		    tenant_select_list());
+	return db_one(db, sql, p, 1, row, res);
 }
 
 int

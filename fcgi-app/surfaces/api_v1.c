@@ -35,6 +35,8 @@ static void	 h_deleted_list(struct ctx *);
 static json_t	*nullable_json(const char *);
 static void	 h_restore(struct ctx *);
 static void	 h_history(struct ctx *);
+static void	 h_status(struct ctx *);
+static void	 h_my_status(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
 static void	 h_patch(struct ctx *);
@@ -61,6 +63,10 @@ static const struct route routes[] = {
 	/* Before /tenants/{id}/...: the first route that matches answers. */
 	{ HTTP_GET, "/api/v1/tenants/by-external-id/{externalId}", PERM_VIEW,
 	    h_by_external_id, ROUTE_NO_TENANT_KEY },
+	/* The one route a tenant-scoped key may call: its own tenant's. */
+	{ HTTP_GET, "/api/v1/tenants/me/status", PERM_VIEW, h_my_status, 0 },
+	{ HTTP_GET, "/api/v1/tenants/{id}/status", PERM_VIEW, h_status,
+	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_PUT, "/api/v1/tenants/{id}", PERM_UPDATE, h_put,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_PATCH, "/api/v1/tenants/{id}", PERM_UPDATE, h_patch,
@@ -135,6 +141,19 @@ static const struct field_map fields[] = {
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
+
+/* A tenant's subscription state (fullstackhero's TenantStatusDto, and more). */
+static const struct field_map status_fields[] = {
+	{ "id", TC_SLUG },
+	{ "tenantId", TC_GUID },
+	{ "name", TC_NAME },
+	{ "isActive", TC_IS_ACTIVE },
+	{ "validUpto", TC_VALID_UPTO },
+	{ "expiryState", TC_VALID_UPTO, DERIVE_EXPIRY_STATE },
+	{ "graceEndsAt", TC_VALID_UPTO, DERIVE_GRACE_ENDS },
+	{ "plan", TC_PLAN },
+	{ "hasConnectionString", TC_CONNECTION_STRING, DERIVE_PRESENT },
+};
 
 /* Fields a create must carry (seed 001). */
 static const enum tcol create_required[] = { TC_SLUG, TC_NAME, TC_ADMIN_EMAIL };
@@ -761,6 +780,57 @@ h_history(struct ctx *c)
 	    (int)size, "totalCount", (json_int_t)total, "totalPages",
 	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
 	    "history", "event");
+}
+
+static void
+status_reply(struct ctx *c, int rc, const struct db_row *row,
+    const char *missing)
+{
+	if (rc == -1)
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+	else if (rc == 0)
+		ctx_error(c, 404, "tenant_not_found", missing, NULL);
+	else
+		response_set(c->resp, 200, tenant_row_json(status_fields,
+		    sizeof(status_fields) / sizeof(status_fields[0]), row),
+		    "tenantStatus", NULL);
+}
+
+static void
+h_status(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	int		 rc;
+
+	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID,
+	    route_param(&c->match, "id"), &row, &res);
+	status_reply(c, rc, &row, "no tenant with this id");
+	db_res_free(res);
+}
+
+/*
+ * "me": a tenant-scoped key's own tenant; for any other credential the
+ * tenant its account has switched to (POST /api/v1/tenants/{id}/switch).
+ */
+static void
+h_my_status(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	char		 pk[24];
+	int		 rc;
+
+	if (c->who.kind == KEY_TENANT) {
+		snprintf(pk, sizeof(pk), "%lld", c->who.tenant_pk);
+		rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_PK, pk,
+		    &row, &res);
+	} else
+		rc = tenant_store_current(c->db, c->who.account_id, &row, &res);
+	status_reply(c, rc, &row, c->who.kind == KEY_TENANT ? "the key's "
+	    "tenant no longer exists" : "the account has no current tenant; "
+	    "choose one with POST /api/v1/tenants/{id}/switch");
+	db_res_free(res);
 }
 
 /* userStatus: 0 Passive, 1 Active, 2 Banned; absent leaves users alone. */

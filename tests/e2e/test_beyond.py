@@ -539,3 +539,65 @@ def test_history_is_per_account_and_checks_reason(api, admin, new_key):
     assert_problem(api.post(f"{LIST}/{slug}/deactivate?reason=a%0Ab", key=admin.key), 422)
     assert [e["event"] for e in assert_json(api.get(f"{LIST}/{slug}/history", key=admin.key), 200)["data"]] \
         in (["create"], ["provisioning.completed", "create"], ["provisioning.failed", "create"])
+
+
+# ---------------------------------------------------------------------------
+# Status, "me" and the grace header (fullstackhero)
+
+STATUS_FIELDS = ["id", "tenantId", "name", "isActive", "validUpto", "expiryState", "graceEndsAt", "plan",
+                 "hasConnectionString"]
+
+
+def rfc(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_status_of_a_tenant(api, admin, fmt):
+    until = int(time.time()) // 60 * 60 + 30 * 86400
+    slug = create(api, admin, fmt, plan="gold", validUpto=rfc(until))
+    r = call(api, admin.key, "GET", f"{LIST}/{slug}/status", fmt)
+    st = decode(r, 200, fmt, "tenantStatus")
+    assert list(st) == STATUS_FIELDS, list(st)
+    want = {"id": slug, "isActive": True, "validUpto": rfc(until), "expiryState": "Active",
+            "graceEndsAt": rfc(until + 7 * 86400), "plan": "gold", "hasConnectionString": False}
+    for k, v in want.items():
+        got = st[k]
+        assert (str(got).lower() if isinstance(v, bool) and fmt == "xml" else got) == \
+            (str(v).lower() if isinstance(v, bool) and fmt == "xml" else v), (k, got, v)
+    assert "X-Subscription-Grace" not in r.headers
+    problem(call(api, admin.key, "GET", f"{LIST}/nope-{uuid.uuid4().hex[:8]}/status", fmt), 404, fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_my_status_and_grace_header_for_a_tenant_key(api, new_key, ctl, fmt):
+    who = new_key("all")
+    until = int(time.time()) - 86400
+    slug = create(api, who, fmt, validUpto=rfc(until))
+    tk = ctl.key(account=who.account, kind="tenant", tenant=slug, permissions="View")
+    r = call(api, tk.key, "GET", f"{LIST}/me/status", fmt)
+    st = decode(r, 200, fmt, "tenantStatus")
+    assert st["id"] == slug and st["expiryState"] == "InGrace", st
+    assert st["graceEndsAt"] == rfc(until + 7 * 86400)
+    assert r.headers.get("X-Subscription-Grace") == rfc(until + 7 * 86400), r.headers
+    # Tenant keys still manage nothing, but are told of the grace there too.
+    r = call(api, tk.key, "GET", f"{LIST}/{slug}/status", fmt)
+    assert r.status_code == 401 and r.headers.get("X-Subscription-Grace") == rfc(until + 7 * 86400)
+
+    # Account credentials: "me" is the current tenant, set by switch.
+    problem(call(api, who.key, "GET", f"{LIST}/me/status", fmt), 404, fmt)
+    other = create(api, who, fmt)
+    assert call(api, who.key, "POST", f"{LIST}/{other}/switch", fmt).status_code == 200
+    r = call(api, who.key, "GET", f"{LIST}/me/status", fmt)
+    assert decode(r, 200, fmt, "tenantStatus")["id"] == other
+    assert "X-Subscription-Grace" not in r.headers
+
+
+def test_no_grace_header_when_active_or_expired(api, new_key, ctl):
+    who = new_key("all")
+    for until, state in ((int(time.time()) + 86400, "Active"), (int(time.time()) - 30 * 86400, "Expired")):
+        slug = create(api, who, validUpto=rfc(until))
+        tk = ctl.key(account=who.account, kind="tenant", tenant=slug, permissions="View")
+        r = api.get(f"{LIST}/me/status", key=tk.key)
+        assert assert_json(r, 200)["expiryState"] == state
+        assert "X-Subscription-Grace" not in r.headers

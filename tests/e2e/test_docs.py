@@ -664,7 +664,12 @@ CASES.update({
     ("GET", "/api/v1/tenants/deleted"): (200, case_deleted_list),
     ("POST", "/api/v1/tenants/{id}/restore"): (200, case_restore),
     ("GET", "/api/v1/tenants/{id}/history"): (200, lambda w: dict(path=f"/api/v1/tenants/{w.tenant}/history")),
+    ("GET", "/api/v1/tenants/{id}/status"): (200, lambda w: {}),
+    ("GET", "/api/v1/tenants/me/status"): (200, lambda w: dict(key=w.ctl.key(
+        account=w.admin.account, kind="tenant", tenant=w.create(validUpto="2020-01-01T00:00:00Z", plan="p1"),
+        permissions="View").key)),
 })
+STABLE |= {("GET", "/api/v1/tenants/{id}/status")}
 STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}"), ("GET", "/api/v1/tenants/deleted")}
 
 def request_body_schema(spec, method, pattern, media):
