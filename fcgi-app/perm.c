@@ -10,6 +10,8 @@ static const char *const perm_shorts[PERM__MAX] = {
 	[PERM_DELETE] = "Delete",
 	[PERM_UPGRADE] = "UpgradeSubscription",
 	[PERM_MANAGE_KEYS] = "ManageKeys",
+	[PERM_VIEW_THEME] = "ViewTheme",
+	[PERM_UPDATE_THEME] = "UpdateTheme",
 };
 
 static const char *const perm_claims[PERM__MAX] = {
@@ -20,6 +22,8 @@ static const char *const perm_claims[PERM__MAX] = {
 	[PERM_DELETE] = "Permissions.Multitenancy.Delete",
 	[PERM_UPGRADE] = "Permissions.Multitenancy.UpgradeSubscription",
 	[PERM_MANAGE_KEYS] = "Permissions.Multitenancy.ManageKeys",
+	[PERM_VIEW_THEME] = "Permissions.Multitenancy.ViewTheme",
+	[PERM_UPDATE_THEME] = "Permissions.Multitenancy.UpdateTheme",
 };
 
 /*

@@ -28,6 +28,7 @@ static const struct {
 	{ "m365_mailboxes", "tenant_pk = ?" },
 	{ "m365_sync_logs", "tenant_pk = ?" },
 	{ "m365_enforcement_events", "tenant_pk = ?" },
+	{ "tenant_themes", "tenant_pk = ?" },
 };
 
 #define NPARTS		(sizeof(parts) / sizeof(parts[0]))

@@ -22,6 +22,7 @@
 #include "../tenants.h"
 #include "../tenants_deleted.h"
 #include "../tenant_history.h"
+#include "../tenant_theme.h"
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
@@ -37,6 +38,9 @@ static void	 h_restore(struct ctx *);
 static void	 h_history(struct ctx *);
 static void	 h_status(struct ctx *);
 static void	 h_my_status(struct ctx *);
+static void	 h_theme_get(struct ctx *);
+static void	 h_theme_put(struct ctx *);
+static void	 h_theme_reset(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
 static void	 h_patch(struct ctx *);
@@ -78,6 +82,12 @@ static const struct route routes[] = {
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}/history", PERM_VIEW, h_history,
 	    ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/tenants/{id}/theme", PERM_VIEW_THEME, h_theme_get,
+	    ROUTE_NO_TENANT_KEY },
+	{ HTTP_PUT, "/api/v1/tenants/{id}/theme", PERM_UPDATE_THEME,
+	    h_theme_put, ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/theme/reset", PERM_UPDATE_THEME,
+	    h_theme_reset, ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/activate", PERM_UPDATE, h_activate,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/deactivate", PERM_UPDATE,
@@ -831,6 +841,55 @@ h_my_status(struct ctx *c)
 	    "tenant no longer exists" : "the account has no current tenant; "
 	    "choose one with POST /api/v1/tenants/{id}/switch");
 	db_res_free(res);
+}
+
+static void
+theme_reply(struct ctx *c, enum tres r)
+{
+	struct db_res	*res = NULL;
+	struct theme	 t;
+
+	if (r == TR_OK)
+		r = tenant_theme_get(c->db, &c->who, route_param(&c->match, "id"),
+		    &t, &res);
+	if (r == TR_NOT_FOUND)
+		not_found(c);
+	else if (r != TR_OK)
+		surface_db_failure(c, r);
+	else
+		response_set(c->resp, 200, theme_json(&t), "theme", NULL);
+	db_res_free(res);
+}
+
+static void
+h_theme_get(struct ctx *c)
+{
+	theme_reply(c, TR_OK);
+}
+
+/* A whole theme: what the body leaves out takes its default. */
+static void
+h_theme_put(struct ctx *c)
+{
+	struct theme	 t;
+	json_t		*errors = json_object();
+
+	theme_from_json(c->input, &t, errors);
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	theme_reply(c, tenant_theme_set(c->db, &c->who, route_param(&c->match,
+	    "id"), &t, c->req->request_id));
+}
+
+static void
+h_theme_reset(struct ctx *c)
+{
+	theme_reply(c, tenant_theme_set(c->db, &c->who, route_param(&c->match,
+	    "id"), NULL, c->req->request_id));
 }
 
 /* userStatus: 0 Passive, 1 Active, 2 Banned; absent leaves users alone. */

@@ -601,3 +601,76 @@ def test_no_grace_header_when_active_or_expired(api, new_key, ctl):
         r = api.get(f"{LIST}/me/status", key=tk.key)
         assert assert_json(r, 200)["expiryState"] == state
         assert "X-Subscription-Grace" not in r.headers
+
+
+# ---------------------------------------------------------------------------
+# Theme
+
+DEFAULT_THEME = {"primaryColor": "#2563EB", "secondaryColor": "#64748B", "backgroundColor": "#FFFFFF",
+                 "textColor": "#0F172A", "logoUrl": None, "faviconUrl": None, "isDefault": True}
+
+
+def theme_of(r, fmt, status=200):
+    t = decode(r, status, fmt, "theme")
+    if fmt == "xml":
+        t["isDefault"] = t["isDefault"] == "true"
+    return t
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_theme_put_get_reset(api, admin, db, fmt):
+    slug = create(api, admin, fmt, displayName="Themed")
+    path = f"{LIST}/{slug}/theme"
+    assert theme_of(call(api, admin.key, "GET", path, fmt), fmt) == DEFAULT_THEME
+    body = {"primaryColor": "#112233", "textColor": "#abcdef", "logoUrl": "https://cdn.example/logo.svg?v=2&x=1"}
+    t = theme_of(call(api, admin.key, "PUT", path, fmt, body, root="theme"), fmt)
+    want = dict(DEFAULT_THEME, isDefault=False, **body)
+    assert t == want, t
+    assert theme_of(call(api, admin.key, "GET", path, fmt), fmt) == want
+    pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)}")
+    row = db.one(f"SELECT primary_color, logo_url FROM tenant_themes WHERE tenant_pk = {pk}")
+    assert row == {"primary_color": "#112233", "logo_url": body["logoUrl"]}
+
+    # The theme goes into the archive with its tenant and comes back.
+    assert call(api, admin.key, "DELETE", delete_path(slug, "Themed"), fmt).status_code == 200
+    assert db.scalar(f"SELECT COUNT(*) FROM tenant_themes WHERE tenant_pk = {pk}") == "0"
+    problem(call(api, admin.key, "GET", path, fmt), 404, fmt)
+    assert call(api, admin.key, "POST", f"{LIST}/{slug}/restore", fmt).status_code == 200
+    assert theme_of(call(api, admin.key, "GET", path, fmt), fmt) == want
+
+    assert theme_of(call(api, admin.key, "POST", f"{path}/reset", fmt), fmt) == DEFAULT_THEME
+    assert db.scalar(f"SELECT COUNT(*) FROM tenant_themes WHERE tenant_pk = {pk}") == "0"
+    actions = [r["action"] for r in db.query(
+        f"SELECT action FROM audit_events WHERE target_id = {sql_quote(slug)} AND action LIKE 'tenant.theme.%'")]
+    assert actions == ["tenant.theme.update", "tenant.theme.reset"], actions
+
+
+@pytest.mark.parametrize("field,value", [
+    ("primaryColor", "red"), ("primaryColor", "#12345"), ("primaryColor", "#GGGGGG"), ("textColor", None),
+    ("logoUrl", "http://cdn.example/logo.png"), ("logoUrl", "javascript:alert(1)"),
+    ("faviconUrl", "https://x.example/" + "a" * 2040), ("logoUrl", "https://x.example/a b"), ("font", "Inter"),
+])
+def test_theme_validation(api, admin, db, field, value):
+    slug = create(api, admin)
+    body = assert_problem(api.put(f"{LIST}/{slug}/theme", key=admin.key, json={field: value}), 422)
+    assert field in body["errors"], body
+    assert db.scalar("SELECT COUNT(*) FROM tenant_themes t JOIN tenants n ON n.pk = t.tenant_pk "
+                     f"WHERE n.slug = {sql_quote(slug)}") == "0"
+
+
+def test_theme_permissions_and_accounts(api, admin, new_key):
+    slug = create(api, admin)
+    path = f"{LIST}/{slug}/theme"
+    viewer = new_key(["ViewTheme"], account=admin.account)
+    assert_json(api.get(path, key=viewer.key), 200)
+    assert_problem(api.put(path, key=viewer.key, json={"primaryColor": "#000000"}), 403)
+    assert_problem(api.post(f"{path}/reset", key=viewer.key), 403)
+    plain = new_key(["View", "Update"], account=admin.account)
+    assert_problem(api.get(path, key=plain.key), 403)
+    designer = new_key(["UpdateTheme"], account=admin.account)
+    assert assert_json(api.put(path, key=designer.key, json={"primaryColor": "#000000"}), 200)[
+        "primaryColor"] == "#000000"
+    stranger = new_key("all")
+    assert_problem(api.get(path, key=stranger.key), 404)
+    assert_problem(api.put(path, key=stranger.key, json={"primaryColor": "#FFFFFF"}), 404)
+    assert assert_json(api.get(path, key=admin.key), 200)["primaryColor"] == "#000000"

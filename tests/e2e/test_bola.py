@@ -65,6 +65,8 @@ def body_for(method, pattern, owner):
         return None
     if pattern.endswith("/upgrade"):
         return {"extendedExpiryDate": "2031-01-01T00:00:00Z"}
+    if pattern.endswith("/theme"):
+        return {"primaryColor": "#000000"}
     if pattern == "/tenants/{id}":
         return {"name": f"Stolen {owner.slug}"}
     if method == "PUT":

@@ -39,7 +39,8 @@ TENANT_FIELDS = [
     "consentedAt", "lastSyncAt", "connectedBy", "createdAt", "updatedAt",
     "externalId", "plan", "metadata",
 ]
-ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys")
+ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ViewTheme",
+                   "UpdateTheme")
 PROVISIONING_STATES = ("Pending", "InProgress", "Completed", "Failed")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

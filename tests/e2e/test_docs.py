@@ -669,7 +669,14 @@ CASES.update({
         account=w.admin.account, kind="tenant", tenant=w.create(validUpto="2020-01-01T00:00:00Z", plan="p1"),
         permissions="View").key)),
 })
-STABLE |= {("GET", "/api/v1/tenants/{id}/status")}
+CASES.update({
+    ("GET", "/api/v1/tenants/{id}/theme"): (200, lambda w: {}),
+    ("PUT", "/api/v1/tenants/{id}/theme"): (200, lambda w: dict(body={
+        "primaryColor": "#112233", "backgroundColor": "#fafafa", "logoUrl": "https://cdn.example/l.svg?a=1&b=2",
+        "faviconUrl": None})),
+    ("POST", "/api/v1/tenants/{id}/theme/reset"): (200, lambda w: {}),
+})
+STABLE |= {("GET", "/api/v1/tenants/{id}/status"), ("GET", "/api/v1/tenants/{id}/theme")}
 STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}"), ("GET", "/api/v1/tenants/deleted")}
 
 def request_body_schema(spec, method, pattern, media):
