@@ -6,8 +6,8 @@
 #include <uuid/uuid.h>
 
 #include "audit.h"
-#include "rfc3339.h"
 #include "keycache.h"
+#include "rfc3339.h"
 #include "tenant_archive.h"
 #include "tenant_list.h"
 #include "tenant_store.h"
@@ -723,8 +723,12 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 	}
 }
 
-const char *
-tenant_state_detail(const char *reason, bool is_active, const char *valid_upto,
+/*
+ * {"reason":..., "isActive":..., "validUpto":...} into buf (reason may
+ * be NULL, valid_upto is a DATETIME or NULL); NULL when it does not fit.
+ */
+static const char *
+state_detail(const char *reason, bool is_active, const char *valid_upto,
     char *buf, size_t len)
 {
 	json_t	*j;
@@ -772,7 +776,7 @@ change_detail(const struct db_row *row, const struct tenant_change *ch,
 		    !differ(until, row->v[TC_VALID_UPTO]))
 			return NULL;
 	}
-	return tenant_state_detail(ch->reason, active != NULL &&
+	return state_detail(ch->reason, active != NULL &&
 	    active[0] == '1', until, buf, len);
 }
 

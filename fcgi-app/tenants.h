@@ -71,14 +71,6 @@ struct tenant_change {
 /* The longest reason a change may carry, in characters. */
 #define TENANT_REASON_MAX	500
 
-/*
- * The audit detail of a change of state (active, validUpto, deleted):
- * {"reason":..., "isActive":..., "validUpto":...} into buf, reason
- * optional (NULL), valid_upto a DATETIME or NULL; NULL when it does not
- * fit.
- */
-const char	*tenant_state_detail(const char *reason, bool is_active,
-		    const char *valid_upto, char *buf, size_t len);
 
 #define TENANT_REF_BAD	4
 

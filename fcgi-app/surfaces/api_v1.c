@@ -17,12 +17,12 @@
 #include "../query.h"
 #include "../rfc3339.h"
 #include "../surfaces.h"
+#include "../tenant_history.h"
 #include "../tenant_list.h"
 #include "../tenant_store.h"
+#include "../tenant_theme.h"
 #include "../tenants.h"
 #include "../tenants_deleted.h"
-#include "../tenant_history.h"
-#include "../tenant_theme.h"
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
