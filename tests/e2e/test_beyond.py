@@ -674,3 +674,16 @@ def test_theme_permissions_and_accounts(api, admin, new_key):
     assert_problem(api.get(path, key=stranger.key), 404)
     assert_problem(api.put(path, key=stranger.key, json={"primaryColor": "#FFFFFF"}), 404)
     assert assert_json(api.get(path, key=admin.key), 200)["primaryColor"] == "#000000"
+
+
+def test_seed_003_delete_stays_irreversible(api, ctl, db):
+    gkey = ctl.key(kind="global", permissions="all").key
+    slug = f"b1-{uuid.uuid4().hex[:12]}"
+    assert api.post(LIST, key=gkey, json=tenant_body(slug, displayName="Seed3")).status_code == 202
+    t = assert_json(api.get(f"{LIST}/{slug}", key=gkey), 200)
+    r = api.delete("/api/tenant", key=gkey, json={"tenantId": t["tenantId"], "name": t["name"],
+                                                 "displayName": "Seed3"})
+    assert r.status_code == 200, describe(r)
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE slug = {sql_quote(slug)}") == "0"
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug = {sql_quote(slug)}") == "0"
+    assert_problem(api.post(f"{LIST}/{slug}/restore", key=gkey), 404)
