@@ -687,3 +687,16 @@ def test_seed_003_delete_stays_irreversible(api, ctl, db):
     assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE slug = {sql_quote(slug)}") == "0"
     assert db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug = {sql_quote(slug)}") == "0"
     assert_problem(api.post(f"{LIST}/{slug}/restore", key=gkey), 404)
+
+
+def test_tenantctl_purge_deleted(api, admin, ctl, db):
+    slug = create(api, admin, displayName="Ctl")
+    assert api.delete(delete_path(slug, "Ctl"), key=admin.key).status_code == 200
+    keep = create(api, admin, displayName="Keep")
+    assert api.delete(delete_path(keep, "Keep"), key=admin.key).status_code == 200
+    db.query("UPDATE tenants_deleted SET purge_after = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
+             f"WHERE slug = {sql_quote(slug)}")
+    out = ctl.run("purge", "deleted").stdout
+    assert re.search(r"purged \d+ deleted tenants", out), out
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE slug = {sql_quote(slug)}") == "0"
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE slug = {sql_quote(keep)}") == "1"
