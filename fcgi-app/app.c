@@ -201,6 +201,7 @@ surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
 {
 	json_t	*errors;
 	size_t	 i;
+	char	 msg[64];
 
 	switch (r) {
 	case TR_OK:
@@ -220,8 +221,9 @@ surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
 		    "invalid", errors);
 		break;
 	case TR_CONFLICT:
-		ctx_error(c, 409, "tenant_exists", "another tenant already has "
-		    "this name", NULL);
+		snprintf(msg, sizeof(msg), "another tenant already has this %s",
+		    ref->conflict != NULL ? ref->conflict : "name");
+		ctx_error(c, 409, "tenant_exists", msg, NULL);
 		break;
 	case TR_UNPROVISIONED:
 		provisioning_incomplete(c);
@@ -346,6 +348,10 @@ authenticate(struct ctx *c)
 		ctx_error(c, 503, "unavailable", why, NULL);
 		return -1;
 	}
+	/* fullstackhero's grace warning, on every surface's answer. */
+	if (c->who.kind == KEY_TENANT && tenant_in_grace(
+	    c->who.tenant_valid_upto, msg, sizeof(msg)) == 0)
+		response_header(c->resp, "X-Subscription-Grace", "%s", msg);
 	if (c->who.kind == KEY_TENANT && (r->flags & ROUTE_NO_TENANT_KEY)) {
 		response_header(c->resp, "WWW-Authenticate",
 		    "Bearer realm=\"tenantd\", error=\"invalid_token\"");

@@ -8,6 +8,17 @@ static const char sql_insert[] =
     "target_id, outcome, request_id, detail, tenant_guid) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+void
+audit_principal(const struct principal *who, char *out, size_t len)
+{
+	if (who->via == VIA_KEY)
+		snprintf(out, len, "key:%lld", who->key_id);
+	else if (who->via == VIA_JWT)
+		snprintf(out, len, "jwt:%s", who->account);
+	else
+		snprintf(out, len, "cli");
+}
+
 enum db_err
 audit_write(struct db *db, const struct principal *who,
     const struct audit_event *ev)
@@ -15,12 +26,7 @@ audit_write(struct db *db, const struct principal *who,
 	char		 principal[160];
 	struct db_param	 p[9];
 
-	if (who->via == VIA_KEY)
-		snprintf(principal, sizeof(principal), "key:%lld", who->key_id);
-	else if (who->via == VIA_JWT)
-		snprintf(principal, sizeof(principal), "jwt:%s", who->account);
-	else
-		snprintf(principal, sizeof(principal), "cli");
+	audit_principal(who, principal, sizeof(principal));
 	p[0] = who->account_id ? DB_I64(who->account_id) : DB_NULLP;
 	p[1] = DB_STRN(principal, strlen(principal));
 	p[2] = DB_STR(ev->action);

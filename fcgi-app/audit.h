@@ -17,6 +17,8 @@ struct audit_event {
 
 enum db_err	 audit_write(struct db *, const struct principal *,
 		    const struct audit_event *);
+/* How events name who: "key:ID", "jwt:ACCOUNT" or "cli". */
+void		 audit_principal(const struct principal *, char *, size_t);
 
 /* Columns of audit_list rows. */
 enum auditcol {

@@ -21,7 +21,7 @@ static const char *const kind_names[KEY__MAX] = {
 enum keycol {
 	KC_ID, KC_ACCOUNT_ID, KC_ACCOUNT, KC_KIND, KC_TENANT, KC_PERMS,
 	KC_HASH, KC_EXPIRED, KC_REVOKED, KC_STALE, KC_EXPIRES, KC_DISABLED,
-	KC__MAX
+	KC_VALID_UPTO, KC__MAX
 };
 
 /* A prefix can in theory be shared, so every candidate's hash is compared. */
@@ -31,7 +31,8 @@ static const char sql_key_lookup[] =
     "(k.revoked_at IS NOT NULL), "
     "(k.last_used_at IS NULL OR "
     " k.last_used_at < UTC_TIMESTAMP() - INTERVAL 1 MINUTE), "
-    "UNIX_TIMESTAMP(k.expires_at), (t.is_active = 0) "
+    "UNIX_TIMESTAMP(k.expires_at), (t.is_active = 0), "
+    "UNIX_TIMESTAMP(t.valid_upto) "
     "FROM api_keys k JOIN accounts a ON a.id = k.account_id "
     "LEFT JOIN tenants t ON t.pk = k.tenant_pk "
     "WHERE k.prefix = ?";
@@ -88,6 +89,8 @@ fill_from_key(struct db *db, const struct db_row *row, struct principal *p,
 	p->account_id = strtoll(row->v[KC_ACCOUNT_ID], NULL, 10);
 	snprintf(p->account, sizeof(p->account), "%s", row->v[KC_ACCOUNT]);
 	p->tenant_pk = row->v[KC_TENANT] ? strtoll(row->v[KC_TENANT], NULL, 10) : 0;
+	p->tenant_valid_upto = row->v[KC_VALID_UPTO] ?
+	    strtoll(row->v[KC_VALID_UPTO], NULL, 10) : 0;
 	p->perms = (uint32_t)strtoul(row->v[KC_PERMS], NULL, 10);
 	stale = row->v[KC_STALE][0] == '1';
 	if (stale) {

@@ -32,6 +32,7 @@ struct principal {
 	uint32_t	 perms;
 	long long	 key_id;	/* VIA_KEY */
 	long long	 tenant_pk;	/* KEY_TENANT scope */
+	long long	 tenant_valid_upto; /* its validUpto (Unix time), 0 none */
 };
 
 enum auth_result {

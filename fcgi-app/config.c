@@ -60,6 +60,7 @@ static const struct copt copts[] = {
 	NUM("provision.enabled", provision_enabled, 0, 1),
 	NUM("connections.retention_days", connections_retention_days, 0, 3650),
 	NUM("connections.purge_interval", connections_purge_interval, 1, 86400),
+	NUM("retention.deleted_days", retention_deleted_days, 0, 3650),
 	STR("provision.db_hosts", provision_db_hosts),
 	STR("provision.sql_dir", provision_sql_dir),
 	STR("provision.db_ports", provision_db_ports),
@@ -121,6 +122,7 @@ config_defaults(struct config *c)
 	c->provision_enabled = 1;
 	c->connections_retention_days = 30;
 	c->connections_purge_interval = 10;
+	c->retention_deleted_days = 30;
 	snprintf(c->provision_db_hosts, sizeof(c->provision_db_hosts),
 	    "localhost,127.0.0.1,::1");
 	snprintf(c->provision_sql_dir, sizeof(c->provision_sql_dir),

@@ -58,6 +58,7 @@ struct config {
 	long		 list_mark_memory; /* bytes of page marks per worker */
 	long		 provision_enabled; /* run the provisioning process */
 	long		 connections_retention_days; /* kept after a disconnect */
+	long		 retention_deleted_days; /* a deleted tenant is kept */
 	long		 connections_purge_interval; /* seconds between purges */
 	char		 provision_db_hosts[512]; /* allowed tenant DB hosts */
 	char		 provision_sql_dir[256]; /* sql/tenant migrations */

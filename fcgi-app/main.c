@@ -30,6 +30,7 @@
 #include "tenant_model.h"
 #include "tenants.h"
 #include "webhook_deliver.h"
+#include "tenants_deleted.h"
 #include "worker.h"
 
 #define WORKERS_MAX	256
@@ -388,6 +389,7 @@ main(int argc, char *argv[])
 	tenants_set_license_limit(cfg.license_max_tenants);
 	tenants_set_activate_unprovisioned(
 	    cfg.provision_allow_activate_unprovisioned != 0);
+	tenants_set_deleted_days(cfg.retention_deleted_days);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
 	if (provisioner || webhooks) {

@@ -12,6 +12,8 @@ static const char *const perm_shorts[PERM__MAX] = {
 	[PERM_MANAGE_KEYS] = "ManageKeys",
 	[PERM_METRICS] = "Metrics",
 	[PERM_MANAGE_WEBHOOKS] = "ManageWebhooks",
+	[PERM_VIEW_THEME] = "ViewTheme",
+	[PERM_UPDATE_THEME] = "UpdateTheme",
 };
 
 static const char *const perm_claims[PERM__MAX] = {
@@ -24,6 +26,8 @@ static const char *const perm_claims[PERM__MAX] = {
 	[PERM_MANAGE_KEYS] = "Permissions.Multitenancy.ManageKeys",
 	[PERM_METRICS] = "Permissions.Multitenancy.Metrics",
 	[PERM_MANAGE_WEBHOOKS] = "Permissions.Multitenancy.ManageWebhooks",
+	[PERM_VIEW_THEME] = "Permissions.Multitenancy.ViewTheme",
+	[PERM_UPDATE_THEME] = "Permissions.Multitenancy.UpdateTheme",
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "tenant_migrations.h"
 #include "tenant_model.h"
 #include "tenant_store.h"
+#include "tenants_deleted.h"
 
 #define PROVISION_POLL_US	500000
 #define PROVISION_LEASE_S	300	/* a claimed job comes back after this */
@@ -577,9 +578,10 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	while (!*stop) {
 		if (logfile_reopen_due())
 			logfile_reopen();
-		/* Disconnected Microsoft 365 tenants past their retention. */
+		/* Disconnected and deleted tenants past their retention. */
 		if (time(NULL) >= next_purge) {
 			(void)connections_purge_due(db);
+			(void)tenants_purge_expired(db);
 			next_purge = time(NULL) + cfg->connections_purge_interval;
 		}
 		usleep(PROVISION_POLL_US);

@@ -124,6 +124,31 @@ append(char *sql, size_t len, const char *s)
 }
 
 /*
+ * A semi-join the optimiser can drive from tenant_metadata's (account,
+ * key, value) or (key, value) index: the rows of a pair are read from
+ * the index, not found by probing every tenant of the account.
+ */
+static size_t
+where_metadata(const struct tenant_query *q, char *sql, size_t len,
+    struct db_param *p)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < q->nmeta && i < TQ_META_MAX; i++) {
+		append(sql, len, " AND t.pk IN (SELECT m.tenant_id FROM "
+		    "tenant_metadata m WHERE ");
+		if (q->scope) {
+			append(sql, len, "m.account_id = ? AND ");
+			p[n++] = DB_I64(q->scope);
+		}
+		append(sql, len, "m.k = ? AND m.v = ?)");
+		p[n++] = DB_STR(q->meta_key[i]);
+		p[n++] = DB_STR(q->meta_value[i]);
+	}
+	return n;
+}
+
+/*
  * Appends the WHERE clause for q to sql and its values to p.  Column
  * names come from this file only; every value is a bound parameter.
  */
@@ -157,6 +182,7 @@ where_clause(const struct tenant_query *q, char *sql, size_t len,
 		append(sql, len, " AND t.is_active = ?");
 		p[n++] = DB_I64(q->is_active);
 	}
+	n += where_metadata(q, sql, len, p + n);
 	return n;
 }
 
@@ -252,7 +278,7 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 		p[n++] = DB_I64(q->scope);
 		p[n++] = DB_I64(q->scope);
 	}
-	if (hint && q->name == NULL) {
+	if (hint && q->name == NULL && q->nmeta == 0) {
 		append(sql, len, " FORCE INDEX (");
 		append(sql, len, q->scope ? sorts[q->sort].scoped_index :
 		    sorts[q->sort].index);
@@ -275,7 +301,7 @@ static enum db_err
 run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
     enum rkind kind, struct db_res **res)
 {
-	struct db_param	 p[16];
+	struct db_param	 p[16 + 3 * TQ_META_MAX];
 	char		 sql[4096], like[2][LIKE_MAX];
 	size_t		 n;
 	enum db_err	 e;
@@ -460,7 +486,7 @@ static bool
 filtered(const struct tenant_query *q)
 {
 	return q->name != NULL || q->q != NULL || q->description != NULL ||
-	    q->is_active >= 0;
+	    q->is_active >= 0 || q->nmeta > 0;
 }
 
 enum db_err
@@ -478,10 +504,10 @@ enum db_err
 tenant_list_count(struct db *db, const struct tenant_query *q,
     long long *count)
 {
-	struct db_param	 p[8];
+	struct db_param	 p[8 + 3 * TQ_META_MAX];
 	struct db_row	 row;
 	struct db_res	*res;
-	char		 sql[512], like[2][LIKE_MAX];
+	char		 sql[1024], like[2][LIKE_MAX];
 	size_t		 n;
 	int		 rc;
 

@@ -26,6 +26,8 @@ enum tsort {
 	TSORT__MAX
 };
 
+#define TQ_META_MAX	4	/* metadata filters in one query */
+
 /* A filtered, sorted view of the tenants a caller may see. */
 struct tenant_query {
 	long long	 scope;
@@ -33,6 +35,9 @@ struct tenant_query {
 	const char	*q;		/* substring of name or description */
 	const char	*description;	/* substring of the description */
 	int		 is_active;	/* 0, 1, or -1 for either */
+	/* ?metadata.KEY=VALUE: tenants with every one of these pairs */
+	const char	*meta_key[TQ_META_MAX], *meta_value[TQ_META_MAX];
+	size_t		 nmeta;
 	enum tsort	 sort;
 	bool		 desc;
 };

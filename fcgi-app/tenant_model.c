@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "buf.h"
 #include "countries.h"
 #include "rfc3339.h"
 #include "secretbox.h"
@@ -19,6 +20,8 @@ static const char	*check_country(const char *, size_t);
 static const char	*check_guid(const char *, size_t);
 static const char	*check_bootstrap(const char *, size_t);
 static const char	*check_connstr(const char *, size_t);
+static const char	*check_external_id(const char *, size_t);
+static const char	*check_plan(const char *, size_t);
 
 #define COL(s, t, m, w, n, c) { .sql = s, .type = t, .max = m, \
 	.writable = w, .nullable = n, .check = c, .dflt = NULL }
@@ -67,6 +70,9 @@ const struct tcol_def tcols[TC__MAX] = {
 	[TC_VERSION] = COL("version", FT_INT, 10, false, false, NULL),
 	[TC_CREATED_AT] = COL("created_at", FT_TIME, 40, false, false, NULL),
 	[TC_UPDATED_AT] = COL("updated_at", FT_TIME, 40, false, false, NULL),
+	[TC_EXTERNAL_ID] = COL("external_id", FT_STR, 255, true, true, check_external_id),
+	[TC_PLAN] = COL("plan", FT_STR, 64, true, true, check_plan),
+	[TC_METADATA] = COL("metadata", FT_MAP, METADATA_KEYS_MAX, true, true, NULL),
 };
 
 static long	 grace_seconds = 7 * 86400;
@@ -75,6 +81,25 @@ void
 tenant_model_set_grace(long s)
 {
 	grace_seconds = s;
+}
+
+long
+tenant_model_grace(void)
+{
+	return grace_seconds;
+}
+
+int
+tenant_in_grace(long long valid_upto, char *out, size_t len)
+{
+	time_t		 now = time(NULL), end = (time_t)(valid_upto + grace_seconds);
+	struct tm	 tm;
+
+	if (valid_upto <= 0 || now <= (time_t)valid_upto || now > end)
+		return -1;
+	gmtime_r(&end, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return 0;
 }
 
 static struct {
@@ -102,6 +127,23 @@ tenant_model_conn_policy(void)
 }
 
 static json_t *
+grace_ends(const char *valid_upto)
+{
+	struct tm	 tm;
+	time_t		 end;
+	char		 out[32];
+
+	memset(&tm, 0, sizeof(tm));
+	if (valid_upto == NULL ||
+	    strptime(valid_upto, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+		return json_null();
+	end = timegm(&tm) + grace_seconds;
+	gmtime_r(&end, &tm);
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(out);
+}
+
+static json_t *
 expiry_state(const char *valid_upto)
 {
 	struct tm	 tm;
@@ -119,7 +161,7 @@ expiry_state(const char *valid_upto)
 
 /* Words that are routes under /tenants/ and so can never be slugs. */
 static const char *const reserved_slugs[] = { "me", "count",
-    "migrations" };
+    "migrations", "by-external-id", "deleted", "export", "bulk" };
 
 static const char *
 check_slug(const char *s, size_t n)
@@ -237,6 +279,51 @@ check_bootstrap(const char *s, size_t n)
 	if (strcmp(s, "ready") && strcmp(s, "pending") && strcmp(s, "failed"))
 		return "must be ready, pending or failed";
 	return NULL;
+}
+
+/*
+ * A client's id travels in a path (/tenants/by-external-id/{externalId}),
+ * so it has no '/' and, like any identifier, no control characters.
+ */
+static const char *
+check_external_id(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0)
+		return "must not be empty";
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || iscntrl((unsigned char)s[i]))
+			return "must not contain '/' or control characters";
+	return NULL;
+}
+
+/* A word a caller can match and put in a URL: [A-Za-z0-9_-], 1 to 64. */
+static const char *
+check_plan(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			break;
+	if (n == 0 || i < n)
+		return "must be 1 to 64 letters, digits, '_' or '-'";
+	return NULL;
+}
+
+bool
+tenant_metadata_key_ok(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	if (n == 0 || n > METADATA_KEY_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' &&
+		    s[i] != '-')
+			return false;
+	return true;
 }
 
 /*
@@ -364,6 +451,89 @@ blank(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * Metadata as a merge patch: every key valid, every value a string of at
+ * most METADATA_VALUE_MAX characters or null (remove the key).  More keys
+ * than the limit are refused here already; whether the merged result
+ * keeps to it is for tenant_metadata_merge.  An empty XML element is an
+ * empty object.
+ */
+static const char *
+convert_map(json_t *v, bool from_xml, struct tenant_input *in)
+{
+	const char	*k;
+	json_t		*e;
+
+	if (from_xml && json_is_string(v) && json_string_length(v) == 0) {
+		in->metadata = NULL;
+		return NULL;
+	}
+	if (!json_is_object(v))
+		return "must be an object of strings";
+	if (json_object_size(v) > METADATA_KEYS_MAX)
+		return "must have at most 50 keys";
+	json_object_foreach(v, k, e) {
+		if (!tenant_metadata_key_ok(k))
+			return "keys must be 1 to 40 letters, digits, '_', '.' "
+			    "or '-'";
+		if (json_is_null(e))
+			continue;
+		if (!json_is_string(e) ||
+		    strlen(json_string_value(e)) != json_string_length(e))
+			return "values must be strings (or null to remove a key)";
+		if (utf8_chars(json_string_value(e), json_string_length(e)) >
+		    METADATA_VALUE_MAX)
+			return "values must be at most 500 characters";
+	}
+	in->metadata = v;
+	return NULL;
+}
+
+/* json_dumps would allocate from a request's arena (json_arena.h). */
+static int
+dump_to_buf(const char *s, size_t n, void *arg)
+{
+	return buf_append(arg, s, n);
+}
+
+int
+tenant_metadata_merge(const char *cur, json_t *patch, char **out)
+{
+	struct buf	 b = { 0 };
+	json_t		*m = NULL, *e;
+	const char	*k;
+	void		*tmp;
+	int		 rc = -1;
+
+	*out = NULL;
+	if (patch == NULL)		/* "metadata": null removes them all */
+		return 0;
+	if (cur != NULL)
+		m = json_loads(cur, 0, NULL);
+	if (m == NULL && (m = json_object()) == NULL)
+		return -1;
+	json_object_foreach_safe(patch, tmp, k, e) {
+		if (json_is_null(e))
+			json_object_del(m, k);
+		else
+			json_object_set(m, k, e);
+	}
+	if (json_object_size(m) > METADATA_KEYS_MAX)
+		goto done;
+	rc = 0;
+	if (json_object_size(m) > 0) {
+		if (json_dump_callback(m, dump_to_buf, &b, JSON_COMPACT |
+		    JSON_SORT_KEYS) == -1) {
+			buf_free(&b);
+			rc = -1;
+		} else
+			*out = b.data;
+	}
+done:
+	json_decref(m);
+	return rc;
+}
+
 static const char *
 convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
 {
@@ -377,6 +547,8 @@ convert(enum tcol c, json_t *v, bool from_xml, struct tenant_input *in)
 		return NULL;
 	}
 	switch (tcols[c].type) {
+	case FT_MAP:
+		return convert_map(v, from_xml, in);
 	case FT_BOOL:
 		in->v[c] = in->store[c];
 		return convert_bool(v, from_xml, in->store[c]);
@@ -490,7 +662,12 @@ json_t *
 tenant_col_json(enum tcol c, const struct db_row *row)
 {
 	const char	*v = row->v[c];
+	json_t		*m;
 
+	if (tcols[c].type == FT_MAP) {
+		m = v != NULL ? json_loadb(v, row->len[c], 0, NULL) : NULL;
+		return m != NULL ? m : json_object();
+	}
 	if (v == NULL)
 		return json_null();
 	switch (tcols[c].type) {
@@ -500,6 +677,7 @@ tenant_col_json(enum tcol c, const struct db_row *row)
 		return json_integer(strtoll(v, NULL, 10));
 	case FT_TIME:
 		return tenant_col_json_time(v);
+	case FT_MAP:
 	case FT_STR:
 		break;
 	}
@@ -626,6 +804,10 @@ tenant_row_json(const struct field_map *map, size_t n, const struct db_row *row)
 			v = json_boolean(row->v[c][0] != '1');
 		else if (map[i].derive == DERIVE_OR_NAME && row->v[c] == NULL)
 			v = tenant_col_json(TC_NAME, row);
+		else if (map[i].derive == DERIVE_GRACE_ENDS)
+			v = grace_ends(row->v[c]);
+		else if (map[i].derive == DERIVE_PRESENT)
+			v = json_boolean(row->v[c] != NULL);
 		else if (c == TC_CONNECTION_STRING && row->v[c] != NULL)
 			v = connection_json(row);
 		else

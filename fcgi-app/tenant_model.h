@@ -56,6 +56,9 @@ enum tcol {
 	TC_VERSION,
 	TC_CREATED_AT,
 	TC_UPDATED_AT,
+	TC_EXTERNAL_ID,		/* the client's own id, unique per account */
+	TC_PLAN,
+	TC_METADATA,		/* FT_MAP: see tenant_metadata_merge */
 	TC__MAX
 };
 
@@ -64,6 +67,7 @@ enum ftype {
 	FT_BOOL,
 	FT_INT,
 	FT_TIME,	/* DATETIME in the database, RFC 3339 UTC outside */
+	FT_MAP,		/* an object of strings, stored as JSON text */
 };
 
 struct tcol_def {
@@ -90,7 +94,31 @@ struct tenant_input {
 	bool		 set[TC__MAX];
 	const char	*v[TC__MAX];	/* NULL = SQL NULL */
 	char		 store[TC__MAX][24]; /* converted scalars live here */
+	/*
+	 * TC_METADATA as given (in body): an RFC 7396 merge patch, whose
+	 * nulls remove keys; NULL for a null.  v[TC_METADATA] stays NULL
+	 * until tenant_metadata_merge makes the text to store.
+	 */
+	json_t		*metadata;
 };
+
+/* Limits of metadata. */
+#define METADATA_KEYS_MAX	50
+#define METADATA_KEY_MAX	40	/* characters of [A-Za-z0-9_.-] */
+#define METADATA_VALUE_MAX	500	/* characters */
+
+/*
+ * The stored text of metadata after the patch in->metadata (every key
+ * of it checked already) over cur, the stored text (NULL: none; a PUT
+ * or a create passes NULL): *out is malloc'd compact JSON with sorted
+ * keys, or NULL when no key is left.  -1 when the result would have
+ * more than METADATA_KEYS_MAX keys (or on memory exhaustion, *out
+ * NULL both ways).
+ */
+int		 tenant_metadata_merge(const char *cur, json_t *patch,
+		    char **out);
+/* Whether s is a key metadata may have. */
+bool		 tenant_metadata_key_ok(const char *s);
 
 /* Values a surface shows that are derived from a column, not stored. */
 enum derive {
@@ -99,10 +127,18 @@ enum derive {
 	DERIVE_EXPIRY_STATE,	/* Active, InGrace or Expired by valid_upto */
 	DERIVE_NEGATED,		/* a boolean column, shown and set negated */
 	DERIVE_OR_NAME,		/* shown as the name when null; set as is */
+	DERIVE_GRACE_ENDS,	/* valid_upto + expiry.grace_days, or null */
+	DERIVE_PRESENT,		/* whether the column is set (not null) */
 };
 
 /* Grace after valid_upto before a tenant counts as Expired (seconds). */
 void		 tenant_model_set_grace(long);
+long		 tenant_model_grace(void);
+/*
+ * When the grace of a tenant valid until valid_upto (Unix time; 0 = no
+ * end) ends, as RFC 3339 into out; 0 when it is within it now, else -1.
+ */
+int		 tenant_in_grace(long long valid_upto, char *out, size_t len);
 
 /*
  * What a connectionString may name (hosts, ports, database names); the

@@ -19,6 +19,8 @@ static const char *const key_cols[TKEY__MAX] = {
 	[TKEY_GUID] = "guid",
 	[TKEY_SHORT_ID] = "short_id",
 	[TKEY_MS_TENANT_ID] = "ms_tenant_id",
+	[TKEY_EXTERNAL_ID] = "external_id",
+	[TKEY_PK] = "pk",
 };
 
 static const char sql_delete[] = "DELETE FROM tenants WHERE pk = ?";
@@ -31,6 +33,10 @@ static const char sql_default_location[] =
     "INSERT INTO tenant_locations (tenant_pk, name, is_default) "
     "SELECT ?, 'Default', 1 FROM DUAL WHERE NOT EXISTS "
     "(SELECT 1 FROM tenant_locations WHERE tenant_pk = ? AND is_default = 1)";
+static const char sql_metadata_clear[] =
+    "DELETE FROM tenant_metadata WHERE tenant_id = ?";
+static const char sql_metadata_row[] = "INSERT INTO tenant_metadata "
+    "(tenant_id, account_id, k, v) VALUES (?, ?, ?, ?)";
 static const char sql_user_status[] =
     "UPDATE tenant_users SET status = ? WHERE tenant_pk = ? AND is_support = 0";
 
@@ -142,6 +148,20 @@ tenant_store_get(struct db *db, long long scope, enum tkey by, const char *id,
     struct db_row *row, struct db_res **res)
 {
 	return find(db, by, scope, 0, id, row, res);
+}
+
+int
+tenant_store_current(struct db *db, long long account, struct db_row *row,
+    struct db_res **res)
+{
+	static char	 sql[1536];
+	struct db_param	 p[] = { DB_I64(account) };
+
+	if (*sql == '\0')
+		snprintf(sql, sizeof(sql), "SELECT %s FROM accounts a JOIN "
+		    "tenants t ON t.pk = a.current_tenant_pk WHERE a.id = ?",
+		    tenant_select_list());
+	return db_one(db, sql, p, 1, row, res);
 }
 
 int
@@ -259,5 +279,51 @@ tenant_store_insert(struct db *db, long long account,
 			p[n++] = DB_STR(in->set[i] ? in->v[i] : tcols[i].dflt);
 	if ((e = db_exec(db, sql(TS_INSERT), p, n, NULL)) == DBE_OK)
 		*pk = (long long)db_insert_id(db);
+	return e;
+}
+
+/* Rows per INSERT: the most parameters a statement binds (db.h). */
+#define METADATA_ROWS	(DB_PARAMS_MAX / 4)
+
+/*
+ * Up to METADATA_ROWS keys go in one statement: a create with a few keys
+ * is one round trip more, not one per key.  The text is ours
+ * (tenant_metadata_merge), so it parses and keeps to the limits.
+ */
+enum db_err
+tenant_store_metadata(struct db *db, long long pk, long long account,
+    const char *text)
+{
+	struct db_param	 p[4 * METADATA_ROWS];
+	char		 sql[sizeof(sql_metadata_row) + 16 * METADATA_ROWS];
+	json_t		*m = NULL, *v;
+	const char	*k;
+	size_t		 n = 0, left;
+	enum db_err	 e;
+
+	p[0] = DB_I64(pk);
+	if ((e = db_exec(db, sql_metadata_clear, p, 1, NULL)) != DBE_OK ||
+	    text == NULL)
+		return e;
+	if ((m = json_loads(text, 0, NULL)) == NULL)
+		return DBE_OTHER;
+	left = json_object_size(m);
+	snprintf(sql, sizeof(sql), "%s", sql_metadata_row);
+	json_object_foreach(m, k, v) {
+		if (n > 0 && n % 4 == 0)
+			strncat(sql, ", (?, ?, ?, ?)", sizeof(sql) - strlen(sql) - 1);
+		p[n++] = DB_I64(pk);
+		p[n++] = DB_I64(account);
+		p[n++] = DB_STR(k);
+		p[n++] = DB_STR(json_string_value(v));
+		left--;
+		if (n == 4 * METADATA_ROWS || left == 0) {
+			if ((e = db_exec(db, sql, p, n, NULL)) != DBE_OK)
+				break;
+			n = 0;
+			snprintf(sql, sizeof(sql), "%s", sql_metadata_row);
+		}
+	}
+	json_decref(m);
 	return e;
 }

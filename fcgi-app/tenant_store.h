@@ -16,12 +16,20 @@ enum tkey {
 	TKEY_GUID,
 	TKEY_SHORT_ID,		/* seed 002's 11-character opaque id */
 	TKEY_MS_TENANT_ID,	/* the Microsoft 365 tenant GUID */
+	TKEY_EXTERNAL_ID,	/* the client's own id, unique per account */
+	TKEY_PK,		/* the primary key, in decimal */
 	TKEY__MAX
 };
 
 /* One tenant by the identifier id of kind by: 1 found, 0 not, -1 error. */
 int		 tenant_store_get(struct db *, long long scope, enum tkey by,
 		    const char *id, struct db_row *, struct db_res **);
+/*
+ * The tenant account has switched to (accounts.current_tenant_pk): 1
+ * found, 0 none, -1 error.
+ */
+int		 tenant_store_current(struct db *, long long account,
+		    struct db_row *, struct db_res **);
 /* As tenant_store_get, locking the row until the transaction ends. */
 int		 tenant_store_lock(struct db *, long long scope, enum tkey by,
 		    const char *id, struct db_row *, struct db_res **);
@@ -40,6 +48,12 @@ enum db_err	 tenant_store_children(struct db *, long long pk,
 enum db_err	 tenant_store_user_status(struct db *, long long pk, int status);
 /* Gives the tenant its default location unless it has one. */
 enum db_err	 tenant_store_default_location(struct db *, long long pk);
+/*
+ * Makes the tenant's rows in tenant_metadata those of text (stored
+ * metadata, NULL for none), inside the transaction that writes it.
+ */
+enum db_err	 tenant_store_metadata(struct db *, long long pk,
+		    long long account, const char *text);
 enum db_err	 tenant_store_insert(struct db *, long long account,
 		    const struct tenant_input *, const char *guid,
 		    const char *short_id, const char *status, long long *pk);

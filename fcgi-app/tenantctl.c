@@ -29,6 +29,7 @@
 #include "tenant_list.h"
 #include "tenant_store.h"
 #include "tenants.h"
+#include "tenants_deleted.h"
 
 struct cmd {
 	const char	*name;
@@ -53,6 +54,8 @@ static int	 cmd_prov_show(struct db *, const struct config *, int, char **);
 static int	 cmd_prov_retry(struct db *, const struct config *, int,
 		    char **);
 static int	 cmd_migrate_tenants(struct db *, const struct config *, int,
+		    char **);
+static int	 cmd_purge_deleted(struct db *, const struct config *, int,
 		    char **);
 
 static const struct cmd cmds[] = {
@@ -80,6 +83,7 @@ static const struct cmd cmds[] = {
 	{ "provisioning", "show", cmd_prov_show, "provisioning show "
 	    "ID|SLUG|CORRELATION-ID" },
 	{ "provisioning", "retry", cmd_prov_retry, "provisioning retry ID|SLUG" },
+	{ "purge", "deleted", cmd_purge_deleted, "purge deleted" },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -269,6 +273,33 @@ seal_clear_rows(struct db *db)
 	if (done > 0)
 		printf("sealed %ld connection strings\n", done);
 	return bad == 0 ? 0 : -1;
+}
+
+/*
+ * What the provisioning process does every connections.purge_interval,
+ * now: deleted tenants past their retention go for good.
+ */
+static int
+cmd_purge_deleted(struct db *db, const struct config *cfg, int argc,
+    char **argv)
+{
+	long	 total = 0;
+	int	 n;
+
+	(void)cfg;
+	(void)argv;
+	if (argc != 0) {
+		usage();
+		return 2;
+	}
+	while ((n = tenants_purge_expired(db)) > 0)
+		total += n;
+	if (n == -1) {
+		fprintf(stderr, "tenantctl: purge deleted: %s\n", db_error(db));
+		return 1;
+	}
+	printf("purged %ld deleted tenants past their retention\n", total);
+	return 0;
 }
 
 static int

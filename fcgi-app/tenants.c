@@ -7,9 +7,12 @@
 
 #include "audit.h"
 #include "keycache.h"
+#include "rfc3339.h"
+#include "tenant_archive.h"
 #include "tenant_list.h"
 #include "tenant_store.h"
 #include "tenants.h"
+#include "tenants_deleted.h"
 
 static const char sql_job_insert[] =
     "INSERT INTO provisioning_jobs (correlation_id, tenant_pk, status) "
@@ -356,9 +359,19 @@ create_fn(struct db *db, void *arg)
 	e = tenant_store_insert(db, t->who->account_id, t->in, o->guid,
 	    o->short_id, o->status, &pk);
 	if (e == DBE_DUP)
-		o->conflict = strstr(db_error(db), "ux_tenants_name") ?
-		    "name" : "id";
+		o->conflict = strstr(db_error(db), "ux_tenants_name") ? "name" :
+		    strstr(db_error(db), "ux_tenants_external_id") ?
+		    "externalId" : "id";
 	if (e != DBE_OK)
+		return e;
+	/* After the insert, which waited for any delete of the same slug. */
+	if ((e = tenant_archive_holds(db, o->slug, t->in->v[TC_NAME],
+	    &o->conflict)) != DBE_OK)
+		return e;
+	if (o->conflict != NULL)
+		return DBE_DUP;
+	if (t->in->v[TC_METADATA] != NULL && (e = tenant_store_metadata(db,
+	    pk, t->who->account_id, t->in->v[TC_METADATA])) != DBE_OK)
 		return e;
 	if ((e = tenant_list_changed(db, t->who->account_id, 1)) != DBE_OK)
 		return e;
@@ -401,6 +414,8 @@ tenants_create_with(struct db *db, const struct principal *who,
 {
 	struct create_txn	 t = { who, in, idem, request_id, out, false,
 	    false, flags };
+	struct tenant_input	 withmeta;
+	char			*meta = NULL;
 	enum db_err		 e;
 	enum tres		 r;
 
@@ -414,7 +429,16 @@ tenants_create_with(struct db *db, const struct principal *who,
 	out->status = "Pending";
 	if (short_id_new(out->short_id) == -1)
 		return TR_ERROR;
+	/* The patch over nothing: the keys it sets (the input has checked them). */
+	if (in->set[TC_METADATA]) {
+		if (tenant_metadata_merge(NULL, in->metadata, &meta) == -1)
+			return TR_ERROR;
+		withmeta = *in;
+		withmeta.v[TC_METADATA] = meta;
+		t.in = &withmeta;
+	}
 	e = db_txn(db, create_fn, &t);
+	free(meta);
 	if (t.limited)
 		return TR_LIMIT;
 	/*
@@ -540,6 +564,8 @@ static const char *const op_actions[OP__MAX] = {
 	[OP_UPGRADE] = "tenant.upgrade",
 	[OP_DELETE] = "tenant.delete",
 	[OP_SWITCH] = "tenant.switch",
+	[OP_SOFT_DELETE] = "tenant.delete",
+	[OP_PURGE] = "tenant.purge",
 };
 
 int
@@ -585,6 +611,14 @@ invalid(struct tenant_ref *ref, const char *field, const char *msg)
 	return TR_INVALID;
 }
 
+static bool
+differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
 /*
  * Writes v over row; a change that may move the tenant in a sorted list
  * bumps its account's list generation in the same transaction.
@@ -595,8 +629,18 @@ update_row(struct db *db, const struct db_row *row,
 {
 	enum db_err	 e;
 
-	if ((e = tenant_store_update(db, t->ref->pk, v)) != DBE_OK ||
-	    !tenant_list_moves(row->v, v))
+	/* A deleted tenant keeps its name for a restore. */
+	if (differ(row->v[TC_NAME], v[TC_NAME])) {
+		if ((e = tenant_archive_holds(db, NULL, v[TC_NAME],
+		    &t->ref->conflict)) != DBE_OK)
+			return e;
+		if (t->ref->conflict != NULL)
+			return DBE_DUP;
+	}
+	e = tenant_store_update(db, t->ref->pk, v);
+	if (e == DBE_DUP && strstr(db_error(db), "ux_tenants_external_id"))
+		t->ref->conflict = "externalId";
+	if (e != DBE_OK || !tenant_list_moves(row->v, v))
 		return e;
 	return tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
 	    0);
@@ -609,21 +653,37 @@ apply_fields(struct db *db, const struct db_row *row,
 {
 	const struct tenant_input	*in = ch->in;
 	const char			*v[TC__MAX];
+	char				*meta = NULL;
 	size_t				 i;
+	enum db_err			 e;
 
 	if (in->set[TC_SLUG] && strcmp(in->v[TC_SLUG], row->v[TC_SLUG]) != 0) {
 		t->result = invalid(t->ref, "id", "cannot be changed");
 		return DBE_OTHER;
 	}
+	/* A PATCH merges into the stored metadata, a PUT replaces it. */
+	if (in->set[TC_METADATA] && tenant_metadata_merge(ch->op == OP_PATCH ?
+	    row->v[TC_METADATA] : NULL, in->metadata, &meta) == -1) {
+		t->result = invalid(t->ref, "metadata", "must have at most 50 "
+		    "keys");
+		return DBE_OTHER;
+	}
 	for (i = 0; i < TC__MAX; i++) {
-		if (in->set[i])
+		if (i == TC_METADATA && in->set[i])
+			v[i] = meta;
+		else if (in->set[i])
 			v[i] = in->v[i];
 		else if (ch->op == OP_REPLACE && i != TC_SLUG)
 			v[i] = tcols[i].dflt;
 		else
 			v[i] = row->v[i];
 	}
-	return update_row(db, row, v, t);
+	e = update_row(db, row, v, t);
+	if (e == DBE_OK && differ(row->v[TC_METADATA], v[TC_METADATA]))
+		e = tenant_store_metadata(db, t->ref->pk, strtoll(
+		    row->v[TC_ACCOUNT_ID], NULL, 10), v[TC_METADATA]);
+	free(meta);
+	return e;
 }
 
 static enum db_err
@@ -664,6 +724,14 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	    (e = tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
 	    10), -1)) != DBE_OK)
 		return e;
+	if (ch->op == OP_SOFT_DELETE) {
+		char	 by[160];
+
+		audit_principal(t->who, by, sizeof(by));
+		if ((e = tenant_archive_put(db, ref->pk, tenants_deleted_days(),
+		    by)) != DBE_OK)
+			return e;
+	}
 	return tenant_store_delete(db, ref->pk);
 }
 
@@ -700,6 +768,8 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 		}
 		return apply_one(db, row, ch->valid_upto, TC_VALID_UPTO, t);
 	case OP_DELETE:
+	case OP_SOFT_DELETE:
+	case OP_PURGE:
 		return apply_delete(db, row, t);
 	case OP_SWITCH: {
 		struct db_param p[] = { DB_I64(t->ref->pk),
@@ -712,6 +782,63 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 	}
 }
 
+/*
+ * {"reason":..., "isActive":..., "validUpto":...} into buf (reason may
+ * be NULL, valid_upto is a DATETIME or NULL); NULL when it does not fit.
+ */
+static const char *
+state_detail(const char *reason, bool is_active, const char *valid_upto,
+    char *buf, size_t len)
+{
+	json_t	*j;
+	char	 t[40];
+	size_t	 n;
+
+	if (valid_upto != NULL && rfc3339_from_sql(valid_upto, t, sizeof(t)) == -1)
+		valid_upto = NULL;
+	j = json_pack("{s:s?, s:b, s:s?}", "reason", reason, "isActive",
+	    is_active, "validUpto", valid_upto != NULL ? t : NULL);
+	n = j != NULL ? json_dumpb(j, buf, len - 1, JSON_COMPACT) : 0;
+	json_decref(j);
+	if (n == 0 || n >= len)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * The detail of a change's audit event: its state after the change for
+ * every change of state (a PATCH or PUT only when it moved isActive or
+ * validUpto), which the tenant's history is read from.
+ */
+static const char *
+change_detail(const struct db_row *row, const struct tenant_change *ch,
+    char *buf, size_t len)
+{
+	const char	*active = row->v[TC_IS_ACTIVE], *until = row->v[TC_VALID_UPTO];
+	bool		 fields = ch->op == OP_PATCH || ch->op == OP_REPLACE;
+
+	if (ch->op == OP_SWITCH)
+		return NULL;
+	if (ch->op == OP_ACTIVATE || ch->op == OP_DEACTIVATE)
+		active = ch->op == OP_ACTIVATE ? "1" : "0";
+	else if (ch->op == OP_UPGRADE)
+		until = ch->valid_upto;
+	else if (fields) {
+		if (ch->in->set[TC_IS_ACTIVE] || ch->op == OP_REPLACE)
+			active = ch->in->set[TC_IS_ACTIVE] ?
+			    ch->in->v[TC_IS_ACTIVE] : tcols[TC_IS_ACTIVE].dflt;
+		if (ch->in->set[TC_VALID_UPTO] || ch->op == OP_REPLACE)
+			until = ch->in->set[TC_VALID_UPTO] ?
+			    ch->in->v[TC_VALID_UPTO] : NULL;
+		if (!differ(active, row->v[TC_IS_ACTIVE]) &&
+		    !differ(until, row->v[TC_VALID_UPTO]))
+			return NULL;
+	}
+	return state_detail(ch->reason, active != NULL &&
+	    active[0] == '1', until, buf, len);
+}
+
 static enum db_err
 change_fn(struct db *db, void *arg)
 {
@@ -719,6 +846,8 @@ change_fn(struct db *db, void *arg)
 	struct tenant_ref	*ref = t->ref;
 	struct db_res		*res;
 	struct db_row		 row;
+	const char		*detail;
+	char			 buf[4000];
 	enum db_err		 e;
 	int			 rc;
 
@@ -743,12 +872,13 @@ change_fn(struct db *db, void *arg)
 		t->result = TR_UNPROVISIONED;
 		return DBE_OTHER;
 	}
+	detail = change_detail(&row, t->ch, buf, sizeof(buf));
 	if ((e = apply_change(db, &row, t)) != DBE_OK)
 		return e;
 	e = audit_write(db, t->who, &(struct audit_event){
 	    .action = op_actions[t->ch->op], .target_type = "tenant",
 	    .target_id = ref->slug, .request_id = t->request_id,
-	    .tenant_guid = ref->guid });
+	    .tenant_guid = ref->guid, .detail = detail });
 	if (e == DBE_OK)
 		t->result = TR_OK;
 	return e;

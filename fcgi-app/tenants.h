@@ -52,6 +52,8 @@ enum tenant_op {
 	OP_UPGRADE,	/* move valid_upto forward */
 	OP_DELETE,	/* with every child record */
 	OP_SWITCH,	/* make it the caller's current tenant */
+	OP_SOFT_DELETE,	/* into the archive, restorable (tenants_deleted.h) */
+	OP_PURGE,	/* OP_DELETE, audited as a purge */
 	OP__MAX
 };
 
@@ -62,9 +64,14 @@ struct tenant_change {
 	int		 user_status;	/* OP_(DE)ACTIVATE; -1 = leave users */
 	const char	*valid_upto;	/* OP_UPGRADE, SQL DATETIME */
 	const char	*now;		/* OP_UPGRADE, SQL DATETIME */
-	const char	*confirm_name;	/* OP_DELETE */
+	const char	*confirm_name;	/* OP_DELETE, OP_SOFT_DELETE, OP_PURGE */
 	const char	*confirm_display_name;
+	const char	*reason;	/* why, for the history; may be NULL */
 };
+
+/* The longest reason a change may carry, in characters. */
+#define TENANT_REASON_MAX	500
+
 
 #define TENANT_REF_BAD	4
 
@@ -79,6 +86,7 @@ struct tenant_ref {
 		const char	*msg;
 	}		 bad[TENANT_REF_BAD];
 	size_t		 nbad;
+	const char	*conflict;	/* TR_CONFLICT: which field, or NULL */
 	long long	 removed_jobs, removed_keys, removed_users,
 			 removed_locations;
 };

@@ -17,9 +17,12 @@
 #include "../query.h"
 #include "../rfc3339.h"
 #include "../surfaces.h"
+#include "../tenant_history.h"
 #include "../tenant_list.h"
 #include "../tenant_store.h"
+#include "../tenant_theme.h"
 #include "../tenants.h"
+#include "../tenants_deleted.h"
 
 #define PAGE_SIZE_DEFAULT	10
 #define PAGE_SIZE_MAX		100
@@ -28,6 +31,16 @@
 static void	 h_list(struct ctx *);
 static void	 h_count(struct ctx *);
 static void	 h_get(struct ctx *);
+static void	 h_by_external_id(struct ctx *);
+static void	 h_deleted_list(struct ctx *);
+static json_t	*nullable_json(const char *);
+static void	 h_restore(struct ctx *);
+static void	 h_history(struct ctx *);
+static void	 h_status(struct ctx *);
+static void	 h_my_status(struct ctx *);
+static void	 h_theme_get(struct ctx *);
+static void	 h_theme_put(struct ctx *);
+static void	 h_theme_reset(struct ctx *);
 static void	 h_create(struct ctx *);
 static void	 h_put(struct ctx *);
 static void	 h_patch(struct ctx *);
@@ -46,7 +59,17 @@ static const struct route routes[] = {
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants", PERM_CREATE, h_create,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	/* Before /tenants/{id}: the first route that matches answers. */
+	{ HTTP_GET, "/api/v1/tenants/deleted", PERM_VIEW, h_deleted_list,
+	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
+	    ROUTE_NO_TENANT_KEY },
+	/* Before /tenants/{id}/...: the first route that matches answers. */
+	{ HTTP_GET, "/api/v1/tenants/by-external-id/{externalId}", PERM_VIEW,
+	    h_by_external_id, ROUTE_NO_TENANT_KEY },
+	/* The one route a tenant-scoped key may call: its own tenant's. */
+	{ HTTP_GET, "/api/v1/tenants/me/status", PERM_VIEW, h_my_status, 0 },
+	{ HTTP_GET, "/api/v1/tenants/{id}/status", PERM_VIEW, h_status,
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_PUT, "/api/v1/tenants/{id}", PERM_UPDATE, h_put,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
@@ -54,6 +77,17 @@ static const struct route routes[] = {
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
 	{ HTTP_DELETE, "/api/v1/tenants/{id}", PERM_DELETE, h_delete,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	/* Undoes a delete, and so is the delete's to grant. */
+	{ HTTP_POST, "/api/v1/tenants/{id}/restore", PERM_DELETE, h_restore,
+	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/tenants/{id}/history", PERM_VIEW, h_history,
+	    ROUTE_NO_TENANT_KEY },
+	{ HTTP_GET, "/api/v1/tenants/{id}/theme", PERM_VIEW_THEME, h_theme_get,
+	    ROUTE_NO_TENANT_KEY },
+	{ HTTP_PUT, "/api/v1/tenants/{id}/theme", PERM_UPDATE_THEME,
+	    h_theme_put, ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	{ HTTP_POST, "/api/v1/tenants/{id}/theme/reset", PERM_UPDATE_THEME,
+	    h_theme_reset, ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/activate", PERM_UPDATE, h_activate,
 	    ROUTE_BODY_OPTIONAL | ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants/{id}/deactivate", PERM_UPDATE,
@@ -111,6 +145,9 @@ static const struct field_map fields[] = {
 	{ "connectedBy", TC_CONNECTED_BY },
 	{ "createdAt", TC_CREATED_AT },
 	{ "updatedAt", TC_UPDATED_AT },
+	{ "externalId", TC_EXTERNAL_ID },
+	{ "plan", TC_PLAN },
+	{ "metadata", TC_METADATA },
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -118,6 +155,19 @@ static const struct field_map fields[] = {
 /* For the export (api_v1_export.c): the same fields, the same filters. */
 const struct field_map *const api_v1_tenant_fields = fields;
 const size_t api_v1_tenant_nfields = NFIELDS;
+
+/* A tenant's subscription state (fullstackhero's TenantStatusDto, and more). */
+static const struct field_map status_fields[] = {
+	{ "id", TC_SLUG },
+	{ "tenantId", TC_GUID },
+	{ "name", TC_NAME },
+	{ "isActive", TC_IS_ACTIVE },
+	{ "validUpto", TC_VALID_UPTO },
+	{ "expiryState", TC_VALID_UPTO, DERIVE_EXPIRY_STATE },
+	{ "graceEndsAt", TC_VALID_UPTO, DERIVE_GRACE_ENDS },
+	{ "plan", TC_PLAN },
+	{ "hasConnectionString", TC_CONNECTION_STRING, DERIVE_PRESENT },
+};
 
 /* Fields a create must carry (seed 001). */
 static const enum tcol create_required[] = { TC_SLUG, TC_NAME, TC_ADMIN_EMAIL };
@@ -138,6 +188,9 @@ static const char *const kept_params[] = { "name", "q", "isActive", "sort" };
 static const struct paging_names paging = {
 	.page = "pageNumber", .size = "pageSize", .kept = kept_params,
 	.nkept = sizeof(kept_params) / sizeof(kept_params[0]),
+};
+static const struct paging_names plain_paging = {
+	.page = "pageNumber", .size = "pageSize",
 };
 
 /* Sortable fields, by their canonical names. */
@@ -240,16 +293,83 @@ api_v1_read_filters(struct ctx *c, struct tenant_query *q,
 	read_filters(c, q, bufs, errors);
 }
 
+/* ?metadata.KEY=VALUE filters: their names (kept in links) and values. */
+struct meta_filters {
+	char		 name[TQ_META_MAX][sizeof("metadata.") + METADATA_KEY_MAX];
+	char		 value[TQ_META_MAX][4 * METADATA_VALUE_MAX + 1];
+	const char	*kept[sizeof(kept_params) / sizeof(kept_params[0]) +
+			    TQ_META_MAX];
+	struct paging_names paging;
+};
+
+/*
+ * Every parameter named metadata.KEY; keys are unreserved characters,
+ * so a name is matched as sent.  A key repeated is one filter.
+ */
+static void
+read_meta_filters(struct ctx *c, struct tenant_query *q,
+    struct meta_filters *mf, json_t *errors)
+{
+	const char	*p = c->req->query;
+	size_t		 n, i;
+	char		*name;
+	int		 rc;
+
+	mf->paging = paging;
+	mf->paging.kept = mf->kept;
+	for (i = 0; i < paging.nkept; i++)
+		mf->kept[i] = paging.kept[i];
+	for (; p != NULL && *p != '\0'; p += n + (p[n] == '&')) {
+		n = strcspn(p, "&");
+		if (strncmp(p, "metadata.", 9) != 0)
+			continue;
+		if (q->nmeta == TQ_META_MAX) {
+			field_error(errors, "metadata", "at most 4 metadata "
+			    "filters");
+			return;
+		}
+		name = mf->name[q->nmeta];
+		i = strcspn(p, "=&");
+		if (i - 9 == 0 || i - 9 > METADATA_KEY_MAX) {
+			field_error(errors, "metadata", "filters are "
+			    "metadata.KEY=VALUE, KEY 1 to 40 letters, digits, "
+			    "'_', '.' or '-'");
+			return;
+		}
+		memcpy(name, p, i);
+		name[i] = '\0';
+		for (i = 0; i < q->nmeta; i++)
+			if (strcmp(q->meta_key[i], name + 9) == 0)
+				break;
+		if (i < q->nmeta)
+			continue;
+		rc = query_get(p, name, mf->value[q->nmeta],
+		    sizeof(mf->value[0]));
+		if (!tenant_metadata_key_ok(name + 9) || rc != 1) {
+			field_error(errors, "metadata", "filters are "
+			    "metadata.KEY=VALUE, KEY 1 to 40 letters, digits, "
+			    "'_', '.' or '-'");
+			return;
+		}
+		q->meta_key[q->nmeta] = name + 9;
+		q->meta_value[q->nmeta] = mf->value[q->nmeta];
+		mf->kept[mf->paging.nkept++] = name;
+		q->nmeta++;
+	}
+}
+
 static void
 h_count(struct ctx *c)
 {
 	struct tenant_query	 q;
+	struct meta_filters	 mf;
 	char			 bufs[3][FILTER_MAX];
 	json_t			*errors = json_object();
 	long long		 n;
 	enum db_err		 e;
 
 	read_filters(c, &q, bufs, errors);
+	read_meta_filters(c, &q, &mf, errors);
 	if (json_object_size(errors) > 0) {
 		ctx_error(c, 422, "validation_failed", "the query parameters "
 		    "are invalid", errors);
@@ -268,6 +388,7 @@ static void
 h_list(struct ctx *c)
 {
 	struct tenant_query	 q;
+	struct meta_filters	 mf;
 	json_t			*errors = json_object(), *data, *body;
 	char			 bufs[3][FILTER_MAX], sort[64];
 	long			 page, size, pages;
@@ -275,6 +396,7 @@ h_list(struct ctx *c)
 	int			 rc;
 
 	read_filters(c, &q, bufs, errors);
+	read_meta_filters(c, &q, &mf, errors);
 	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
 	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
 	    errors);
@@ -296,7 +418,7 @@ h_list(struct ctx *c)
 	    "pageNumber", (int)page, "pageSize", (int)size,
 	    "totalCount", (json_int_t)total, "totalPages", (int)pages,
 	    "hasPrevious", page > 1, "hasNext", page < pages);
-	paging_links(c, &paging, page, size, pages);
+	paging_links(c, &mf.paging, page, size, pages);
 	response_set(c->resp, 200, body, "tenants", "tenant");
 }
 
@@ -311,13 +433,14 @@ not_found(struct ctx *c)
  * conditional set, a matching If-None-Match gets 304.
  */
 static void
-reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
+reply_tenant_by(struct ctx *c, enum tkey by, const char *id, int status,
+    bool conditional)
 {
 	struct db_res	*res = NULL;
 	struct db_row	 row;
 	int		 rc;
 
-	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID, id, &row,
+	rc = tenant_store_get(c->db, tenants_scope(&c->who), by, id, &row,
 	    &res);
 	if (rc == -1)
 		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
@@ -336,9 +459,23 @@ reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
 }
 
 static void
+reply_tenant(struct ctx *c, const char *id, int status, bool conditional)
+{
+	reply_tenant_by(c, TKEY_ID, id, status, conditional);
+}
+
+static void
 h_get(struct ctx *c)
 {
 	reply_tenant(c, route_param(&c->match, "id"), 200, true);
+}
+
+/* Another account's external id is simply not found, as its tenant is. */
+static void
+h_by_external_id(struct ctx *c)
+{
+	reply_tenant_by(c, TKEY_EXTERNAL_ID, route_param(&c->match,
+	    "externalId"), 200, true);
 }
 
 /* Runs a change on the {id} tenant and answers with the tenant after it. */
@@ -355,14 +492,57 @@ change_and_reply(struct ctx *c, struct tenant_change *ch)
 		reply_tenant(c, ref.slug, 200, false);
 }
 
+/*
+ * Why a change is made, for the tenant's history: ?reason=, or "reason"
+ * in the body of a route whose body is not a tenant.  -1 after a 422.
+ */
+static int
+read_reason(struct ctx *c, char buf[4 * TENANT_REASON_MAX + 1],
+    const char **out)
+{
+	json_t		*v = NULL;
+	const char	*s = NULL;
+	size_t		 i, chars = 0;
+	int		 rc;
+
+	*out = NULL;
+	if ((rc = query_get(c->req->query, "reason", buf,
+	    4 * TENANT_REASON_MAX + 1)) == 1)
+		s = buf;
+	else if (rc == 0 && c->req->method != HTTP_PUT &&
+	    c->req->method != HTTP_PATCH && c->input != NULL &&
+	    (v = json_object_get(c->input, "reason")) != NULL &&
+	    !json_is_null(v) && (s = json_string_value(v)) == NULL)
+		rc = -1;
+	for (i = 0; s != NULL && s[i] != '\0' && rc != -1; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			chars++;
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			rc = -1;
+	}
+	if (rc == -1 || chars > TENANT_REASON_MAX) {
+		ctx_error(c, 422, "validation_failed", "the reason is invalid",
+		    json_pack("{s:[s]}", "reason", "must be a string of at most "
+		    "500 characters without control characters"));
+		return -1;
+	}
+	*out = s != NULL && *s != '\0' ? s : NULL;
+	return 0;
+}
+
 static void
 h_update(struct ctx *c, enum tenant_op op)
 {
 	struct tenant_input	 in;
 	struct tenant_change	 ch = { .op = op, .in = &in };
 	json_t			*errors = json_object();
+	char			 why[4 * TENANT_REASON_MAX + 1];
 	size_t			 i;
 
+	if (read_reason(c, why, &ch.reason) == -1) {
+		json_decref(errors);
+		return;
+	}
 	tenant_input_from_json(fields, NFIELDS, c->input, c->in_fmt == FMT_XML,
 	    &in, errors);
 	for (i = 0; op == OP_REPLACE && i < sizeof(create_required) /
@@ -408,28 +588,319 @@ query_or_body(struct ctx *c, const char *name, char *buf, size_t len)
 	return NULL;
 }
 
+static json_t *
+deletion_json(const struct tenant_ref *ref, bool purged)
+{
+	char		 after[40];
+	time_t		 t = time(NULL) + tenants_deleted_days() * 86400L;
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:s, s:s, s:s, s:b, s:b, s:s?, s:{s:I, s:I, s:I, "
+	    "s:I}}", "id", ref->slug, "tenantId", ref->guid, "name", ref->name,
+	    "deleted", 1, "purged", purged, "purgeAfter", purged ? NULL : after,
+	    "removed", "provisioningJobs", (json_int_t)ref->removed_jobs,
+	    "apiKeys", (json_int_t)ref->removed_keys, "users",
+	    (json_int_t)ref->removed_users, "locations",
+	    (json_int_t)ref->removed_locations);
+}
+
+/*
+ * A DELETE keeps the tenant for retention.deleted_days (restorable);
+ * ?purge=true removes it for good, live or already deleted, and so does
+ * every DELETE when the retention is 0.
+ */
 static void
 h_delete(struct ctx *c)
 {
-	struct tenant_change	 ch = { .op = OP_DELETE };
+	struct tenant_change	 ch = { .op = OP_SOFT_DELETE };
 	struct tenant_ref	 ref;
-	char			 n[FILTER_MAX], d[FILTER_MAX];
+	const char		*id = route_param(&c->match, "id");
+	char			 n[FILTER_MAX], d[FILTER_MAX], p[8],
+				 why[4 * TENANT_REASON_MAX + 1];
+	bool			 purge = false;
 	enum tres		 r;
+	int			 rc;
 
+	if (read_reason(c, why, &ch.reason) == -1)
+		return;
+	if ((rc = query_get(c->req->query, "purge", p, sizeof(p))) != 0) {
+		if (rc == -1 || (strcmp(p, "true") != 0 &&
+		    strcmp(p, "false") != 0)) {
+			ctx_error(c, 422, "validation_failed", "the query "
+			    "parameters are invalid", json_pack("{s:[s]}",
+			    "purge", "must be true or false"));
+			return;
+		}
+		purge = strcmp(p, "true") == 0;
+	}
+	if (purge)
+		ch.op = OP_PURGE;
+	else if (tenants_deleted_days() == 0)
+		ch.op = OP_DELETE;
 	ch.confirm_name = query_or_body(c, "confirmName", n, sizeof(n));
 	ch.confirm_display_name = query_or_body(c, "confirmDisplayName", d,
 	    sizeof(d));
-	r = tenants_change(c->db, &c->who, route_param(&c->match, "id"),
-	    c->req->if_match, c->req->request_id, &ch, &ref);
+	r = tenants_change(c->db, &c->who, id, c->req->if_match,
+	    c->req->request_id, &ch, &ref);
+	if (r == TR_NOT_FOUND && purge)
+		r = tenants_purge_deleted(c->db, &c->who, id, ch.confirm_name,
+		    ch.confirm_display_name, ch.reason, c->req->request_id,
+		    &ref);
 	if (surface_change_failed(c, r, &ref,
 	    "no tenant with this id") != 0)
 		return;
-	response_set(c->resp, 200, json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, "
-	    "s:I, s:I}}", "id", ref.slug, "tenantId", ref.guid, "name", ref.name,
-	    "deleted", 1, "removed", "provisioningJobs",
-	    (json_int_t)ref.removed_jobs, "apiKeys", (json_int_t)ref.removed_keys,
-	    "users", (json_int_t)ref.removed_users, "locations",
-	    (json_int_t)ref.removed_locations), "deletion", NULL);
+	response_set(c->resp, 200, deletion_json(&ref, ch.op != OP_SOFT_DELETE),
+	    "deletion", NULL);
+}
+
+static void
+h_restore(struct ctx *c)
+{
+	struct tenant_ref	 ref;
+	const char		*reason;
+	char			 why[4 * TENANT_REASON_MAX + 1];
+	enum tres		 r;
+
+	if (read_reason(c, why, &reason) == -1)
+		return;
+	r = tenants_restore(c->db, &c->who, route_param(&c->match, "id"),
+	    reason, c->req->request_id, &ref);
+	if (r == TR_LIMIT)
+		license_limited(c);
+	else if (surface_change_failed(c, r, &ref,
+	    "no deleted tenant with this id") == 0)
+		reply_tenant(c, ref.slug, 200, false);
+}
+
+/* What an operator needs to find a tenant to restore, newest first. */
+static void
+h_deleted_list(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	json_t		*errors = json_object(), *data;
+	long		 page, size, pages;
+	long long	 total = 0;
+	enum db_err	 e;
+
+	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
+	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	    errors);
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "the query parameters "
+		    "are invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	if ((e = tenant_archive_list(c->db, tenants_scope(&c->who), size,
+	    (page - 1) * size, &res, &total)) != DBE_OK) {
+		surface_db_failure(c, tenants_result(e));
+		return;
+	}
+	data = json_array();
+	while (res != NULL && db_next(res, &row) == 1)
+		json_array_append_new(data, json_pack("{s:s, s:s, s:s, s:o, "
+		    "s:o, s:o, s:s}", "id", row.v[AR_SLUG], "tenantId",
+		    row.v[AR_GUID], "name", row.v[AR_NAME], "displayName",
+		    nullable_json(row.v[AR_DISPLAY_NAME]), "deletedAt",
+		    tenant_col_json_time(row.v[AR_DELETED_AT]), "purgeAfter",
+		    tenant_col_json_time(row.v[AR_PURGE_AFTER]), "deletedBy",
+		    row.v[AR_DELETED_BY]));
+	db_res_free(res);
+	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
+	paging_links(c, &plain_paging, page, size, pages);
+	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
+	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
+	    (int)size, "totalCount", (json_int_t)total, "totalPages",
+	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
+	    "deletedTenants", "deletedTenant");
+}
+
+static json_t *
+history_json(const struct db_row *r)
+{
+	json_t		*d = NULL, *o;
+	const char	*event = r->v[HC_ACTION];
+
+	/* detail is JSON text written by tenantd itself. */
+	if (r->v[HC_DETAIL] != NULL)
+		d = json_loads(r->v[HC_DETAIL], 0, NULL);
+	if (strncmp(event, "tenant.", 7) == 0)
+		event += 7;
+	o = json_pack("{s:o, s:s, s:s, s:O?, s:O?, s:O?, s:O?}", "at",
+	    tenant_col_json_time(r->v[HC_AT]), "event", event, "actor",
+	    r->v[HC_PRINCIPAL], "reason", json_object_get(d, "reason"),
+	    "isActive", json_object_get(d, "isActive"), "validUpto",
+	    json_object_get(d, "validUpto"), "error",
+	    json_object_get(d, "error"));
+	json_decref(d);
+	return o;
+}
+
+/*
+ * Also of a deleted tenant, whose history says why it went; what its
+ * provisioning jobs did is in the archive with them.
+ */
+static void
+h_history(struct ctx *c)
+{
+	struct db_res	*res = NULL, *hres = NULL;
+	struct db_row	 row;
+	const char	*id = route_param(&c->match, "id");
+	json_t		*errors = json_object(), *data;
+	char		 slug[64], since[32];
+	long		 page, size, pages;
+	long long	 pk = 0, total = 0, scope = tenants_scope(&c->who);
+	enum db_err	 e;
+	int		 rc;
+
+	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
+	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
+	    errors);
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "the query parameters "
+		    "are invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	snprintf(since, sizeof(since), "1000-01-01 00:00:00");
+	if ((rc = tenant_store_get(c->db, scope, TKEY_ID, id, &row, &res)) == 1) {
+		pk = strtoll(row.v[TC_PK], NULL, 10);
+		snprintf(slug, sizeof(slug), "%s", row.v[TC_SLUG]);
+		snprintf(since, sizeof(since), "%s", row.v[TC_CREATED_AT]);
+	} else if (rc == 0) {
+		db_res_free(res);
+		res = NULL;
+		if ((rc = tenants_deleted_get(c->db, scope, id, &row, &res)) == 1)
+			snprintf(slug, sizeof(slug), "%s", row.v[AR_SLUG]);
+	}
+	db_res_free(res);
+	if (rc != 1) {
+		if (rc == 0)
+			not_found(c);
+		else
+			surface_db_failure(c, tenants_result(db_classify(
+			    db_errno(c->db))));
+		return;
+	}
+	if ((e = tenant_history_page(c->db, slug, pk, since, size,
+	    (page - 1) * size, &hres, &total)) != DBE_OK) {
+		surface_db_failure(c, tenants_result(e));
+		return;
+	}
+	data = json_array();
+	while (hres != NULL && db_next(hres, &row) == 1)
+		json_array_append_new(data, history_json(&row));
+	db_res_free(hres);
+	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
+	paging_links(c, &plain_paging, page, size, pages);
+	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
+	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
+	    (int)size, "totalCount", (json_int_t)total, "totalPages",
+	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
+	    "history", "event");
+}
+
+static void
+status_reply(struct ctx *c, int rc, const struct db_row *row,
+    const char *missing)
+{
+	if (rc == -1)
+		surface_db_failure(c, tenants_result(db_classify(db_errno(c->db))));
+	else if (rc == 0)
+		ctx_error(c, 404, "tenant_not_found", missing, NULL);
+	else
+		response_set(c->resp, 200, tenant_row_json(status_fields,
+		    sizeof(status_fields) / sizeof(status_fields[0]), row),
+		    "tenantStatus", NULL);
+}
+
+static void
+h_status(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	int		 rc;
+
+	rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_ID,
+	    route_param(&c->match, "id"), &row, &res);
+	status_reply(c, rc, &row, "no tenant with this id");
+	db_res_free(res);
+}
+
+/*
+ * "me": a tenant-scoped key's own tenant; for any other credential the
+ * tenant its account has switched to (POST /api/v1/tenants/{id}/switch).
+ */
+static void
+h_my_status(struct ctx *c)
+{
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	char		 pk[24];
+	int		 rc;
+
+	if (c->who.kind == KEY_TENANT) {
+		snprintf(pk, sizeof(pk), "%lld", c->who.tenant_pk);
+		rc = tenant_store_get(c->db, tenants_scope(&c->who), TKEY_PK, pk,
+		    &row, &res);
+	} else
+		rc = tenant_store_current(c->db, c->who.account_id, &row, &res);
+	status_reply(c, rc, &row, c->who.kind == KEY_TENANT ? "the key's "
+	    "tenant no longer exists" : "the account has no current tenant; "
+	    "choose one with POST /api/v1/tenants/{id}/switch");
+	db_res_free(res);
+}
+
+static void
+theme_reply(struct ctx *c, enum tres r)
+{
+	struct db_res	*res = NULL;
+	struct theme	 t;
+
+	if (r == TR_OK)
+		r = tenant_theme_get(c->db, &c->who, route_param(&c->match, "id"),
+		    &t, &res);
+	if (r == TR_NOT_FOUND)
+		not_found(c);
+	else if (r != TR_OK)
+		surface_db_failure(c, r);
+	else
+		response_set(c->resp, 200, theme_json(&t), "theme", NULL);
+	db_res_free(res);
+}
+
+static void
+h_theme_get(struct ctx *c)
+{
+	theme_reply(c, TR_OK);
+}
+
+/* A whole theme: what the body leaves out takes its default. */
+static void
+h_theme_put(struct ctx *c)
+{
+	struct theme	 t;
+	json_t		*errors = json_object();
+
+	theme_from_json(c->input, &t, errors);
+	if (json_object_size(errors) > 0) {
+		ctx_error(c, 422, "validation_failed", "one or more fields are "
+		    "invalid", errors);
+		return;
+	}
+	json_decref(errors);
+	theme_reply(c, tenant_theme_set(c->db, &c->who, route_param(&c->match,
+	    "id"), &t, c->req->request_id));
+}
+
+static void
+h_theme_reset(struct ctx *c)
+{
+	theme_reply(c, tenant_theme_set(c->db, &c->who, route_param(&c->match,
+	    "id"), NULL, c->req->request_id));
 }
 
 /* userStatus: 0 Passive, 1 Active, 2 Banned; absent leaves users alone. */
@@ -460,8 +931,10 @@ static void
 h_activation(struct ctx *c, enum tenant_op op)
 {
 	struct tenant_change	 ch = { .op = op };
+	char			 why[4 * TENANT_REASON_MAX + 1];
 
-	if (user_status(c, &ch.user_status) == 0)
+	if (read_reason(c, why, &ch.reason) == 0 &&
+	    user_status(c, &ch.user_status) == 0)
 		change_and_reply(c, &ch);
 }
 
@@ -482,10 +955,12 @@ h_upgrade(struct ctx *c)
 {
 	struct tenant_change	 ch = { .op = OP_UPGRADE };
 	const char		*s;
-	char			 when[24], now[24];
+	char			 when[24], now[24], why[4 * TENANT_REASON_MAX + 1];
 	time_t			 t = time(NULL);
 	struct tm		 tm;
 
+	if (read_reason(c, why, &ch.reason) == -1)
+		return;
 	s = json_string_value(json_object_get(c->input, "extendedExpiryDate"));
 	if (s == NULL || rfc3339_to_sql(s, when, sizeof(when)) == -1) {
 		ctx_error(c, 422, "validation_failed", "one or more fields are "

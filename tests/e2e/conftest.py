@@ -35,7 +35,8 @@ from helpers import tenant_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ManageWebhooks")
+PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ManageWebhooks",
+               "ViewTheme", "UpdateTheme")
 
 
 def permission_claim(name):

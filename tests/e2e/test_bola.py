@@ -25,7 +25,9 @@ class Owner:
         self.principal = ctl.key(permissions="all")
         key = self.principal.key
         self.slug = unique_name("bola")
-        r = assert_json(api.post("/api/v1/tenants", key=key, json=tenant_body(self.slug, displayName="Bola")), 202)
+        self.external_id = f"ext-{self.slug}"
+        r = assert_json(api.post("/api/v1/tenants", key=key, json=tenant_body(self.slug, displayName="Bola",
+                                                                              externalId=self.external_id)), 202)
         self.correlation = r["provisioningCorrelationId"]
         t = assert_json(api.get(f"/api/v1/tenants/{self.slug}", key=key), 200)
         self.guid = t["tenantId"]
@@ -39,7 +41,8 @@ class Owner:
                                    201)["id"]
 
     def path(self, pattern):
-        values = {"{correlationId}": self.correlation, "{tenant_id}": self.ms, "{connectionId}": self.conn}
+        values = {"{correlationId}": self.correlation, "{tenant_id}": self.ms, "{connectionId}": self.conn,
+                  "{externalId}": self.external_id}
         if pattern.startswith("/api/v1/api-keys/"):
             values["{id}"] = str(self.key_id)
         elif pattern.startswith("/api/v1/connections/"):
@@ -66,6 +69,8 @@ def body_for(method, pattern, owner):
         return None
     if pattern.endswith("/upgrade"):
         return {"extendedExpiryDate": "2031-01-01T00:00:00Z"}
+    if pattern.endswith("/theme"):
+        return {"primaryColor": "#000000"}
     if pattern == "/tenants/{id}":
         return {"name": f"Stolen {owner.slug}"}
     if method == "PUT":

@@ -37,8 +37,10 @@ TENANT_FIELDS = [
     "analystCount", "caseCount", "provisioningStatus", "msTenantId", "tenantDomain", "defaultDomain",
     "domainCount", "mailboxCount", "discoveryCompleted", "exchangeBootstrapStatus", "smtpAuthOrgEnabled",
     "consentedAt", "lastSyncAt", "connectedBy", "createdAt", "updatedAt",
+    "externalId", "plan", "metadata",
 ]
-ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ManageWebhooks")
+ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "ManageWebhooks",
+                   "ViewTheme", "UpdateTheme")
 PROVISIONING_STATES = ("Pending", "InProgress", "Completed", "Failed")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

@@ -721,6 +721,46 @@ def check_text(spec, r, method, pattern, status):
     assert r.text, f"{method} {pattern}: an empty text answer{describe(r)}"
 
 
+# Issue 16, part A: external ids, metadata and plan (tests/e2e/test_beyond.py).
+def case_by_external_id(w):
+    ext = f"doc:{uuid.uuid4().hex}"
+    w.create(externalId=ext, plan="pro", metadata={"team": "docs", "1st.key": "a <&> b"})
+    return dict(path=f"/api/v1/tenants/by-external-id/{ext}")
+
+
+def case_restore(w):
+    slug = w.create(displayName="Restore Me")
+    r = w.api.delete(f"/api/v1/tenants/{slug}?confirmName=Tenant%20{slug}&confirmDisplayName=Restore%20Me",
+                     key=w.admin.key)
+    assert r.status_code == 200, describe(r)
+    return dict(path=f"/api/v1/tenants/{slug}/restore")
+
+
+def case_deleted_list(w):
+    case_restore(w)
+    return dict(path="/api/v1/tenants/deleted?pageSize=2")
+
+
+CASES.update({
+    ("GET", "/api/v1/tenants/by-external-id/{externalId}"): (200, case_by_external_id),
+    ("GET", "/api/v1/tenants/deleted"): (200, case_deleted_list),
+    ("POST", "/api/v1/tenants/{id}/restore"): (200, case_restore),
+    ("GET", "/api/v1/tenants/{id}/history"): (200, lambda w: dict(path=f"/api/v1/tenants/{w.tenant}/history")),
+    ("GET", "/api/v1/tenants/{id}/status"): (200, lambda w: {}),
+    ("GET", "/api/v1/tenants/me/status"): (200, lambda w: dict(key=w.ctl.key(
+        account=w.admin.account, kind="tenant", tenant=w.create(validUpto="2020-01-01T00:00:00Z", plan="p1"),
+        permissions="View").key)),
+})
+CASES.update({
+    ("GET", "/api/v1/tenants/{id}/theme"): (200, lambda w: {}),
+    ("PUT", "/api/v1/tenants/{id}/theme"): (200, lambda w: dict(body={
+        "primaryColor": "#112233", "backgroundColor": "#fafafa", "logoUrl": "https://cdn.example/l.svg?a=1&b=2",
+        "faviconUrl": None})),
+    ("POST", "/api/v1/tenants/{id}/theme/reset"): (200, lambda w: {}),
+})
+STABLE |= {("GET", "/api/v1/tenants/{id}/status"), ("GET", "/api/v1/tenants/{id}/theme")}
+STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}"), ("GET", "/api/v1/tenants/deleted")}
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))

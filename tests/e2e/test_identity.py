@@ -22,7 +22,8 @@ from helpers import (assert_invalid_credential, assert_json, assert_problem, ass
 
 LIST = "/api/v1/tenants"
 KEYS = "/api/v1/api-keys"
-ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "Metrics", "ManageWebhooks")
+ALL_PERMISSIONS = ("View", "Create", "Update", "Delete", "UpgradeSubscription", "ManageKeys", "Metrics", "ManageWebhooks",
+                   "ViewTheme", "UpdateTheme")
 # Routes a client on tenantd's own host reaches without a credential: sent as from elsewhere.
 LOOPBACK_FREE = {"/metrics"}
 KEY_PREFIX_LEN = 20       # "tk_live_" + 12 characters, stored and shown for lookup
