@@ -48,8 +48,10 @@ def test_feed_orders_the_accounts_changes(api, admin, new_key, create_tenant, db
     for e in tenant_events:
         assert e["tenantId"] == guid and e["subjectType"] == "tenant" and e["subjectId"] == slug
         assert e["actor"].startswith("key:") and e["occurredAt"].endswith("Z")
-    assert [e["data"] is None for e in tenant_events] == [False, True, True]
+    # A change of state carries the state it left the tenant in (the history's detail).
+    assert [e["data"] is None for e in tenant_events] == [False, False, True]
     assert "correlationId" in tenant_events[0]["data"]
+    assert tenant_events[1]["data"]["isActive"] is False
     # The feed is the audit table, account by account.
     rows = db.query(f"SELECT id FROM audit_events WHERE account_id = {int(admin.account_id)} "
                     "AND outcome = 'ok' AND target_type <> 'route' ORDER BY id")
