@@ -23,6 +23,8 @@ enum route_flags {
 	ROUTE_GLOBAL_KEY = 1 << 2,	/* only global keys (seed 003) */
 	ROUTE_NO_TENANT_KEY = 1 << 3,	/* tenant-scoped keys get 401 */
 	ROUTE_BODY_OPTIONAL = 1 << 4,	/* reads a body when one is sent */
+	ROUTE_TXN = 1 << 5,		/* always in one request transaction */
+	ROUTE_SECRET = 1 << 6,		/* the body's "key" is shown only once */
 };
 
 struct route {
