@@ -761,9 +761,9 @@ db_end(struct db *db, bool commit)
 }
 
 bool
-db_in_request_txn(const struct db *db)
+db_aborted(const struct db *db)
 {
-	return db->outer;
+	return db->aborted;
 }
 
 void

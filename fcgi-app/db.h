@@ -109,7 +109,8 @@ enum db_err	 db_txn(struct db *, enum db_err (*fn)(struct db *, void *),
  */
 enum db_err	 db_begin(struct db *);
 enum db_err	 db_end(struct db *, bool commit);
-bool		 db_in_request_txn(const struct db *);
+/* Whether the server ended the request's transaction (see db_end). */
+bool		 db_aborted(const struct db *);
 /*
  * Runs fn once the request's transaction commits (never if it rolls
  * back), or now outside one: for effects beyond the database, such as

@@ -78,8 +78,8 @@ idem_key_of(struct ctx *c, struct idem_key *k)
  * taken, a limit reached, a budget spent) and a 5xx on the database's,
  * so those are not kept and the key may be sent again.
  */
-static bool
-storable(int status)
+bool
+mutation_storable(int status)
 {
 	return status < 500 && status != 409 && status != 429;
 }
@@ -103,9 +103,8 @@ header_value(const struct buf *h, const char *name, size_t *len)
 	return NULL;
 }
 
-/* The answer as a replay will give it, in the key's record. */
-static enum db_err
-store(struct ctx *c, const struct idem_key *k)
+enum db_err
+mutation_store(struct ctx *c, const struct idem_key *k)
 {
 	static const char *const kept[] = { "Location", "ETag" };
 	const struct response	*r = c->resp;
@@ -139,8 +138,8 @@ names(char *dst, size_t len, json_t *v)
 	snprintf(dst, len, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
-static void
-replay(struct ctx *c, json_t *a)
+void
+mutation_replay(struct ctx *c, json_t *a)
 {
 	const char	*name, *v;
 	json_t		*h;
@@ -179,7 +178,7 @@ lookup(struct ctx *c, const struct idem_key *k, bool *expired)
 	case IDEM_NEW:
 		return STEP_AGAIN;
 	case IDEM_REPLAY:
-		replay(c, a);
+		mutation_replay(c, a);
 		break;
 	case IDEM_REUSED:
 		ctx_error(c, 422, "idempotency_key_reused", "this "
@@ -216,8 +215,8 @@ attempt(struct ctx *c, const struct idem_key *k)
 	}
 	c->match.route->handler(c);
 	keep = !c->dry_run && !c->rollback && c->resp->status < 500 &&
-	    (k == NULL || storable(c->resp->status));
-	if (keep && k != NULL && store(c, k) != DBE_OK)
+	    (k == NULL || mutation_storable(c->resp->status));
+	if (keep && k != NULL && mutation_store(c, k) != DBE_OK)
 		keep = false;
 	e = db_end(c->db, keep);
 	if (e == DBE_RETRY) {

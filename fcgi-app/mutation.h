@@ -8,8 +8,20 @@
 #ifndef MUTATION_H
 #define MUTATION_H
 
-#include "ctx.h"
+#include <stdbool.h>
 
-void	 mutation_run(struct ctx *);
+#include "ctx.h"
+#include "idempotency.h"
+
+void		 mutation_run(struct ctx *);
+
+/*
+ * For answers kept under keys of their own (a bulk request's items):
+ * whether an answer with this status is kept, keeping c's answer under k
+ * in the current transaction, and answering c with a kept one (taken).
+ */
+bool		 mutation_storable(int status);
+enum db_err	 mutation_store(struct ctx *, const struct idem_key *);
+void		 mutation_replay(struct ctx *, json_t *answer);
 
 #endif

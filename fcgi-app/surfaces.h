@@ -19,6 +19,9 @@ void	 surface_db_failure(struct ctx *, enum tres);
 int	 surface_change_failed(struct ctx *, enum tres,
 	    const struct tenant_ref *, const char *not_found);
 
+/* POST /api/v1/tenants/bulk (surfaces/api_v1_bulk.c), in api_v1's table. */
+void	 api_v1_bulk(struct ctx *);
+
 extern const struct surface surface_system;
 extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;

@@ -44,6 +44,9 @@ static const struct route routes[] = {
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/tenants", PERM_CREATE, h_create,
 	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	/* View to send one; each operation needs its own permission too. */
+	{ HTTP_POST, "/api/v1/tenants/bulk", PERM_VIEW, api_v1_bulk,
+	    ROUTE_BODY | ROUTE_NO_TENANT_KEY | ROUTE_TXN },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_PUT, "/api/v1/tenants/{id}", PERM_UPDATE, h_put,
