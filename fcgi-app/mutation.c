@@ -7,7 +7,6 @@
 #include "mutation.h"
 #include "query.h"
 #include "surfaces.h"
-#include "tenant_model.h"
 
 /* Runs of a request that a deadlock or a key's holder sent back. */
 #define ATTEMPTS	4
@@ -216,8 +215,15 @@ attempt(struct ctx *c, const struct idem_key *k)
 	c->match.route->handler(c);
 	keep = !c->dry_run && !c->rollback && c->resp->status < 500 &&
 	    (k == NULL || mutation_storable(c->resp->status));
-	if (keep && k != NULL && mutation_store(c, k) != DBE_OK)
-		keep = false;
+	/* An answer that cannot be kept under its key is not given. */
+	if (keep && k != NULL && (e = mutation_store(c, k)) != DBE_OK) {
+		(void)db_end(c->db, false);
+		reset(c, hlen);
+		if (e == DBE_RETRY)
+			return STEP_AGAIN;
+		surface_db_failure(c, tenants_result(e));
+		return STEP_DONE;
+	}
 	e = db_end(c->db, keep);
 	if (e == DBE_RETRY) {
 		reset(c, hlen);
@@ -263,6 +269,5 @@ mutation_run(struct ctx *c)
 		    "shortly", NULL);
 		return;
 	}
-	response_header(c->resp, "Retry-After", "2");
 	surface_db_failure(c, TR_UNAVAILABLE);
 }
