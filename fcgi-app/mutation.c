@@ -141,7 +141,7 @@ void
 mutation_replay(struct ctx *c, json_t *a)
 {
 	const char	*name, *v;
-	json_t		*h;
+	json_t		*h, *body;
 
 	names(replay_root, sizeof(replay_root), json_object_get(a, "root"));
 	names(replay_item, sizeof(replay_item), json_object_get(a, "item"));
@@ -149,8 +149,11 @@ mutation_replay(struct ctx *c, json_t *a)
 		if ((v = json_string_value(h)) != NULL)
 			response_header(c->resp, name, "%s", v);
 	response_header(c->resp, "Idempotent-Replayed", "true");
+	/* A 204's body is kept as null: none again. */
+	if (json_is_null(body = json_object_get(a, "body")))
+		body = NULL;
 	response_set(c->resp, (int)json_integer_value(json_object_get(a,
-	    "status")), json_incref(json_object_get(a, "body")),
+	    "status")), json_incref(body),
 	    *replay_root ? replay_root : NULL, *replay_item ? replay_item : NULL);
 	c->resp->problem = json_is_true(json_object_get(a, "problem"));
 	json_decref(a);

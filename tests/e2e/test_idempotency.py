@@ -193,10 +193,28 @@ def _aether_activate(api, p, g):
     return "POST", f"/tenants/me/connections/{a['id']}/activate", p.key, {}, {"params": {"x": "1"}}
 
 
+def _v1_key_revoke(api, p, g):
+    k = api.post("/api/v1/api-keys", key=p.key, json={"permissions": ["View"]}).json()
+    return "DELETE", f"/api/v1/api-keys/{k['id']}", p.key, {}, {"params": {"x": "1"}}
+
+
+def _aether_delete(api, p, g):
+    a = import_connection(api, p, ms_guid())
+    import_connection(api, p, ms_guid())
+    return "DELETE", f"/tenants/me/connections/{a['id']}", p.key, {}, {"params": {"x": "1"}}
+
+
+def _v1_connection_delete(api, p, g):
+    a = import_connection(api, p, ms_guid())
+    import_connection(api, p, ms_guid())
+    return "DELETE", f"/api/v1/connections/{a['id']}", p.key, {}, {"params": {"x": "1"}}
+
+
 CASES = {f.__name__[1:]: f for f in (_v1_create, _v1_patch, _v1_put, _v1_delete, _v1_deactivate, _v1_upgrade,
-                                     _v1_key, _v1_connection, _laravel_create, _laravel_update,
-                                     _laravel_activate, _mindzie_create, _mindzie_update, _mindzie_delete,
-                                     _tenantcore_delete, _aether_activate)}
+                                     _v1_key, _v1_key_revoke, _v1_connection, _v1_connection_delete,
+                                     _laravel_create, _laravel_update, _laravel_activate, _mindzie_create,
+                                     _mindzie_update, _mindzie_delete, _tenantcore_delete, _aether_activate,
+                                     _aether_delete)}
 
 
 def send(api, method, path, key, kw, idem=None, fmt="json"):
