@@ -53,6 +53,7 @@ struct item {
 	json_t		*body;
 	struct idem_key	 key;
 	bool		 keyed;
+	bool		 expired;	/* an old record of the key is in the way */
 	bool		 replayed;	/* answered from its key's record */
 	struct ctx	 sub;		/* the single request */
 	struct request	 req;
@@ -192,7 +193,7 @@ keyed_fn(struct db *db, void *arg)
 	struct item	*it = arg;
 	enum db_err	 e;
 
-	if ((e = idem_claim(db, &it->key, false)) != DBE_OK)
+	if ((e = idem_claim(db, &it->key, it->expired)) != DBE_OK)
 		return e;
 	it->sub.match.route->handler(&it->sub);
 	if (it->resp.status >= 500 || !mutation_storable(it->resp.status))
@@ -205,14 +206,13 @@ item_run(struct ctx *c, struct item *it)
 {
 	json_t		*a;
 	enum db_err	 e;
-	bool		 expired;
 
 	if (!it->keyed) {
 		it->sub.match.route->handler(&it->sub);
 		return;
 	}
 	item_key(c, it);
-	switch (idem_find(c->db, &it->key, &a, &expired)) {
+	switch (idem_find(c->db, &it->key, &a, &it->expired)) {
 	case IDEM_REPLAY:
 		mutation_replay(&it->sub, a);
 		it->replayed = true;

@@ -262,3 +262,15 @@ def test_thousand_creates_in_one_request(api, admin, db):
     assert int(db.scalar(f"SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = {acc}")) == count
     assert db.scalar("SELECT COUNT(*) FROM provisioning_jobs j JOIN tenants t ON t.pk = j.tenant_pk"
                      f" WHERE t.account_id = {acc}") == "0"
+
+
+def test_an_expired_item_key_runs_again(api, admin, create_tenant, db):
+    existing = new_slug()
+    create_tenant(admin, existing)
+    k = f"item-{uuid.uuid4()}"
+    r = bulk(api, admin.key, [{"op": "update", "idempotencyKey": k, "id": existing, "body": {"city": "Pula"}}])
+    assert [x[2] for x in results(r, "json")] == [200], describe(r)
+    db.query(f"UPDATE idempotency_keys SET created_at = created_at - INTERVAL 25 HOUR WHERE idem_key = {sql_quote(k)}")
+    r = bulk(api, admin.key, [{"op": "update", "idempotencyKey": k, "id": existing, "body": {"city": "Split"}}])
+    assert [x[2] for x in results(r, "json")] == [200] and "replayed" not in r.json()["results"][0], describe(r)
+    assert db.scalar(f"SELECT city FROM tenants WHERE slug = {sql_quote(existing)}") == "Split"

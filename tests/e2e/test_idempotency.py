@@ -372,3 +372,18 @@ def test_dry_run_create_answers_the_would_be_tenant(api, admin, db):
     k = api.post("/api/v1/api-keys", key=admin.key, json={"label": "dry", "permissions": ["View"]}).json()
     assert api.delete(f"/api/v1/api-keys/{k['id']}?dryRun=true", key=admin.key).status_code in (200, 204)
     assert api.get(LIST, key=k["key"]).status_code == 200
+
+
+def test_an_expired_key_runs_again(api, admin, db):
+    """Past the 24-hour window a key is new again, whatever it was sent with before."""
+    s = created(api, admin)
+    idem = f"idem-{uuid.uuid4()}"
+    r = api.patch(f"{LIST}/{s}", key=admin.key, json={"city": "Kyiv"}, headers={"Idempotency-Key": idem})
+    assert r.status_code == 200, describe(r)
+    db.query("UPDATE idempotency_keys SET created_at = created_at - INTERVAL 25 HOUR"
+             f" WHERE idem_key = {sql_quote(idem)}")
+    r = api.patch(f"{LIST}/{s}", key=admin.key, json={"city": "Lviv"}, headers={"Idempotency-Key": idem})
+    assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers, describe(r)
+    assert r.json()["city"] == "Lviv"
+    assert db.scalar(f"SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = {sql_quote(idem)}"
+                     " AND created_at > UTC_TIMESTAMP() - INTERVAL 1 HOUR") == "1"
