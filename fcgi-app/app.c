@@ -10,6 +10,7 @@
 #include "codec_json.h"
 #include "codec_xml.h"
 #include "db.h"
+#include "mutation.h"
 #include "problem.h"
 #include "query.h"
 #include "surfaces.h"
@@ -572,7 +573,7 @@ app_handle(struct ctx *c, int early)
 	    ((c->match.route->flags & ROUTE_BODY_OPTIONAL) &&
 	    c->req->body_len > 0)) && decode_body(c) == -1)
 		return;
-	c->match.route->handler(c);
+	mutation_run(c);
 	conflict_count(c);
 }
 

@@ -747,7 +747,8 @@ connections_disconnect(struct db *db, const struct principal *who,
 
 	memset(ref, 0, sizeof(*ref));
 	if ((r = run(db, disconnect_fn, &t)) == TR_OK && retention_days == 0)
-		keycache_invalidate();	/* tenant keys went with the tenant */
+		/* tenant keys went with the tenant */
+		db_on_commit(db, keycache_invalidate);
 	return r;
 }
 
@@ -776,7 +777,7 @@ connections_purge_tenant(struct db *db, const struct principal *who,
 
 	memset(ref, 0, sizeof(*ref));
 	if ((r = run(db, purge_tenant_fn, &t)) == TR_OK)
-		keycache_invalidate();
+		db_on_commit(db, keycache_invalidate);
 	return r;
 }
 

@@ -37,6 +37,8 @@ struct ctx {
 	const char		*allow;		/* a 405's methods, for its message */
 	enum fmt		 in_fmt;
 	enum fmt		 out_fmt;
+	bool			 dry_run;	/* ?dryRun=true: nothing is kept */
+	bool			 rollback;	/* the handler undoes its request */
 };
 
 /*

@@ -61,6 +61,11 @@ struct db {
 	size_t		 nstmts;
 	bool		 in_txn;
 	bool		 connected;	/* once: a later connect is a reconnect */
+	bool		 outer;		/* in a request's transaction (db_begin) */
+	bool		 aborted;	/* the server ended it: only a rollback */
+	unsigned int	 depth;		/* savepoints of nested db_txn */
+	void		(*hooks[DB_HOOKS_MAX])(void);
+	size_t		 nhooks;
 	uint64_t	 tick;
 	unsigned int	 err;
 	char		 errmsg[256];
@@ -116,6 +121,7 @@ disconnect(struct db *db)
 		mysql_close(db->m);
 	db->m = NULL;
 	db->in_txn = false;
+	db->aborted = db->outer;
 }
 
 struct db *
@@ -220,8 +226,13 @@ db_classify(unsigned int code)
 static enum db_err
 stmt_err(struct db *db, MYSQL_STMT *st)
 {
+	enum db_err	 e;
+
 	set_err(db, mysql_stmt_errno(st), mysql_stmt_error(st));
-	return db_classify(db->err);
+	e = db_classify(db->err);
+	if (db->outer && (e == DBE_RETRY || e == DBE_LOST))
+		db->aborted = true;
+	return e;
 }
 
 static enum col_kind
@@ -474,6 +485,12 @@ exec_once(struct db *db, const char *sql, const struct db_param *p, size_t np,
 	struct db_res	*r;
 	size_t		 i;
 
+	/*
+	 * After a deadlock or a lost connection the server has ended the
+	 * request's transaction: a statement now would run outside it.
+	 */
+	if (db->aborted)
+		return DBE_RETRY;
 	if (db->m == NULL && db_connect(db) == -1)
 		return db_classify(db->err) == DBE_OTHER ? DBE_LOST :
 		    db_classify(db->err);
@@ -687,6 +704,127 @@ jitter(unsigned int n)
 	return (x >> 8) % n;
 }
 
+/* A statement of the client's own (no parameters, no result). */
+static enum db_err
+query(struct db *db, const char *sql)
+{
+	enum db_err	 e;
+
+	if (db->aborted)
+		return DBE_RETRY;
+	if (db->m == NULL)
+		return DBE_LOST;
+	if (mysql_query(db->m, sql) == 0)
+		return DBE_OK;
+	set_err(db, mysql_errno(db->m), mysql_error(db->m));
+	if ((e = db_classify(db->err)) == DBE_OK)
+		e = DBE_OTHER;
+	if (db->outer && (e == DBE_RETRY || e == DBE_LOST))
+		db->aborted = true;
+	return e;
+}
+
+/*
+ * Inside a request's transaction a db_txn is a savepoint: fn's changes
+ * are undone alone when it fails, and kept until the request's commit.
+ * A deadlock or a lost connection ends the whole transaction; the caller
+ * of db_begin sees it in db_end and may run the request again.
+ */
+static enum db_err
+txn_nested(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
+{
+	char		 sp[32];
+	enum db_err	 e;
+
+	snprintf(sp, sizeof(sp), "SAVEPOINT s%u", db->depth + 1);
+	if ((e = query(db, sp)) != DBE_OK)
+		return e;
+	db->depth++;
+	e = fn(db, arg);
+	db->depth--;
+	if (db->aborted)
+		return e == DBE_OK || e == DBE_DUP || e == DBE_OTHER ?
+		    DBE_RETRY : e;
+	snprintf(sp, sizeof(sp), "%s SAVEPOINT s%u", e == DBE_OK ? "RELEASE" :
+	    "ROLLBACK TO", db->depth + 1);
+	if (query(db, sp) != DBE_OK && e == DBE_OK)
+		e = db_classify(db->err) == DBE_OK ? DBE_OTHER :
+		    db_classify(db->err);
+	return e;
+}
+
+enum db_err
+db_begin(struct db *db)
+{
+	enum db_err	 e;
+
+	db->aborted = false;
+	db->nhooks = 0;
+	db->depth = 0;
+	if (db->m == NULL && db_connect(db) == -1)
+		return DBE_LOST;
+	/* An idle connection the server closed: found here, not halfway. */
+	if ((e = query(db, "START TRANSACTION")) == DBE_LOST) {
+		if (db_connect(db) == -1)
+			return DBE_LOST;
+		e = query(db, "START TRANSACTION");
+	}
+	if (e != DBE_OK)
+		return e;
+	db->in_txn = db->outer = true;
+	return DBE_OK;
+}
+
+enum db_err
+db_end(struct db *db, bool commit)
+{
+	enum db_err	 e = DBE_OK;
+	size_t		 i;
+
+	if (!db->outer)
+		return DBE_OTHER;
+	if (db->aborted)
+		e = DBE_RETRY;
+	else if (commit && db->m != NULL && mysql_commit(db->m) != 0) {
+		set_err(db, mysql_errno(db->m), mysql_error(db->m));
+		if ((e = db_classify(db->err)) == DBE_OK)
+			e = DBE_OTHER;
+	} else if (!commit && db->m != NULL)
+		mysql_rollback(db->m);
+	if (e != DBE_OK && db->m != NULL)
+		mysql_rollback(db->m);
+	db->in_txn = db->outer = db->aborted = false;
+	if (e == DBE_OK && commit)
+		for (i = 0; i < db->nhooks; i++)
+			db->hooks[i]();
+	db->nhooks = 0;
+	return e;
+}
+
+bool
+db_aborted(const struct db *db)
+{
+	return db->aborted;
+}
+
+void
+db_on_commit(struct db *db, void (*fn)(void))
+{
+	size_t	 i;
+
+	if (!db->outer) {
+		fn();
+		return;
+	}
+	for (i = 0; i < db->nhooks; i++)
+		if (db->hooks[i] == fn)
+			return;
+	if (db->nhooks < DB_HOOKS_MAX)
+		db->hooks[db->nhooks++] = fn;
+	else
+		fn();	/* too early beats never */
+}
+
 enum db_err
 db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
 {
@@ -694,6 +832,8 @@ db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
 	unsigned int	 span;
 	int		 attempt, reconnected = 0;
 
+	if (db->outer)
+		return txn_nested(db, fn, arg);
 	for (attempt = 0; attempt < DB_TXN_RETRIES; attempt++) {
 		e = txn_once(db, fn, arg);
 		if (e == DBE_RETRY && attempt + 1 < DB_TXN_RETRIES) {

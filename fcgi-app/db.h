@@ -15,6 +15,7 @@
 
 #define DB_COLS_MAX	64
 #define DB_PARAMS_MAX	48
+#define DB_HOOKS_MAX	4
 
 struct db;
 struct db_res;
@@ -99,6 +100,24 @@ int		 db_one(struct db *, const char *sql, const struct db_param *,
  */
 enum db_err	 db_txn(struct db *, enum db_err (*fn)(struct db *, void *),
 		    void *arg);
+
+/*
+ * A request's transaction around everything a handler does: db_txn
+ * inside it is a savepoint, and nothing is committed before db_end.
+ * db_end(commit = false) undoes it all (a dry run).  DBE_RETRY from
+ * db_end: a deadlock or a lost connection ended the transaction on the
+ * way, so nothing of it was kept and the request may run again.
+ */
+enum db_err	 db_begin(struct db *);
+enum db_err	 db_end(struct db *, bool commit);
+/* Whether the server ended the request's transaction (see db_end). */
+bool		 db_aborted(const struct db *);
+/*
+ * Runs fn once the request's transaction commits (never if it rolls
+ * back), or now outside one: for effects beyond the database, such as
+ * telling other processes that keys changed.
+ */
+void		 db_on_commit(struct db *, void (*fn)(void));
 
 /*
  * Runs a trusted multi-statement script (a migration file shipped with

@@ -115,7 +115,7 @@ key_store_revoke(struct db *db, const struct principal *actor,
 
 	e = db_txn(db, revoke_fn, &t);
 	if (e == DBE_OK) {
-		keycache_invalidate();
+		db_on_commit(db, keycache_invalidate);
 		return 1;
 	}
 	return t.found == 0 ? 0 : -1;

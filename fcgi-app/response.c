@@ -11,7 +11,8 @@ static const struct reason {
 	const char	*text;
 } reasons[] = {
 	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
-	{ 204, "No Content" }, { 304, "Not Modified" },
+	{ 204, "No Content" }, { 207, "Multi-Status" },
+	{ 304, "Not Modified" },
 	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
 	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
 	{ 406, "Not Acceptable" }, { 409, "Conflict" },

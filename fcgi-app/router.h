@@ -26,6 +26,8 @@ enum route_flags {
 	ROUTE_LOOPBACK = 1 << 5,	/* no credential from a loopback peer */
 	ROUTE_OWN_MEDIA = 1 << 6,	/* judges Accept itself: answers in media
 					   types of its own (/metrics, an export) */
+	ROUTE_TXN = 1 << 7,		/* always in one request transaction */
+	ROUTE_SECRET = 1 << 8,		/* the body's "key" is shown only once */
 };
 
 struct route {

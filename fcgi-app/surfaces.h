@@ -33,6 +33,10 @@ extern const struct field_map *const api_v1_tenant_fields;
 extern const size_t api_v1_tenant_nfields;
 
 extern const struct surface surface_api_v1_export;
+
+/* POST /api/v1/tenants/bulk (surfaces/api_v1_bulk.c), in api_v1's table. */
+void	 api_v1_bulk(struct ctx *);
+
 extern const struct surface surface_system;
 extern const struct surface surface_api_v1;
 extern const struct surface surface_api_v1_keys;

@@ -224,24 +224,11 @@ uuid_new(char out[37])
 static const char sql_switch[] =
     "UPDATE accounts SET current_tenant_pk = ? WHERE id = ?";
 
-static const char sql_idem_find[] =
-    "SELECT request_hash, result FROM idempotency_keys "
-    "WHERE account_id = ? AND idem_key = ? "
-    "AND created_at > UTC_TIMESTAMP(3) - INTERVAL 1 DAY";
-static const char sql_idem_expire[] =
-    "DELETE FROM idempotency_keys WHERE account_id = ? AND idem_key = ? "
-    "AND created_at <= UTC_TIMESTAMP(3) - INTERVAL 1 DAY";
-static const char sql_idem_insert[] =
-    "INSERT INTO idempotency_keys (account_id, idem_key, request_hash, "
-    "result) VALUES (?, ?, ?, ?)";
-
 struct create_txn {
 	const struct principal		*who;
 	const struct tenant_input	*in;
-	const struct idempotency	*idem;
 	const char			*request_id;
 	struct tenant_created		*out;
-	bool				 idem_taken;
 	bool				 limited;	/* license limit reached */
 	unsigned int			 flags;
 };
@@ -280,67 +267,6 @@ tenants_license_room(struct db *db, bool *full)
 	return DBE_OK;
 }
 
-/*
- * The stored answer for an Idempotency-Key: TR_OK with out filled (a
- * replay), TR_KEY_REUSED for another body, TR_NOT_FOUND when the key is
- * new, or an error.
- */
-static enum tres
-idem_lookup(struct db *db, long long account, const struct idempotency *idem,
-    struct tenant_created *out)
-{
-	struct db_param	 p[] = { DB_I64(account), DB_STR(idem->key) };
-	struct db_row	 row;
-	struct db_res	*res;
-	json_t		*j;
-	enum tres	 r = TR_OK;
-	int		 rc;
-
-	if ((rc = db_one(db, sql_idem_find, p, 2, &row, &res)) != 1)
-		return rc == 0 ? TR_NOT_FOUND : tenants_result(
-		    db_classify(db_errno(db)));
-	if (row.len[0] != 32 || memcmp(row.v[0], idem->hash, 32) != 0)
-		r = TR_KEY_REUSED;
-	else if ((j = json_loads(row.v[1], 0, NULL)) == NULL)
-		r = TR_ERROR;
-	else {
-		snprintf(out->slug, sizeof(out->slug), "%s",
-		    json_string_value(json_object_get(j, "id")));
-		snprintf(out->guid, sizeof(out->guid), "%s",
-		    json_string_value(json_object_get(j, "tenantId")));
-		snprintf(out->correlation_id, sizeof(out->correlation_id), "%s",
-		    json_string_value(json_object_get(j, "correlationId")));
-		out->status = "Pending";
-		out->replayed = true;
-		json_decref(j);
-	}
-	db_res_free(res);
-	return r;
-}
-
-/* Claims the key inside the create's transaction. */
-static enum db_err
-idem_claim(struct db *db, struct create_txn *t)
-{
-	const struct tenant_created	*o = t->out;
-	struct db_param			 p[4];
-	char				 result[256];
-	enum db_err			 e;
-
-	p[0] = DB_I64(t->who->account_id);
-	p[1] = DB_STR(t->idem->key);
-	if ((e = db_exec(db, sql_idem_expire, p, 2, NULL)) != DBE_OK)
-		return e;
-	snprintf(result, sizeof(result), "{\"id\":\"%s\",\"tenantId\":\"%s\","
-	    "\"correlationId\":\"%s\"}", o->slug, o->guid, o->correlation_id);
-	p[2] = DB_STRN((const char *)t->idem->hash, 32);
-	p[3] = DB_STRN(result, strlen(result));
-	e = db_exec(db, sql_idem_insert, p, 4, NULL);
-	if (e == DBE_DUP)
-		t->idem_taken = true;
-	return e;
-}
-
 static enum db_err
 create_fn(struct db *db, void *arg)
 {
@@ -354,8 +280,6 @@ create_fn(struct db *db, void *arg)
 		return e;
 	if (t->limited)
 		return DBE_OTHER;
-	if (t->idem != NULL && (e = idem_claim(db, t)) != DBE_OK)
-		return e;
 	e = tenant_store_insert(db, t->who->account_id, t->in, o->guid,
 	    o->short_id, o->status, &pk);
 	if (e == DBE_DUP)
@@ -401,28 +325,23 @@ create_fn(struct db *db, void *arg)
 
 enum tres
 tenants_create(struct db *db, const struct principal *who,
-    const struct tenant_input *in, const struct idempotency *idem,
-    const char *request_id, struct tenant_created *out)
+    const struct tenant_input *in, const char *request_id,
+    struct tenant_created *out)
 {
-	return tenants_create_with(db, who, in, idem, 0, request_id, out);
+	return tenants_create_with(db, who, in, 0, request_id, out);
 }
 
 enum tres
 tenants_create_with(struct db *db, const struct principal *who,
-    const struct tenant_input *in, const struct idempotency *idem,
-    unsigned int flags, const char *request_id, struct tenant_created *out)
+    const struct tenant_input *in, unsigned int flags, const char *request_id,
+    struct tenant_created *out)
 {
-	struct create_txn	 t = { who, in, idem, request_id, out, false,
-	    false, flags };
+	struct create_txn	 t = { who, in, request_id, out, false, flags };
 	struct tenant_input	 withmeta;
 	char			*meta = NULL;
 	enum db_err		 e;
-	enum tres		 r;
 
 	memset(out, 0, sizeof(*out));
-	if (idem != NULL &&
-	    (r = idem_lookup(db, who->account_id, idem, out)) != TR_NOT_FOUND)
-		return r;
 	snprintf(out->slug, sizeof(out->slug), "%s", in->v[TC_SLUG]);
 	uuid_new(out->guid);
 	uuid_new(out->correlation_id);
@@ -441,15 +360,6 @@ tenants_create_with(struct db *db, const struct principal *who,
 	free(meta);
 	if (t.limited)
 		return TR_LIMIT;
-	/*
-	 * A concurrent request with the same key won the claim; once it has
-	 * committed, its answer is ours.
-	 */
-	if (e == DBE_DUP && t.idem_taken) {
-		memset(out, 0, sizeof(*out));
-		r = idem_lookup(db, who->account_id, idem, out);
-		return r == TR_NOT_FOUND ? TR_CONFLICT : r;
-	}
 	return tenants_result(e);
 }
 
@@ -489,7 +399,7 @@ tenants_create_derived(struct db *db, const struct principal *who,
 			return TR_ERROR;
 		tenant_slug_from_name(in->v[TC_NAME], i > 0 ? suffix : NULL,
 		    slug);
-		r = tenants_create_with(db, who, &withslug, NULL, flags,
+		r = tenants_create_with(db, who, &withslug, flags,
 		    request_id, out);
 		if (r != TR_CONFLICT || out->conflict == NULL ||
 		    strcmp(out->conflict, "id") != 0)
@@ -904,7 +814,8 @@ tenants_change(struct db *db, const struct principal *who, const char *id,
 	memset(ref, 0, sizeof(*ref));
 	e = db_txn(db, change_fn, &t);
 	if (e == DBE_OK && (ref->removed_keys > 0 || disables(ch)))
-		keycache_invalidate();	/* its tenant keys went or stop */
+		/* its tenant keys went or stop */
+		db_on_commit(db, keycache_invalidate);
 	if (e == DBE_OK)
 		return TR_OK;
 	if (t.result != TR_ERROR && t.result != TR_OK)

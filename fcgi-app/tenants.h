@@ -21,17 +21,10 @@ enum tres {
 	TR_CONFLICT,
 	TR_INVALID,
 	TR_PRECONDITION,	/* If-Match names another version */
-	TR_KEY_REUSED,		/* Idempotency-Key sent with another body */
 	TR_UNAVAILABLE,		/* database unreachable or overloaded */
 	TR_LIMIT,		/* create refused: license.max_tenants reached */
 	TR_UNPROVISIONED,	/* activation refused: provisioning not done */
 	TR_ERROR,
-};
-
-/* An Idempotency-Key and the SHA-256 of the request it came with. */
-struct idempotency {
-	const char	*key;
-	unsigned char	 hash[32];
 };
 
 struct tenant_created {
@@ -41,7 +34,6 @@ struct tenant_created {
 	char		 correlation_id[37];
 	const char	*status;
 	const char	*conflict;	/* TR_CONFLICT: which field */
-	bool		 replayed;	/* answered from an Idempotency-Key */
 };
 
 enum tenant_op {
@@ -132,12 +124,11 @@ enum tres	 tenants_job_retry(struct db *, const struct principal *,
 
 /*
  * Creates a tenant, its provisioning job and audit event in one
- * transaction.  With idem (may be NULL), a repeat of an earlier request
- * is answered with what that one created (out->replayed).
+ * transaction.
  */
 enum tres	 tenants_create(struct db *, const struct principal *,
-		    const struct tenant_input *, const struct idempotency *,
-		    const char *request_id, struct tenant_created *);
+		    const struct tenant_input *, const char *request_id,
+		    struct tenant_created *);
 
 /* What else a create does in its transaction (seed 002). */
 enum tenant_create_flags {
@@ -147,9 +138,8 @@ enum tenant_create_flags {
 
 /* tenants_create, with flags. */
 enum tres	 tenants_create_with(struct db *, const struct principal *,
-		    const struct tenant_input *, const struct idempotency *,
-		    unsigned int flags, const char *request_id,
-		    struct tenant_created *);
+		    const struct tenant_input *, unsigned int flags,
+		    const char *request_id, struct tenant_created *);
 
 /*
  * As tenants_create_with, for surfaces whose clients send no slug (seeds

@@ -10,8 +10,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "../paging.h"
 #include "../problem.h"
 #include "../query.h"
@@ -62,6 +60,9 @@ static const struct route routes[] = {
 	/* Before /tenants/{id}: the first route that matches answers. */
 	{ HTTP_GET, "/api/v1/tenants/deleted", PERM_VIEW, h_deleted_list,
 	    ROUTE_NO_TENANT_KEY },
+	/* View to send one; each operation needs its own permission too. */
+	{ HTTP_POST, "/api/v1/tenants/bulk", PERM_VIEW, api_v1_bulk,
+	    ROUTE_BODY | ROUTE_NO_TENANT_KEY | ROUTE_TXN },
 	{ HTTP_GET, "/api/v1/tenants/{id}", PERM_VIEW, h_get,
 	    ROUTE_NO_TENANT_KEY },
 	/* Before /tenants/{id}/...: the first route that matches answers. */
@@ -990,38 +991,11 @@ h_switch(struct ctx *c)
 		    ref.slug, "tenantId", ref.guid, "current", 1), "switch", NULL);
 }
 
-/*
- * The request's Idempotency-Key, hashed with the method, path and body so
- * a reuse with different content is told apart.  NULL without a key.
- */
-static const struct idempotency *
-idempotency(struct ctx *c, struct idempotency *idem)
-{
-	EVP_MD_CTX	*md;
-	const char	*k = c->req->idempotency_key;
-
-	if (k == NULL || *k == '\0')
-		return NULL;
-	idem->key = k;
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		return NULL;
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, c->req->method_name, strlen(c->req->method_name));
-	EVP_DigestUpdate(md, " ", 1);
-	EVP_DigestUpdate(md, c->req->path, strlen(c->req->path));
-	EVP_DigestUpdate(md, "\n", 1);
-	EVP_DigestUpdate(md, c->req->body, c->req->body_len);
-	EVP_DigestFinal_ex(md, idem->hash, NULL);
-	EVP_MD_CTX_free(md);
-	return idem;
-}
-
 static void
 h_create(struct ctx *c)
 {
 	struct tenant_input	 in;
 	struct tenant_created	 out;
-	struct idempotency	 idem;
 	json_t			*errors = json_object();
 	size_t			 i;
 	enum tres		 r;
@@ -1040,20 +1014,7 @@ h_create(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if (c->req->idempotency_key != NULL &&
-	    strlen(c->req->idempotency_key) > 255) {
-		ctx_error(c, 422, "validation_failed", "the Idempotency-Key header "
-		    "is invalid", json_pack("{s:[s]}", "Idempotency-Key",
-		    "must be at most 255 characters"));
-		return;
-	}
-	r = tenants_create(c->db, &c->who, &in, idempotency(c, &idem),
-	    c->req->request_id, &out);
-	if (r == TR_KEY_REUSED) {
-		ctx_error(c, 422, "idempotency_key_reused", "this Idempotency-Key "
-		    "was used with another request body", NULL);
-		return;
-	}
+	r = tenants_create(c->db, &c->who, &in, c->req->request_id, &out);
 	if (r == TR_CONFLICT) {
 		snprintf(msg, sizeof(msg), "a tenant with this %s already exists",
 		    out.conflict);
@@ -1069,8 +1030,6 @@ h_create(struct ctx *c)
 		return;
 	}
 	ctx_location(c, "/api/v1/provisioning/%s", out.correlation_id);
-	if (out.replayed)
-		response_header(c->resp, "Idempotent-Replayed", "true");
 	response_set(c->resp, 202, json_pack("{s:s, s:s, s:s, s:s}",
 	    "id", out.slug, "tenantId", out.guid,
 	    "provisioningCorrelationId", out.correlation_id,

@@ -23,7 +23,7 @@ static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/api-keys", PERM_MANAGE_KEYS, h_list,
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_POST, "/api/v1/api-keys", PERM_MANAGE_KEYS, h_create,
-	    ROUTE_BODY | ROUTE_NO_TENANT_KEY },
+	    ROUTE_BODY | ROUTE_NO_TENANT_KEY | ROUTE_SECRET },
 	{ HTTP_GET, "/api/v1/api-keys/{id}", PERM_MANAGE_KEYS, h_get,
 	    ROUTE_NO_TENANT_KEY },
 	{ HTTP_DELETE, "/api/v1/api-keys/{id}", PERM_MANAGE_KEYS, h_revoke,

@@ -761,6 +761,18 @@ CASES.update({
 STABLE |= {("GET", "/api/v1/tenants/{id}/status"), ("GET", "/api/v1/tenants/{id}/theme")}
 STABLE |= {("GET", "/api/v1/tenants/by-external-id/{externalId}"), ("GET", "/api/v1/tenants/deleted")}
 
+# Bulk (issue 16, part B): a create under an item key, and a deactivate of the world's tenant.
+def case_bulk(w):
+    slug = f"doc-{uuid.uuid4().hex[:12]}"
+    return dict(body={"operations": [{"op": "create", "idempotencyKey": uuid.uuid4().hex, "body": tenant_body(slug)},
+                                     {"op": "deactivate", "id": w.tenant}]})
+
+
+CASES.update({
+    ("POST", "/api/v1/tenants/bulk"): (207, case_bulk),
+})
+
+
 def request_body_schema(spec, method, pattern, media):
     op = spec["paths"][pattern][method.lower()]
     body = deref(spec, op.get("requestBody", {}))
