@@ -537,7 +537,8 @@ CASES.update({
     ("GET", "/api/v1/webhooks/{id}/deliveries"): (200, lambda w: dict(
         path=f"/api/v1/webhooks/{docs_webhook(w)}/deliveries?limit=5")),
 })
-STABLE |= {("GET", p) for p in ("/api/v1/events", "/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries")}
+# Not the feed: an event's data is free-form, so its XML cannot say which scalar was a boolean.
+STABLE |= {("GET", p) for p in ("/api/v1/webhooks/{id}", "/api/v1/webhooks/{id}/deliveries")}
 
 # Routes whose 200 is a stream, neither JSON nor XML (the export): each documented media
 # type is asked for; every NDJSON line must match the item schema, and the CSV header
