@@ -40,8 +40,11 @@ struct text {
 /*
  * A word: a run of ASCII letters, digits, "_" and non-ASCII characters
  * (the bytes the class excludes are ASCII's others).  The statement takes
- * the words of 3 or more characters off a tenant's name and description
- * one by one, as sql/0011 does for existing rows.
+ * the words of 3 or more characters off tenants' names and descriptions
+ * one by one, as sql/0011 does for existing rows; tenantctl seed uses it.
+ * One tenant's words are split here instead (word_next): the statement's
+ * recursion goes through a temporary table on disk for long texts, which
+ * halved the create rate.
  */
 #define WORD_CLASS "[^\\\\x00-\\\\x2F\\\\x3A-\\\\x40\\\\x5B-\\\\x5E" \
 	"\\\\x60\\\\x7B-\\\\x7F]{3,}"
@@ -56,8 +59,14 @@ struct text {
     "WHERE rest REGEXP '" WORD_CLASS "') " \
     "SELECT acc, word, pk FROM w WHERE word <> '') x"
 
-static const char sql_words_one[] = SQL_WORDS("pk = ?");
 static const char sql_words_from[] = SQL_WORDS("account_id = ? AND pk >= ?");
+/* WORDS_ROWS words a statement, the last repeated to fill it. */
+#define WORDS_ROWS	8
+#define WORDS_ROW	"(?, ?, ?)"
+static const char sql_words_add[] =
+    "INSERT IGNORE INTO tenant_words (account_id, word, tenant_pk) VALUES "
+    WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", "
+    WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW;
 static const char sql_words_drop[] =
     "DELETE FROM tenant_words WHERE tenant_pk = ?";
 
@@ -664,14 +673,73 @@ tenant_list_changed(struct db *db, long long account, long long delta,
 	return db_exec(db, sql_changed, p, 7, NULL);
 }
 
+/*
+ * The next word of TERM_CHARS_MIN or more characters in *s, its first
+ * TERM_CHARS_MAX as *len bytes, as SQL_WORDS splits text; NULL at the end.
+ */
+static const char *
+word_next(const char **s, size_t *len)
+{
+	const char	*w, *end;
+	size_t		 chars;
+
+	while (**s != '\0') {
+		if (!word_byte((unsigned char)**s)) {
+			(*s)++;
+			continue;
+		}
+		for (w = *s, end = NULL, chars = 0;
+		    word_byte((unsigned char)**s); (*s)++)
+			if (((unsigned char)**s & 0xC0) != 0x80 &&
+			    ++chars == TERM_CHARS_MAX + 1)
+				end = *s;
+		if (chars >= TERM_CHARS_MIN) {
+			*len = (size_t)((end != NULL ? end : *s) - w);
+			return w;
+		}
+	}
+	return NULL;
+}
+
+/* Indexes the words of tenant pk's name and description (tenant_words). */
+static enum db_err
+words_add(struct db *db, long long account, long long pk, const char *name,
+    const char *description)
+{
+	const char	*text[2] = { name != NULL ? name : "",
+			    description != NULL ? description : "" }, *s, *w;
+	struct db_param	 p[3 * WORDS_ROWS];
+	size_t		 i, n = 0, len;
+	enum db_err	 e;
+
+	for (i = 0; i < 2; i++)
+		for (s = text[i]; (w = word_next(&s, &len)) != NULL; ) {
+			p[n++] = DB_I64(account);
+			p[n++] = DB_STRN(w, len);
+			p[n++] = DB_I64(pk);
+			if (n < 3 * WORDS_ROWS)
+				continue;
+			if ((e = db_exec(db, sql_words_add, p, n,
+			    NULL)) != DBE_OK)
+				return e;
+			n = 0;
+		}
+	if (n == 0)
+		return DBE_OK;
+	for (i = n; i < 3 * WORDS_ROWS; i++)
+		p[i] = p[i - 3];
+	return db_exec(db, sql_words_add, p, 3 * WORDS_ROWS, NULL);
+}
+
 enum db_err
 tenant_list_added(struct db *db, long long account, long long pk,
     const struct tenant_input *in)
 {
-	struct db_param	 p[] = { DB_I64(pk) };
 	enum db_err	 e;
 
-	if ((e = db_exec(db, sql_words_one, p, 1, NULL)) != DBE_OK)
+	if ((e = words_add(db, account, pk, in->set[TC_NAME] ?
+	    in->v[TC_NAME] : NULL, in->set[TC_DESCRIPTION] ?
+	    in->v[TC_DESCRIPTION] : NULL)) != DBE_OK)
 		return e;
 	return tenant_list_changed(db, account, 1, active(
 	    in->set[TC_IS_ACTIVE] ? in->v[TC_IS_ACTIVE] :
@@ -746,7 +814,8 @@ tenant_list_updated(struct db *db, long long account, long long pk,
 	if ((differ(old[TC_NAME], v[TC_NAME]) ||
 	    differ(old[TC_DESCRIPTION], v[TC_DESCRIPTION])) &&
 	    ((e = db_exec(db, sql_words_drop, p, 1, NULL)) != DBE_OK ||
-	    (e = db_exec(db, sql_words_one, p, 1, NULL)) != DBE_OK))
+	    (e = words_add(db, account, pk, v[TC_NAME],
+	    v[TC_DESCRIPTION])) != DBE_OK))
 		return e;
 	if (d == 0 && !moves(old, v))
 		return DBE_OK;
