@@ -323,3 +323,16 @@ def test_search_xml(searched):
     root = assert_xml(searched.api.get(LIST, key=searched.p.key, params={"q": q, "pageSize": 100},
                                        headers={"Accept": "application/xml"}), 200, "tenants")
     assert int(child_text(root, "totalCount")) == len(want)
+
+
+def test_search_with_a_global_key(searched, ctl, db, api):
+    """A global key searches every account (tenant_words by word alone)."""
+    g = ctl.key(account=searched.p.account, kind="global")
+    for q in (searched.tag, f"Zürich {searched.tag}", f"{searched.tag[:4]}"):
+        like = "'%" + q.replace("'", "''") + "%'"
+        rows = db.query(f"SELECT slug, name, description FROM tenants WHERE name LIKE {like} "
+                        f"OR description LIKE {like} ORDER BY name, pk")
+        want = [r["slug"] for r in rows if rule(q, r["name"], r["description"])]
+        page = assert_json(api.get(LIST, key=g.key, params={"q": q, "sort": "name", "pageSize": 100}), 200)
+        assert [t["id"] for t in page["data"] or []] == want, q
+        assert assert_json(api.get(COUNT, key=g.key, params={"q": q}), 200)["count"] == len(want), q
