@@ -21,7 +21,7 @@ WHAT = {
     "list_mid": "GET /api/v1/tenants, middle page",
     "list_last": "GET /api/v1/tenants, last page",
     "count": "GET /api/v1/tenants/count",
-    "search": "GET /api/v1/tenants?q=K (text search)",
+    "search": "GET /api/v1/tenants?q=K (text search, first page)",
     "create": "POST /api/v1/tenants (durable)",
     "tc_get": "seed 000: GET /v1/tenants/{tenant_id}",
     "mindzie_get": "seed 003: GET /api/tenant/{tenantId}",
@@ -29,6 +29,12 @@ WHAT = {
     "aether_list": "seed 004: GET /tenants/me/connections (10)",
     "laravel_list": "seed 002: GET /tenants (first page)",
     "mindzie_list": "seed 003: GET /api/tenant?pageSize=10",
+    "search_count": "GET /api/v1/tenants/count?q=K",
+    "active_page": "GET /api/v1/tenants?isActive=true, random page and sort",
+    "inactive_page": "GET /api/v1/tenants?isActive=false, random sort",
+    "filter_count": "GET /api/v1/tenants/count?isActive=true|false",
+    "laravel_search": "seed 002: GET /tenants?description=K",
+    "filter_mix": "search, isActive pages, counts in turn (issue 12)",
 }
 # Each compatibility surface's GET by id and first list page against the canonical
 # equivalent in the same run (issue 11): at least 0.9x.

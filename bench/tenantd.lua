@@ -8,6 +8,13 @@
 --         search  GET /api/v1/tenants?q=K (substring search in name/description)
 --         create  POST /api/v1/tenants, a new slug and name per request -> 202
 --         mix     get, xml, etag, list page 1, count in turn (the long RSS run)
+--         scount  GET /api/v1/tenants/count?q=K
+--         active  GET /api/v1/tenants?isActive=true&pageNumber=P&sort=S, P random in 1..N/10,
+--                 S a random sort order (isActive pages at random depths)
+--         inactive GET /api/v1/tenants?isActive=false&sort=S (none in the seeded set)
+--         fcount  GET /api/v1/tenants/count?isActive=true or false, in turn
+--         ldesc   GET /tenants?description=K (seed 002's description search)
+--         fmix    search, active, inactive, fcount, scount in turn (issue 12's mixed load)
 --         path    GET PATH_ONE (a compatibility surface's list)
 --         paths   GET a random line of the file PATHS (a surface's get by id)
 --   N     number of seeded tenants (100000)
@@ -74,6 +81,31 @@ local function by_id()
 end
 
 local mix_i = 0
+local sorts = { "id", "name", "createdAt", "validUpto", "consentedAt",
+                "-id", "-name", "-createdAt", "-validUpto", "-consentedAt" }
+local fcount_i = 0
+
+local function filtered(k)
+  if k == "search" then
+    return base .. "?q=" .. math.random(1, n)
+  elseif k == "scount" then
+    return base .. "/count?q=" .. math.random(1, n)
+  elseif k == "active" then
+    return base .. "?isActive=true&pageNumber=" .. math.random(1, math.max(1, math.floor(n / 10))) ..
+      "&sort=" .. sorts[math.random(1, #sorts)]
+  elseif k == "inactive" then
+    return base .. "?isActive=false&sort=" .. sorts[math.random(1, #sorts)]
+  elseif k == "fcount" then
+    fcount_i = fcount_i + 1
+    return base .. "/count?isActive=" .. (fcount_i % 2 == 0 and "true" or "false")
+  elseif k == "ldesc" then
+    return "/tenants?description=" .. math.random(1, n)
+  end
+end
+
+local filtered_kinds = { search = true, scount = true, active = true, inactive = true,
+                         fcount = true, ldesc = true }
+local fmix = { "search", "active", "inactive", "fcount", "scount" }
 
 request = function()
   if fixed then
@@ -82,8 +114,11 @@ request = function()
     return wrk.format("GET", by_id())
   elseif kind == "paths" then
     return wrk.format("GET", paths[math.random(1, #paths)])
-  elseif kind == "search" then
-    return wrk.format("GET", base .. "?q=" .. math.random(1, n))
+  elseif filtered_kinds[kind] then
+    return wrk.format("GET", filtered(kind))
+  elseif kind == "fmix" then
+    mix_i = mix_i % #fmix + 1
+    return wrk.format("GET", filtered(fmix[mix_i]))
   elseif kind == "create" then
     counter = counter + 1
     local s = string.format("b%s-%d-%d", run, tonumber(tid) or 1, counter)

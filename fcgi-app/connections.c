@@ -475,7 +475,7 @@ delete_tenant(struct db *db, long long account, long long pk)
 {
 	enum db_err	 e;
 
-	if ((e = tenant_list_changed(db, account, -1)) != DBE_OK)
+	if ((e = tenant_list_removing(db, account, pk)) != DBE_OK)
 		return e;
 	return tenant_store_delete(db, pk);
 }
@@ -526,7 +526,7 @@ insert_tenant(struct db *db, struct conn_txn *t)
 	if ((e = tenant_store_insert(db, t->account, &in, guid, short_id,
 	    "Completed", &t->tenant_pk)) != DBE_OK)
 		return e;
-	return tenant_list_changed(db, t->account, 1);
+	return tenant_list_added(db, t->account, t->tenant_pk, &in);
 }
 
 static enum db_err
@@ -549,8 +549,9 @@ update_tenant(struct db *db, struct conn_txn *t, const char *guid)
 	for (i = 0; i < TC__MAX; i++)
 		v[i] = in->set[i] ? in->v[i] : row.v[i];
 	e = tenant_store_update(db, t->tenant_pk, v);
-	if (e == DBE_OK && tenant_list_moves(row.v, v))
-		e = tenant_list_changed(db, t->account, 0);
+	if (e == DBE_OK)
+		e = tenant_list_updated(db, t->account, t->tenant_pk,
+		    row.v, v);
 	db_res_free(res);
 	return e;
 }

@@ -27,7 +27,7 @@
 #include <stddef.h>
 
 #define PM_MARKS_MAX	4096	/* per listing */
-#define PM_LISTINGS	8	/* per worker */
+#define PM_LISTINGS	32	/* per worker: 5 sorts x 3 isActive values, a few scopes */
 #define PM_REST		16	/* long reads without marks after vain ones */
 
 /* A row in ascending order: its position, primary key and sort key. */

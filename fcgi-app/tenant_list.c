@@ -16,27 +16,96 @@
 
 /* A LIKE pattern for 200 characters of up to 4 bytes, each escaped. */
 #define LIKE_MAX	(2 * 800 + 3)
+/*
+ * Words as tenant_words holds them (sql/0011): 3 to 84 characters.  A
+ * filter looks up at most TERMS of its words there.
+ */
+#define TERM_CHARS_MIN	3
+#define TERM_CHARS_MAX	84
+#define TERMS		4
+/* A word's prefix pattern: 84 characters of up to 4 bytes, escaped, "%". */
+#define TERM_MAX	(2 * 4 * TERM_CHARS_MAX + 2)
+
+/*
+ * The text filters (q, description) of a query as bound values: a LIKE
+ * pattern each, and the word prefixes that narrow the rows it is tried on.
+ */
+struct text {
+	char	 like[2][LIKE_MAX];
+	char	 terms[2][TERMS][TERM_MAX];
+	size_t	 nterms[2];
+	bool	 match;		/* some filter has terms */
+};
+
+/*
+ * A word: a run of ASCII letters, digits, "_" and non-ASCII characters
+ * (the bytes the class excludes are ASCII's others).  The statement takes
+ * the words of 3 or more characters off tenants' names and descriptions
+ * one by one, as sql/0011 does for existing rows; tenantctl seed uses it.
+ * One tenant's words are split here instead (word_next): the statement's
+ * recursion goes through a temporary table on disk for long texts, which
+ * halved the create rate.
+ */
+#define WORD_CLASS "[^\\\\x00-\\\\x2F\\\\x3A-\\\\x40\\\\x5B-\\\\x5E" \
+	"\\\\x60\\\\x7B-\\\\x7F]{3,}"
+#define SQL_WORDS(where) \
+    "INSERT IGNORE INTO tenant_words (account_id, word, tenant_pk) " \
+    "SELECT acc, word, pk FROM (WITH RECURSIVE w (pk, acc, rest, word) AS (" \
+    "SELECT pk, account_id, CAST(CONCAT(name, ' ', " \
+    "COALESCE(description, '')) AS CHAR(2300)), CAST('' AS CHAR(84)) " \
+    "FROM tenants WHERE " where " UNION ALL " \
+    "SELECT pk, acc, REGEXP_REPLACE(rest, '(?s)^.*?" WORD_CLASS "', ''), " \
+    "LEFT(REGEXP_SUBSTR(rest, '" WORD_CLASS "'), 84) FROM w " \
+    "WHERE rest REGEXP '" WORD_CLASS "') " \
+    "SELECT acc, word, pk FROM w WHERE word <> '') x"
+
+static const char sql_words_from[] = SQL_WORDS("account_id = ? AND pk >= ?");
+/* WORDS_ROWS words a statement, the last repeated to fill it. */
+#define WORDS_ROWS	8
+#define WORDS_ROW	"(?, ?, ?)"
+static const char sql_words_add[] =
+    "INSERT IGNORE INTO tenant_words (account_id, word, tenant_pk) VALUES "
+    WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", "
+    WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW;
+static const char sql_words_drop[] =
+    "DELETE FROM tenant_words WHERE tenant_pk = ?";
 
 static const struct {
 	const char	*col;		/* NULL: the primary key alone */
 	enum tcol	 key;		/* the column col reads */
 	const char	*index;		/* whose order it is, all accounts */
 	const char	*scoped_index;	/* the same within one account */
+	const char	*active_index;	/* ... and one isActive value (0010) */
 } sorts[TSORT__MAX] = {
-	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_account" },
+	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_account",
+	    "ix_tenants_account_active" },
 	[TSORT_NAME] = { "t.name", TC_NAME, "ux_tenants_name",
-	    "ix_tenants_account_name" },
+	    "ix_tenants_account_name", "ix_tenants_account_active_name" },
 	[TSORT_SLUG] = { "t.slug", TC_SLUG, "ux_tenants_slug",
-	    "ix_tenants_account_slug" },
+	    "ix_tenants_account_slug", "ix_tenants_account_active_slug" },
 	[TSORT_VALID_UPTO] = { "t.valid_upto", TC_VALID_UPTO,
-	    "ix_tenants_valid_upto", "ix_tenants_account_valid_upto" },
+	    "ix_tenants_valid_upto", "ix_tenants_account_valid_upto",
+	    "ix_tenants_account_active_valid_upto" },
 	[TSORT_CONSENTED] = { "t.consented_at", TC_CONSENTED_AT,
-	    "ix_tenants_consented", "ix_tenants_account_consented" },
+	    "ix_tenants_consented", "ix_tenants_account_consented",
+	    "ix_tenants_account_active_consented" },
 };
 
-static const char sql_counts[] =
-    "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(gen), 0) FROM tenant_counts "
-    "WHERE account_id = ?";
+/*
+ * The total of a listing by its isActive filter (-1 none, 0, 1), from
+ * the sums of n and active over the scope's rows of tenant_counts.
+ */
+#define N_ANY		"SUM(c.n)"
+#define N_INACTIVE	"SUM(c.n - c.active)"
+#define N_ACTIVE	"SUM(c.active)"
+#define ACTIVITY(q)	((q)->is_active < 0 ? 0 : (q)->is_active ? 2 : 1)
+
+static const char *const sql_counts[3] = {
+#define COUNTS(n) "SELECT COALESCE(" n ", 0), COALESCE(SUM(c.gen), 0) " \
+	"FROM tenant_counts c WHERE c.account_id = ?"
+	COUNTS(N_ANY), COUNTS(N_INACTIVE), COUNTS(N_ACTIVE)
+#undef COUNTS
+};
 static const char sql_total_locked[] =
     "SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = 0 "
     "FOR UPDATE";
@@ -45,16 +114,29 @@ static const char sql_total_locked[] =
  * statement: a create is seven round trips, and this was two of them.
  */
 static const char sql_changed[] =
-    "INSERT INTO tenant_counts (account_id, shard, n, gen) "
-    "VALUES (?, ?, ?, 1), (0, ?, ?, 1) "
-    "ON DUPLICATE KEY UPDATE n = n + VALUES(n), gen = gen + 1";
+    "INSERT INTO tenant_counts (account_id, shard, n, active, gen) "
+    "VALUES (?, ?, ?, ?, 1), (0, ?, ?, ?, 1) "
+    "ON DUPLICATE KEY UPDATE n = n + VALUES(n), "
+    "active = active + VALUES(active), gen = gen + 1";
+/* The same for a row about to go, its activity read in the statement. */
+static const char sql_removing[] =
+    "INSERT INTO tenant_counts (account_id, shard, n, active, gen) "
+    "SELECT * FROM (SELECT ? AS d_account, ? AS d_shard, -1 AS d_n, "
+    "-t.is_active AS d_active, 1 AS d_gen "
+    "FROM tenants t WHERE t.pk = ? UNION ALL "
+    "SELECT 0, ?, -1, -t.is_active, 1 FROM tenants t WHERE t.pk = ?) d "
+    "ON DUPLICATE KEY UPDATE n = n + VALUES(n), "
+    "active = active + VALUES(active), gen = gen + 1";
 
 /* The same two as columns of a statement that reads rows, in its snapshot. */
-#define SEEN_COLUMNS \
-	"(SELECT COALESCE(SUM(c.n), 0) FROM tenant_counts c " \
+static const char *const seen_columns[3] = {
+#define SEEN(n) "(SELECT COALESCE(" n ", 0) FROM tenant_counts c " \
 	"WHERE c.account_id = ?), " \
 	"(SELECT COALESCE(SUM(c.gen), 0) FROM tenant_counts c " \
 	"WHERE c.account_id = ?)"
+	SEEN(N_ANY), SEEN(N_INACTIVE), SEEN(N_ACTIVE)
+#undef SEEN
+};
 
 /* A scope's total and list generation, as one statement saw them. */
 struct seen {
@@ -67,6 +149,13 @@ enum rkind {
 	RK_PAGE_SEEN,	/* the same, each followed by the seen columns */
 	RK_MARK,	/* one row's sort key and primary key, and the seen ones */
 };
+
+/* 1 for a tenant whose is_active column is v, else 0. */
+static long long
+active(const char *v)
+{
+	return v != NULL && strcmp(v, "0") != 0;
+}
 
 static enum db_err
 failed(struct db *db)
@@ -87,14 +176,14 @@ seen_from(const struct db_row *row, size_t at, struct seen *s)
 }
 
 static enum db_err
-read_counts(struct db *db, long long scope, struct seen *s)
+read_counts(struct db *db, const struct tenant_query *q, struct seen *s)
 {
-	struct db_param	 p[] = { DB_I64(scope) };
+	struct db_param	 p[] = { DB_I64(q->scope) };
 	struct db_row	 row;
 	struct db_res	*res;
 	int		 rc;
 
-	rc = db_one(db, sql_counts, p, 1, &row, &res);
+	rc = db_one(db, sql_counts[ACTIVITY(q)], p, 1, &row, &res);
 	if (rc == 1 && seen_from(&row, 0, s) == -1)
 		rc = -1;
 	db_res_free(res);
@@ -121,6 +210,88 @@ static void
 append(char *sql, size_t len, const char *s)
 {
 	strncat(sql, s, len - strlen(sql) - 1);
+}
+
+static bool
+word_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+/*
+ * The words of f that tenant_words holds (TERM_CHARS_MIN to TERM_CHARS_MAX
+ * characters), the first TERMS of them, as LIKE patterns of their prefix.
+ */
+static size_t
+search_terms(const char *f, char terms[TERMS][TERM_MAX])
+{
+	const char	*w;
+	size_t		 n = 0, o, chars;
+
+	while (*f != '\0' && n < TERMS) {
+		if (!word_byte((unsigned char)*f)) {
+			f++;
+			continue;
+		}
+		for (w = f, chars = 0; word_byte((unsigned char)*f); f++)
+			if (((unsigned char)*f & 0xC0) != 0x80)
+				chars++;
+		if (chars < TERM_CHARS_MIN || chars > TERM_CHARS_MAX)
+			continue;
+		for (o = 0; w < f; w++) {
+			if (*w == '_')
+				terms[n][o++] = '\\';
+			terms[n][o++] = *w;
+		}
+		terms[n][o++] = '%';
+		terms[n++][o] = '\0';
+	}
+	return n;
+}
+
+/*
+ * q's text filters.  A row matches a text filter when the column holds
+ * it as a substring (LIKE) and, for each word of it tenant_words holds,
+ * a word starting with that one: only the rows tenant_words names for
+ * those are tried (README: "Text search and filters").
+ */
+static void
+text_prepare(const struct tenant_query *q, struct text *t)
+{
+	const char	*f[2] = { q->q, q->description };
+	size_t		 i;
+
+	t->match = false;
+	for (i = 0; i < 2; i++) {
+		t->nterms[i] = 0;
+		if (f[i] == NULL)
+			continue;
+		like_pattern(f[i], t->like[i], sizeof(t->like[i]));
+		t->nterms[i] = search_terms(f[i], t->terms[i]);
+		t->match |= t->nterms[i] > 0;
+	}
+}
+
+/* The rows holding a word that starts with each of the terms of filter i. */
+static size_t
+words_clause(const struct tenant_query *q, const struct text *t, size_t i,
+    char *sql, size_t len, struct db_param *p)
+{
+	size_t	 j, n = 0;
+
+	for (j = 0; j < t->nterms[i]; j++) {
+		if (q->scope) {
+			append(sql, len, " AND t.pk IN (SELECT w.tenant_pk "
+			    "FROM tenant_words w WHERE w.account_id = ? AND "
+			    "w.word LIKE ?)");
+			p[n++] = DB_I64(q->scope);
+		} else
+			append(sql, len, " AND t.pk IN (SELECT w.tenant_pk "
+			    "FROM tenant_words w WHERE w.word LIKE ?)");
+		p[n++] = DB_STR(t->terms[i][j]);
+	}
+	return n;
 }
 
 /*
@@ -154,7 +325,7 @@ where_metadata(const struct tenant_query *q, char *sql, size_t len,
  */
 static size_t
 where_clause(const struct tenant_query *q, char *sql, size_t len,
-    struct db_param *p, char like[2][LIKE_MAX])
+    struct db_param *p, const struct text *t)
 {
 	size_t	 n = 0;
 
@@ -168,15 +339,15 @@ where_clause(const struct tenant_query *q, char *sql, size_t len,
 		p[n++] = DB_STR(q->name);
 	}
 	if (q->q != NULL) {
-		like_pattern(q->q, like[0], sizeof(like[0]));
+		n += words_clause(q, t, 0, sql, len, p + n);
 		append(sql, len, " AND (t.name LIKE ? OR t.description LIKE ?)");
-		p[n++] = DB_STR(like[0]);
-		p[n++] = DB_STR(like[0]);
+		p[n++] = DB_STR(t->like[0]);
+		p[n++] = DB_STR(t->like[0]);
 	}
 	if (q->description != NULL) {
-		like_pattern(q->description, like[1], sizeof(like[1]));
+		n += words_clause(q, t, 1, sql, len, p + n);
 		append(sql, len, " AND t.description LIKE ?");
-		p[n++] = DB_STR(like[1]);
+		p[n++] = DB_STR(t->like[1]);
 	}
 	if (q->is_active >= 0) {
 		append(sql, len, " AND t.is_active = ?");
@@ -256,35 +427,38 @@ order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
 static size_t
 build_read(const struct tenant_query *q, const struct pm_read *r,
     enum rkind kind, bool hint, char *sql, size_t len, struct db_param *p,
-    char like[2][LIKE_MAX])
+    const struct text *t)
 {
-	size_t	 n = 0;
-	bool	 direct = kind != RK_MARK && r->skip <= DIRECT_SKIP_MAX &&
-		    r->forward != q->desc;
+	const char	*seen = seen_columns[ACTIVITY(q)];
+	size_t		 n = 0;
+	bool		 direct = kind != RK_MARK &&
+			    r->skip <= DIRECT_SKIP_MAX && r->forward != q->desc;
 
 	if (direct)
-		snprintf(sql, len, "SELECT %s%s FROM tenants t",
-		    tenant_select_list(),
-		    kind == RK_PAGE_SEEN ? ", " SEEN_COLUMNS : "");
+		snprintf(sql, len, "SELECT %s%s%s FROM tenants t",
+		    tenant_select_list(), kind == RK_PAGE_SEEN ? ", " : "",
+		    kind == RK_PAGE_SEEN ? seen : "");
 	else if (kind == RK_MARK)
-		snprintf(sql, len, "SELECT %s, t.pk, " SEEN_COLUMNS
-		    " FROM tenants t", sorts[q->sort].col != NULL ?
-		    sorts[q->sort].col : "t.pk");
+		snprintf(sql, len, "SELECT %s, t.pk, %s FROM tenants t",
+		    sorts[q->sort].col != NULL ? sorts[q->sort].col : "t.pk",
+		    seen);
 	else
-		snprintf(sql, len, "SELECT %s%s FROM tenants t JOIN "
+		snprintf(sql, len, "SELECT %s%s%s FROM tenants t JOIN "
 		    "(SELECT t.pk FROM tenants t", tenant_select_list(),
-		    kind == RK_PAGE_SEEN ? ", " SEEN_COLUMNS : "");
+		    kind == RK_PAGE_SEEN ? ", " : "",
+		    kind == RK_PAGE_SEEN ? seen : "");
 	if (kind != RK_PAGE) {
 		p[n++] = DB_I64(q->scope);
 		p[n++] = DB_I64(q->scope);
 	}
-	if (hint && q->name == NULL && q->nmeta == 0) {
+	if (hint && q->name == NULL && !t->match && q->nmeta == 0) {
 		append(sql, len, " FORCE INDEX (");
-		append(sql, len, q->scope ? sorts[q->sort].scoped_index :
-		    sorts[q->sort].index);
+		append(sql, len, !q->scope ? sorts[q->sort].index :
+		    q->is_active < 0 ? sorts[q->sort].scoped_index :
+		    sorts[q->sort].active_index);
 		append(sql, len, ")");
 	}
-	n += where_clause(q, sql, len, p + n, like);
+	n += where_clause(q, sql, len, p + n, t);
 	n += seek(q, r, sql, len, p + n);
 	order_by(q, !r->forward, sql, len);
 	append(sql, len, " LIMIT ? OFFSET ?");
@@ -301,16 +475,18 @@ static enum db_err
 run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
     enum rkind kind, struct db_res **res)
 {
-	struct db_param	 p[16 + 3 * TQ_META_MAX];
-	char		 sql[4096], like[2][LIKE_MAX];
+	struct db_param	 p[40 + 3 * TQ_META_MAX];
+	struct text	 t;
+	char		 sql[6144];
 	size_t		 n;
 	enum db_err	 e;
 
-	n = build_read(q, r, kind, true, sql, sizeof(sql), p, like);
+	text_prepare(q, &t);
+	n = build_read(q, r, kind, true, sql, sizeof(sql), p, &t);
 	e = db_exec(db, sql, p, n, res);
 	/* A database whose schema lacks the index still answers, slower. */
 	if (e == DBE_OTHER && db_errno(db) == ER_KEY_DOES_NOT_EXISTS) {
-		n = build_read(q, r, kind, false, sql, sizeof(sql), p, like);
+		n = build_read(q, r, kind, false, sql, sizeof(sql), p, &t);
 		e = db_exec(db, sql, p, n, res);
 	}
 	return e;
@@ -320,13 +496,15 @@ enum db_err
 tenant_list_after(struct db *db, const struct tenant_query *q,
     long long after, long long limit, struct db_res **res)
 {
-	struct db_param	 p[16];
-	char		 sql[4096], like[2][LIKE_MAX];
+	struct db_param	 p[24 + 3 * TQ_META_MAX];
+	struct text	 t;
+	char		 sql[6144];
 	size_t		 n;
 
 	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t",
 	    tenant_select_list());
-	n = where_clause(q, sql, sizeof(sql), p, like);
+	text_prepare(q, &t);
+	n = where_clause(q, sql, sizeof(sql), p, &t);
 	append(sql, sizeof(sql), " AND t.pk > ? ORDER BY t.pk LIMIT ?");
 	p[n++] = DB_I64(after);
 	p[n++] = DB_I64(limit);
@@ -354,7 +532,7 @@ read_page(struct db *db, const struct tenant_query *q,
 	if (rc != 0)
 		return failed(db);
 	/* No row to carry them: past the end, or the rows moved away. */
-	return read_counts(db, q->scope, s);
+	return read_counts(db, q, s);
 }
 
 /* Reads the row of a new mark: 1 found (and handed over), 0 none, -1 error. */
@@ -402,7 +580,8 @@ static enum db_err
 list_unfiltered(struct db *db, const struct tenant_query *q,
     long long limit, long long offset, struct db_res **res, long long *total)
 {
-	struct page_marks	*pm = page_marks_get(q->scope, (int)q->sort);
+	struct page_marks	*pm = page_marks_get(q->scope,
+				    (int)q->sort + TSORT__MAX * ACTIVITY(q));
 	struct pm_read		 page, mark;
 	struct seen		 s;
 	enum pm_next		 next;
@@ -431,7 +610,7 @@ list_unfiltered(struct db *db, const struct tenant_query *q,
 			next = PM_READ;	/* no such row now: the page will tell */
 		}
 		if (next == PM_NEED_COUNT) {
-			if ((e = read_counts(db, q->scope, &s)) != DBE_OK)
+			if ((e = read_counts(db, q, &s)) != DBE_OK)
 				return e;
 			page_marks_update(pm, s.gen, s.total);
 			fresh = true;
@@ -482,11 +661,12 @@ list_filtered(struct db *db, const struct tenant_query *q, long long limit,
 	return run(db, q, &r, RK_PAGE, res);
 }
 
+/* Filtered by text: isActive alone has counts and page marks of its own. */
 static bool
 filtered(const struct tenant_query *q)
 {
 	return q->name != NULL || q->q != NULL || q->description != NULL ||
-	    q->is_active >= 0 || q->nmeta > 0;
+	    q->nmeta > 0;
 }
 
 enum db_err
@@ -504,19 +684,21 @@ enum db_err
 tenant_list_count(struct db *db, const struct tenant_query *q,
     long long *count)
 {
-	struct db_param	 p[8 + 3 * TQ_META_MAX];
+	struct db_param	 p[24 + 3 * TQ_META_MAX];
 	struct db_row	 row;
 	struct db_res	*res;
-	char		 sql[1024], like[2][LIKE_MAX];
+	struct text	 t;
+	char		 sql[2048];
 	size_t		 n;
 	int		 rc;
 
 	if (!filtered(q)) {
 		p[0] = DB_I64(q->scope);
-		rc = db_one(db, sql_counts, p, 1, &row, &res);
+		rc = db_one(db, sql_counts[ACTIVITY(q)], p, 1, &row, &res);
 	} else {
 		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tenants t");
-		n = where_clause(q, sql, sizeof(sql), p, like);
+		text_prepare(q, &t);
+		n = where_clause(q, sql, sizeof(sql), p, &t);
 		rc = db_one(db, sql, p, n, &row, &res);
 	}
 	if (rc == 1)
@@ -526,13 +708,135 @@ tenant_list_count(struct db *db, const struct tenant_query *q,
 }
 
 enum db_err
-tenant_list_changed(struct db *db, long long account, long long delta)
+tenant_list_changed(struct db *db, long long account, long long delta,
+    long long active)
 {
 	long long	 shard = random() % 8;
 	struct db_param	 p[] = { DB_I64(account), DB_I64(shard), DB_I64(delta),
-			    DB_I64(shard), DB_I64(delta) };
+			    DB_I64(active), DB_I64(shard), DB_I64(delta),
+			    DB_I64(active) };
 
-	return db_exec(db, sql_changed, p, 5, NULL);
+	return db_exec(db, sql_changed, p, 7, NULL);
+}
+
+/*
+ * The next word of TERM_CHARS_MIN or more characters in *s, its first
+ * TERM_CHARS_MAX as *len bytes, as SQL_WORDS splits text; NULL at the end.
+ */
+static const char *
+word_next(const char **s, size_t *len)
+{
+	const char	*w, *end;
+	size_t		 chars;
+
+	while (**s != '\0') {
+		if (!word_byte((unsigned char)**s)) {
+			(*s)++;
+			continue;
+		}
+		for (w = *s, end = NULL, chars = 0;
+		    word_byte((unsigned char)**s); (*s)++)
+			if (((unsigned char)**s & 0xC0) != 0x80 &&
+			    ++chars == TERM_CHARS_MAX + 1)
+				end = *s;
+		if (chars >= TERM_CHARS_MIN) {
+			*len = (size_t)((end != NULL ? end : *s) - w);
+			return w;
+		}
+	}
+	return NULL;
+}
+
+/* Indexes the words of tenant pk's name and description (tenant_words). */
+static enum db_err
+words_add(struct db *db, long long account, long long pk, const char *name,
+    const char *description)
+{
+	const char	*text[2] = { name != NULL ? name : "",
+			    description != NULL ? description : "" }, *s, *w;
+	struct db_param	 p[3 * WORDS_ROWS];
+	size_t		 i, n = 0, len;
+	enum db_err	 e;
+
+	for (i = 0; i < 2; i++)
+		for (s = text[i]; (w = word_next(&s, &len)) != NULL; ) {
+			p[n++] = DB_I64(account);
+			p[n++] = DB_STRN(w, len);
+			p[n++] = DB_I64(pk);
+			if (n < 3 * WORDS_ROWS)
+				continue;
+			if ((e = db_exec(db, sql_words_add, p, n,
+			    NULL)) != DBE_OK)
+				return e;
+			n = 0;
+		}
+	if (n == 0)
+		return DBE_OK;
+	for (i = n; i < 3 * WORDS_ROWS; i++)
+		p[i] = p[i - 3];
+	return db_exec(db, sql_words_add, p, 3 * WORDS_ROWS, NULL);
+}
+
+enum db_err
+tenant_list_added(struct db *db, long long account, long long pk,
+    const struct tenant_input *in)
+{
+	enum db_err	 e;
+
+	if ((e = words_add(db, account, pk, in->set[TC_NAME] ?
+	    in->v[TC_NAME] : NULL, in->set[TC_DESCRIPTION] ?
+	    in->v[TC_DESCRIPTION] : NULL)) != DBE_OK)
+		return e;
+	return tenant_list_changed(db, account, 1, active(
+	    in->set[TC_IS_ACTIVE] ? in->v[TC_IS_ACTIVE] :
+	    tcols[TC_IS_ACTIVE].dflt));
+}
+
+static const char sql_restored[] =
+    "SELECT name, description, is_active FROM tenants WHERE pk = ?";
+
+enum db_err
+tenant_list_restored(struct db *db, long long account, long long pk)
+{
+	struct db_param	 p[] = { DB_I64(pk) };
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	enum db_err	 e;
+	long long	 on;
+	int		 rc;
+
+	if ((rc = db_one(db, sql_restored, p, 1, &row, &res)) != 1) {
+		db_res_free(res);
+		return rc == 0 ? DBE_OTHER : failed(db);
+	}
+	on = active(row.v[2]);
+	e = words_add(db, account, pk, row.v[0], row.v[1]);
+	db_res_free(res);
+	if (e != DBE_OK)
+		return e;
+	return tenant_list_changed(db, account, 1, on);
+}
+
+enum db_err
+tenant_list_seeded(struct db *db, long long account, long long first_pk,
+    long long added)
+{
+	struct db_param	 p[] = { DB_I64(account), DB_I64(first_pk) };
+	enum db_err	 e;
+
+	if ((e = db_exec(db, sql_words_from, p, 2, NULL)) != DBE_OK)
+		return e;
+	return tenant_list_changed(db, account, added, added);
+}
+
+enum db_err
+tenant_list_removing(struct db *db, long long account, long long pk)
+{
+	long long	 shard = random() % 8;
+	struct db_param	 p[] = { DB_I64(account), DB_I64(shard), DB_I64(pk),
+			    DB_I64(shard), DB_I64(pk) };
+
+	return db_exec(db, sql_removing, p, 5, NULL);
 }
 
 enum db_err
@@ -557,8 +861,9 @@ differ(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-bool
-tenant_list_moves(const char *const old[TC__MAX], const char *const v[TC__MAX])
+/* Whether a row going from old to v may move in some sort order. */
+static bool
+moves(const char *const old[TC__MAX], const char *const v[TC__MAX])
 {
 	size_t	 i;
 
@@ -567,4 +872,23 @@ tenant_list_moves(const char *const old[TC__MAX], const char *const v[TC__MAX])
 		    v[sorts[i].key]))
 			return true;
 	return false;
+}
+
+enum db_err
+tenant_list_updated(struct db *db, long long account, long long pk,
+    const char *const old[TC__MAX], const char *const v[TC__MAX])
+{
+	struct db_param	 p[] = { DB_I64(pk) };
+	long long	 d = active(v[TC_IS_ACTIVE]) - active(old[TC_IS_ACTIVE]);
+	enum db_err	 e;
+
+	if ((differ(old[TC_NAME], v[TC_NAME]) ||
+	    differ(old[TC_DESCRIPTION], v[TC_DESCRIPTION])) &&
+	    ((e = db_exec(db, sql_words_drop, p, 1, NULL)) != DBE_OK ||
+	    (e = words_add(db, account, pk, v[TC_NAME],
+	    v[TC_DESCRIPTION])) != DBE_OK))
+		return e;
+	if (d == 0 && !moves(old, v))
+		return DBE_OK;
+	return tenant_list_changed(db, account, 0, d);
 }

@@ -2,8 +2,9 @@
  * Pages and counts of the tenants a caller may see.  scope is an account,
  * or 0 for every account (global keys).
  *
- * Unfiltered counts come from tenant_counts (sharded per account, account
- * 0 holding all), never from a scan.  Its gen column is the list
+ * Counts unfiltered or by isActive come from tenant_counts (sharded per
+ * account, account 0 holding all; n and active, sql/0010), never from a
+ * scan.  Its gen column is the list
  * generation: every commit that adds, removes or reorders a tenant of an
  * account bumps it, in the statement that moves the count, so reading
  * both in the statement that reads a page says which state of the listing
@@ -45,8 +46,9 @@ struct tenant_query {
 /*
  * Rows offset .. offset + limit - 1 in *res (NULL when there are none),
  * each with the tenant columns first, and the total they are part of.
- * Unfiltered, a page and its total are one statement, and a page far
- * from both ends is read from a page mark; filtered pages are an OFFSET
+ * Unfiltered or filtered by isActive alone, a page and its total are one
+ * statement, and a page far from both ends is read from a page mark (a
+ * listing per isActive value); with a text filter, pages are an OFFSET
  * from the nearer end after a count.
  */
 enum db_err	 tenant_list_page(struct db *, const struct tenant_query *,
@@ -62,20 +64,43 @@ enum db_err	 tenant_list_after(struct db *, const struct tenant_query *,
 enum db_err	 tenant_list_count(struct db *, const struct tenant_query *,
 		    long long *count);
 /*
- * Moves the counts of account (and of all) by delta and bumps their list
- * generation; delta 0 for a tenant whose sort keys changed.  Inside the
- * transaction of that change.
+ * Moves the counts of account (and of all) by delta tenants, active of
+ * them active, and bumps their list generation.  Inside the transaction
+ * of that change.
  */
 enum db_err	 tenant_list_changed(struct db *, long long account,
-		    long long delta);
+		    long long delta, long long active);
+/*
+ * The same for one new tenant, pk, of the given input; also indexes its
+ * words for text search (tenant_words, sql/0011).
+ */
+enum db_err	 tenant_list_added(struct db *, long long account,
+		    long long pk, const struct tenant_input *);
+/*
+ * The same for tenant pk put back into tenants as it was (a restore of a
+ * deleted tenant): its row says whether it is active and what its words are.
+ */
+enum db_err	 tenant_list_restored(struct db *, long long account,
+		    long long pk);
+/* The same for added active tenants of account from first_pk on. */
+enum db_err	 tenant_list_seeded(struct db *, long long account,
+		    long long first_pk, long long added);
+/* The same for the tenant pk about to be deleted, as its row says. */
+enum db_err	 tenant_list_removing(struct db *, long long account,
+		    long long pk);
+/*
+ * The same for tenant pk whose row goes from old to v: a generation bump
+ * (and a move of the active count) only if it may move in some listing,
+ * its words indexed again if its name or description changed.
+ */
+enum db_err	 tenant_list_updated(struct db *, long long account,
+		    long long pk, const char *const old[TC__MAX],
+		    const char *const v[TC__MAX]);
 /*
  * The number of tenants on the platform, locking the counts of all until
  * the transaction ends, so concurrent creates that check a limit against
  * it take turns.
  */
 enum db_err	 tenant_list_total_locked(struct db *, long long *total);
-/* Whether a row going from old to v may move in some sort order. */
-bool		 tenant_list_moves(const char *const old[TC__MAX],
-		    const char *const v[TC__MAX]);
 
 #endif

@@ -38,6 +38,12 @@ struct cmd {
 	const char	*usage;
 };
 
+/*
+ * A statement of tenantctl may take long: a migration builds indexes
+ * over every tenant (minutes at 1,000,000), a seed batch waits its turn.
+ */
+#define TENANTCTL_RW_TIMEOUT	3600
+
 static int	 cmd_migrate(struct db *, const struct config *, int, char **);
 static int	 cmd_account_create(struct db *, const struct config *, int, char **);
 static int	 cmd_key_create(struct db *, const struct config *, int, char **);
@@ -566,8 +572,8 @@ seed_fn(struct db *db, void *arg)
 	if ((e = db_exec(db, sql_seed, p, 4, NULL)) != DBE_OK)
 		return e;
 	b->added = (long long)db_affected(db);
-	return b->added > 0 ? tenant_list_changed(db, b->account, b->added) :
-	    DBE_OK;
+	return b->added > 0 ? tenant_list_seeded(db, b->account,
+	    (long long)db_insert_id(db), b->added) : DBE_OK;
 }
 
 static int
@@ -918,7 +924,8 @@ main(int argc, char *argv[])
 	    .port = (unsigned)cfg.db_port, .socket = cfg.db_socket,
 	    .user = cfg.db_user, .password = cfg.db_password,
 	    .name = cfg.db_name,
-	    .connect_timeout = (unsigned)cfg.db_connect_timeout });
+	    .connect_timeout = (unsigned)cfg.db_connect_timeout,
+	    .rw_timeout = TENANTCTL_RW_TIMEOUT });
 	if (db == NULL || (cmd->fn != cmd_token_dev && db_connect(db) == -1)) {
 		fprintf(stderr, "tenantctl: database: %s\n",
 		    db ? db_error(db) : "out of memory");

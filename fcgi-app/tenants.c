@@ -297,7 +297,7 @@ create_fn(struct db *db, void *arg)
 	if (t->in->v[TC_METADATA] != NULL && (e = tenant_store_metadata(db,
 	    pk, t->who->account_id, t->in->v[TC_METADATA])) != DBE_OK)
 		return e;
-	if ((e = tenant_list_changed(db, t->who->account_id, 1)) != DBE_OK)
+	if ((e = tenant_list_added(db, t->who->account_id, pk, t->in)) != DBE_OK)
 		return e;
 	{
 		struct db_param p[] = { DB_STR(o->correlation_id), DB_I64(pk),
@@ -550,10 +550,10 @@ update_row(struct db *db, const struct db_row *row,
 	e = tenant_store_update(db, t->ref->pk, v);
 	if (e == DBE_DUP && strstr(db_error(db), "ux_tenants_external_id"))
 		t->ref->conflict = "externalId";
-	if (e != DBE_OK || !tenant_list_moves(row->v, v))
+	if (e != DBE_OK)
 		return e;
-	return tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
-	    0);
+	return tenant_list_updated(db, strtoll(row->v[TC_ACCOUNT_ID], NULL, 10),
+	    t->ref->pk, row->v, v);
 }
 
 /* New column values: the given ones over the current row (or defaults). */
@@ -631,8 +631,8 @@ apply_delete(struct db *db, const struct db_row *row, struct change_txn *t)
 	if ((e = tenant_store_children(db, ref->pk, &ref->removed_jobs,
 	    &ref->removed_keys, &ref->removed_users,
 	    &ref->removed_locations)) != DBE_OK ||
-	    (e = tenant_list_changed(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
-	    10), -1)) != DBE_OK)
+	    (e = tenant_list_removing(db, strtoll(row->v[TC_ACCOUNT_ID], NULL,
+	    10), ref->pk)) != DBE_OK)
 		return e;
 	if (ch->op == OP_SOFT_DELETE) {
 		char	 by[160];

@@ -109,7 +109,7 @@ restore_fn(struct db *db, void *arg)
 	}
 	if (e != DBE_OK)
 		return e;
-	if ((e = tenant_list_changed(db, t->account, 1)) != DBE_OK ||
+	if ((e = tenant_list_restored(db, t->account, t->ref->pk)) != DBE_OK ||
 	    (e = audit(db, t, "tenant.restore")) != DBE_OK)
 		return e;
 	t->result = TR_OK;

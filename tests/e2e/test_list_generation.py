@@ -1,7 +1,7 @@
 """The list generation (sql/0006): SUM(gen) over an account's rows of tenant_counts moves with every
 change that can reorder one of its listings (a create, a delete, a tenantctl seed batch, a new name,
 validUpto or consentedAt), in that change's transaction, and with nothing else; the rows of account 0
-(all accounts) move with it. The counts stay the number of rows. Workers trust their page marks only
+(all accounts) move with it; so does a change of isActive (sql/0010). The counts stay the number of rows. Workers trust their page marks only
 while it holds.
 """
 
@@ -41,7 +41,9 @@ def test_generation_moves_with_the_order(api, ctl, db):
     assert bumped(lambda: ok(api.post(LIST, key=p.key, json=tenant_body(
         slug, validUpto="2027-01-01T00:00:00Z")), 202)) == (1, 1)
     assert bumped(patch({"description": "not a sort key"})) == (0, 0)
-    assert bumped(lambda: ok(api.post(f"{path}/deactivate", key=p.key))) == (0, 0)
+    # A change of isActive moves the tenant between the isActive listings (sql/0010).
+    assert bumped(lambda: ok(api.post(f"{path}/deactivate", key=p.key))) == (1, 1)
+    assert bumped(lambda: ok(api.post(f"{path}/deactivate", key=p.key))) == (0, 0)  # already inactive
     assert bumped(patch({"validUpto": "2027-01-01T00:00:00Z"})) == (0, 0)  # the same value
     assert bumped(patch({"validUpto": "2027-02-01T00:00:00Z"})) == (1, 1)
     assert bumped(patch({"consentedAt": "2026-05-05T00:00:00Z"})) == (1, 1)

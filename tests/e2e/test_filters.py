@@ -1,0 +1,338 @@
+"""List filters and text search at scale (issue 12).
+
+isActive pages and counts come from per-(account, isActive) counters in tenant_counts and indexes
+(sql/0010), with page marks of their own: every isActive value, sort order and direction gives exactly
+the rows and count of a brute-force SQL query over a seeded account, first, deep and last pages, also
+after renames, activations, deactivations and deletes; and the counters stay exact under concurrent
+creates, activations, deactivations and deletes.
+"""
+
+import random
+import re
+import unicodedata
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from helpers import assert_json, assert_xml, child_text, describe, sql_quote, tenant_body
+
+LIST = "/api/v1/tenants"
+COUNT = "/api/v1/tenants/count"
+SORTS = {"id": "slug", "name": "name", "createdAt": None, "validUpto": "valid_upto", "consentedAt": "consented_at"}
+SIZE = 25
+ACTIVITY = {None: None, "true": 1, "false": 0}
+
+
+def parallel(fn, items, workers=8):
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
+class Account:
+    """A fresh account with n seeded tenants (tenantctl seed: fast, all active)."""
+
+    def __init__(self, api, ctl, db, n):
+        self.api, self.db = api, db
+        self.p = ctl.key()
+        self.id = int(db.scalar(f"SELECT id FROM accounts WHERE name = {sql_quote(self.p.account)}"))
+        start = random.randint(10 ** 9, 9 * 10 ** 9)
+        ctl.run("seed", "--tenants", str(n), "--account", self.p.account,
+                "--prefix", f"flt{uuid.uuid4().hex[:8]}-", "--start", str(start))
+        assert self.sql_count(None) == n, "seed names collided with existing tenants"
+
+    def slugs(self):
+        return [r["slug"] for r in self.db.query(f"SELECT slug FROM tenants WHERE account_id = {self.id}")]
+
+    def where(self, active):
+        return f"account_id = {self.id}" + ("" if active is None else f" AND is_active = {active}")
+
+    def sql_count(self, active):
+        return int(self.db.scalar(f"SELECT COUNT(*) FROM tenants WHERE {self.where(active)}"))
+
+    def sql_page(self, active, sort, desc, offset, limit):
+        d = " DESC" if desc else ""
+        col = SORTS[sort]
+        order = f"{col}{d}, pk{d}" if col else f"pk{d}"
+        return [r["slug"] for r in self.db.query(
+            f"SELECT slug FROM tenants WHERE {self.where(active)} ORDER BY {order} LIMIT {limit} OFFSET {offset}")]
+
+    def counters(self, account):
+        r = self.db.one(f"SELECT COALESCE(SUM(n), 0) AS n, COALESCE(SUM(active), 0) AS a "
+                        f"FROM tenant_counts WHERE account_id = {account}")
+        return int(r["n"]), int(r["a"])
+
+    def params(self, is_active, **kw):
+        return dict(kw, **({} if is_active is None else {"isActive": is_active}))
+
+    def get(self, path, is_active=None, **kw):
+        return self.api.get(path, key=self.p.key, params=self.params(is_active, **kw))
+
+    def activation(self, slug, on):
+        r = self.api.post(f"{LIST}/{slug}/{'activate' if on else 'deactivate'}", key=self.p.key)
+        assert r.status_code == 200, describe(r)
+
+    def delete(self, slug):
+        name = self.db.scalar(f"SELECT name FROM tenants WHERE slug = {sql_quote(slug)}")
+        r = self.api.delete(f"{LIST}/{slug}", key=self.p.key, params={"confirmName": name, "confirmDisplayName": name})
+        assert r.status_code == 200, describe(r)
+
+    def assert_counts(self):
+        """Every isActive value: count, totalCount and the counters against COUNT(*)."""
+        for is_active, active in ACTIVITY.items():
+            want = self.sql_count(active)
+            assert assert_json(self.get(COUNT, is_active), 200)["count"] == want, is_active
+            assert assert_json(self.get(LIST, is_active, pageSize=1), 200)["totalCount"] == want, is_active
+        n, a = self.counters(self.id)
+        assert (n, a) == (self.sql_count(None), self.sql_count(1))
+        n, a = self.counters(0)
+        assert n == int(self.db.scalar("SELECT COUNT(*) FROM tenants"))
+        assert a == int(self.db.scalar("SELECT COUNT(*) FROM tenants WHERE is_active = 1"))
+
+    def assert_pages(self, rnd):
+        """Every isActive value, sort and direction: the first, a deep and the last page."""
+        for is_active, active in ACTIVITY.items():
+            total = self.sql_count(active)
+            pages = max(1, (total + SIZE - 1) // SIZE)
+            for sort in SORTS:
+                for desc in (False, True):
+                    for number in sorted({1, rnd.randint(1, pages), max(1, pages - 3), pages}):
+                        page = assert_json(self.get(LIST, is_active, sort=f"{sort} {'desc' if desc else 'asc'}",
+                                                    pageSize=SIZE, pageNumber=number), 200)
+                        want = self.sql_page(active, sort, desc, (number - 1) * SIZE, SIZE)
+                        assert [t["id"] for t in page["data"] or []] == want, (is_active, sort, desc, number)
+                        assert page["totalCount"] == total, (is_active, sort, desc, number)
+
+
+@pytest.fixture(scope="module")
+def varied(api, ctl, db):
+    """1,500 seeded tenants, a third deactivated, some with sort keys of their own."""
+    acc = Account(api, ctl, db, 1500)
+    rnd = random.Random(12)
+    slugs = acc.slugs()
+    parallel(lambda s: acc.activation(s, False), rnd.sample(slugs, 500))
+
+    def vary(s):
+        body = {"validUpto": f"2027-{rnd.randint(1, 12):02d}-01T00:00:00Z",
+                "consentedAt": f"2026-{rnd.randint(1, 12):02d}-0{rnd.randint(1, 9)}T00:00:00Z",
+                "name": f"Renamed {uuid.uuid4().hex[:10]}"}
+        r = api.patch(f"{LIST}/{s}", key=acc.p.key, json=body)
+        assert r.status_code == 200, describe(r)
+    parallel(vary, rnd.sample(slugs, 60))
+    return acc
+
+
+def test_is_active_counts_and_pages_match_sql(varied):
+    varied.assert_counts()
+    varied.assert_pages(random.Random(1))
+
+
+def test_is_active_after_activations_renames_and_deletes(varied, api):
+    rnd = random.Random(2)
+    slugs = varied.slugs()
+    active = {r["slug"] for r in varied.db.query(
+        f"SELECT slug FROM tenants WHERE account_id = {varied.id} AND is_active = 1")}
+    # Read deep pages first so the workers hold page marks the changes must invalidate.
+    varied.assert_pages(random.Random(3))
+    parallel(lambda s: varied.activation(s, s not in active), rnd.sample(slugs, 40))
+    parallel(varied.delete, rnd.sample(slugs, 30))
+    for s in rnd.sample(varied.slugs(), 10):
+        r = api.patch(f"{LIST}/{s}", key=varied.p.key, json={"name": f"Again {uuid.uuid4().hex[:10]}"})
+        assert r.status_code == 200, describe(r)
+    varied.assert_counts()
+    varied.assert_pages(random.Random(3))
+
+
+def test_is_active_xml(varied):
+    want = varied.sql_count(0)
+    root = assert_xml(varied.api.get(COUNT, key=varied.p.key, params={"isActive": "false"},
+                                     headers={"Accept": "application/xml"}), 200, "count")
+    assert int(child_text(root, "count")) == want
+    r = varied.api.get(LIST, key=varied.p.key, params={"isActive": "false", "pageSize": SIZE, "pageNumber": 3},
+                       headers={"Accept": "application/xml"})
+    root = assert_xml(r, 200, "tenants")
+    assert int(child_text(root, "totalCount")) == want
+
+
+def test_counters_exact_under_concurrent_writes(api, ctl, db):
+    acc = Account(api, ctl, db, 300)
+    rnd = random.Random(4)
+    slugs = acc.slugs()
+    doomed = set(rnd.sample(slugs, 60))
+    toggled = [s for s in slugs if s not in doomed]
+    tag = uuid.uuid4().hex[:8]
+
+    def op(i):
+        kind = i % 5
+        if kind == 0:
+            slug = f"fc-{tag}-{i}"
+            r = api.post(LIST, key=acc.p.key, json=tenant_body(slug, isActive=bool(i % 2)))
+            assert r.status_code == 202, describe(r)
+        elif kind == 1:
+            acc.delete(sorted(doomed)[i // 5])
+        elif kind in (2, 3):
+            acc.activation(toggled[i % len(toggled)], kind == 2)
+        else:  # deep filtered reads while the listing moves
+            for is_active in ("true", "false"):
+                assert acc.get(LIST, is_active, pageSize=10, pageNumber=rnd.randint(1, 20)).status_code == 200
+                assert acc.get(COUNT, is_active).status_code == 200
+
+    parallel(op, range(300))
+    acc.assert_counts()
+    acc.assert_pages(random.Random(5))
+
+
+# ---------------------------------------------------------------------------
+# Text search (sql/0011): q and seed 002's description filter hold their text as a substring, case- and
+# accent-insensitively, and each of its first four words of 3 to 84 characters begins a word of the tenant's
+# name or description (README: "Text search and filters").  A query with no such word is a plain substring
+# match.
+
+WORD = re.compile(r"[0-9A-Za-z_\u0080-\U0010ffff]+")
+
+
+def fold(s):
+    return "".join(c for c in unicodedata.normalize("NFKD", s or "") if not unicodedata.combining(c)).casefold()
+
+
+def rule(q, name, description):
+    """The documented rule, applied to the rows a brute-force LIKE query found."""
+    text = WORD.findall(fold(name)) + WORD.findall(fold(description))
+    words = [w for w in WORD.findall(fold(q)) if 3 <= len(w) <= 84][:4]
+    return all(any(t.startswith(w) for t in text) for w in words)
+
+
+class Searched(Account):
+    def expected(self, q, column=None):
+        like = "'%" + q.replace("\\", "\\\\\\\\").replace("'", "''").replace("%", "\\%").replace("_", "\\_") + "%'"
+        cond = f"description LIKE {like}" if column == "description" else \
+            f"(name LIKE {like} OR description LIKE {like})"
+        rows = self.db.query(f"SELECT slug, name, description FROM tenants WHERE account_id = {self.id} AND {cond} "
+                             "ORDER BY name, pk")
+        return [r["slug"] for r in rows if rule(q, r["name"], r["description"])]
+
+    def found(self, q, **extra):
+        """Every page of GET ?q=, sorted by name, and the count."""
+        out, number = [], 1
+        while True:
+            page = assert_json(self.get(LIST, q=q, sort="name", pageSize=100, pageNumber=number, **extra), 200)
+            out += [t["id"] for t in page["data"] or []]
+            if not page["hasNext"]:
+                break
+            number += 1
+        assert page["totalCount"] == len(out), q
+        assert assert_json(self.get(COUNT, q=q, **extra), 200)["count"] == len(out), q
+        return out
+
+    def laravel(self, description):
+        out, page = [], 1
+        while True:
+            body = assert_json(self.api.get("/tenants", key=self.p.key, params={
+                "description": description, "per_page": 100, "page": page}), 200)
+            out += [t["name"] for t in body["data"]]
+            if body["links"]["next"] is None:
+                return sorted(out)
+            page += 1
+
+
+@pytest.fixture(scope="module")
+def searched(api, ctl, db):
+    """1,000 seeded tenants and a few with texts that exercise the rules."""
+    acc = Searched(api, ctl, db, 1000)
+    acc.tag = uuid.uuid4().hex[:6]
+    texts = [("Café Zürich", "Überweisung für Ärzte"), ("CAFE zurich", "plain ASCII"),
+             ("Acme 100% Widgets", "discount_rate 100% of the time"), ("O'Brien & Sons", "Fish-and-chips, London"),
+             ("Nordic Élan", "ski wax for the ÉLITE"), ("Heidelberg Labs", "bergamot research"),
+             ("Bergen Port", "Berg and more"), ("Multi word", "the quick brown fox jumps over the lazy dog")]
+    for i, (name, description) in enumerate(texts):
+        r = api.post(LIST, key=acc.p.key, json=tenant_body(f"fs-{acc.tag}-{i}", name=f"{name} {acc.tag}{i}",
+                                                           description=description))
+        assert r.status_code == 202, describe(r)
+    return acc
+
+
+def seeded_number(db, acc):
+    return db.scalar(f"SELECT SUBSTRING(name, 8) FROM tenants WHERE account_id = {acc.id} "
+                     "AND name LIKE 'Tenant %' ORDER BY pk LIMIT 1 OFFSET 500")
+
+
+def test_search_matches_the_rule(searched, db):
+    n = seeded_number(db, searched)
+    queries = [n, n[:4], n[:6], f"Tenant {n}", f"tenant {n[:5]}", f"number {n}", "Seeded tenant number " + n[:7],
+               "enant", n[1:6],  # inside a word: not found (word start)
+               "cafe", "CAFÉ zür", "zurich", "ueberweisung", "über", "ärzte", "elan", "élite", "berg", "BERG",
+               "100%", "100", "discount_rate", "count", "O'Brien", "brien", "Fish-and", "and-chips", "chips, lon",
+               "quick brown", "the lazy", "over the", "fox jumps over the lazy dog", "dog", "lazy cat",
+               "the quick brown fox jumps", "quick brown fox jumps ove",  # words beyond the fourth: substring only
+               "1", "42", "_", "%_", "é", "ÉL"]  # no word of 3 characters: a plain substring match
+    for q in queries:
+        assert searched.found(q) == searched.expected(q), q
+    assert searched.found("cafe") and searched.found("zurich") and searched.found("berg")
+    assert searched.found("enant") == [] and searched.found("brien") != []
+
+
+def test_search_with_is_active_and_sorts(searched, db):
+    n = seeded_number(db, searched)
+    for s in (n[:3] + n[3], searched.tag):
+        want = searched.expected(s)
+        assert want
+        got = searched.found(s)
+        assert got == want
+        actives = {r["slug"] for r in db.query(f"SELECT slug FROM tenants WHERE account_id = {searched.id} "
+                                              "AND is_active = 1")}
+        assert searched.found(s, isActive="true") == [x for x in want if x in actives]
+        for sort in SORTS:
+            page = assert_json(searched.get(LIST, q=s, sort=f"-{sort}", pageSize=3, pageNumber=2), 200)
+            col = SORTS[sort] or "pk"
+            ordered = [r["slug"] for r in db.query(
+                f"SELECT slug FROM tenants WHERE account_id = {searched.id} AND slug IN "
+                f"({', '.join(sql_quote(x) for x in want)}) ORDER BY {col} DESC, pk DESC LIMIT 3 OFFSET 3")]
+            assert [t["id"] for t in page["data"] or []] == ordered, (s, sort)
+
+
+def test_laravel_description_search(searched, db):
+    n = seeded_number(db, searched)
+    for q in (n[:5], "number " + n[:6], "über", "ueberweisung", "berg", "london", "Fish", "tenant", "9"):
+        want = sorted(db.scalar(f"SELECT name FROM tenants WHERE slug = {sql_quote(s)}")
+                      for s in searched.expected(q, column="description"))
+        assert searched.laravel(q) == want, q
+
+
+def test_search_follows_renames_and_deletes(searched, api):
+    slug = f"fs-{searched.tag}-rn"
+    word = f"Zephyr{uuid.uuid4().hex[:6]}"
+    r = api.post(LIST, key=searched.p.key, json=tenant_body(slug, name=f"Before {word}", description="old text"))
+    assert r.status_code == 202, describe(r)
+    assert searched.found(word) == [slug]
+    new = f"Quokka{uuid.uuid4().hex[:6]}"
+    r = api.patch(f"{LIST}/{slug}", key=searched.p.key, json={"name": f"After {new}", "description": f"now {word}x"})
+    assert r.status_code == 200, describe(r)
+    assert searched.found(new) == [slug] == searched.found(word)  # the description holds it now
+    assert searched.found(f"Before {word}") == []
+    r = api.patch(f"{LIST}/{slug}", key=searched.p.key, json={"description": None})
+    assert r.status_code == 200, describe(r)
+    assert searched.found(word) == []
+    searched.delete(slug)
+    assert searched.found(new) == []
+    assert searched.found(searched.tag) == searched.expected(searched.tag)
+
+
+def test_search_xml(searched):
+    q = searched.tag
+    want = searched.expected(q)
+    root = assert_xml(searched.api.get(LIST, key=searched.p.key, params={"q": q, "pageSize": 100},
+                                       headers={"Accept": "application/xml"}), 200, "tenants")
+    assert int(child_text(root, "totalCount")) == len(want)
+
+
+def test_search_with_a_global_key(searched, ctl, db, api):
+    """A global key searches every account (tenant_words by word alone)."""
+    g = ctl.key(account=searched.p.account, kind="global")
+    for q in (searched.tag, f"Zürich {searched.tag}", f"{searched.tag[:4]}"):
+        like = "'%" + q.replace("'", "''") + "%'"
+        rows = db.query(f"SELECT slug, name, description FROM tenants WHERE name LIKE {like} "
+                        f"OR description LIKE {like} ORDER BY name, pk")
+        want = [r["slug"] for r in rows if rule(q, r["name"], r["description"])]
+        page = assert_json(api.get(LIST, key=g.key, params={"q": q, "sort": "name", "pageSize": 100}), 200)
+        assert [t["id"] for t in page["data"] or []] == want, q
+        assert assert_json(api.get(COUNT, key=g.key, params={"q": q}), 200)["count"] == len(want), q
