@@ -308,7 +308,10 @@ db_start() {
 		[[ -n $port ]] || port=$(free_ports 1)
 		port_free "$port" || die "MariaDB port 127.0.0.1:$port is taken: $(port_owner "$port")"
 		log "starting MariaDB (socket $(db_socket "$var"), port $port)"
-		setsid mariadbd --no-defaults --user=root --datadir="$var/db" \
+		# A temporary directory of its own: another MariaDB of this machine
+		# sharing /tmp may remove its temporary tables mid-statement.
+		mkdir -p "$var/tmp"
+		setsid mariadbd --no-defaults --user=root --datadir="$var/db" --tmpdir="$var/tmp" \
 			--socket="$(db_socket "$var")" --port="$port" --bind-address=127.0.0.1 \
 			--pid-file="$pidf" --log-error="$var/log/mysqld.err" \
 			--innodb-buffer-pool-size=256M --skip-name-resolve \

@@ -368,6 +368,10 @@ def counts(db, account_id):
     return int(db.scalar(f"SELECT COALESCE(SUM(n), 0) FROM tenant_counts WHERE account_id = {account_id}"))
 
 
+def words(db, pk):
+    return sorted(r["word"] for r in db.query(f"SELECT word FROM tenant_words WHERE tenant_pk = {pk}"))
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_delete_keeps_the_tenant_and_restore_brings_it_back(api, new_key, ctl, db, fmt):
     who = new_key("all")
@@ -379,6 +383,8 @@ def test_delete_keeps_the_tenant_and_restore_brings_it_back(api, new_key, ctl, d
     before = rows_of(db, pk)
     assert before["api_keys"] and before["tenant_metadata"] and before["provisioning_jobs"], before
     n = counts(db, who.account_id)
+    indexed = words(db, pk)
+    assert indexed, "the text-search words of a new tenant"
 
     r = call(api, who.key, "DELETE", delete_path(slug, "Soft"), fmt)
     d = decode(r, 200, fmt, "deletion")
@@ -411,6 +417,13 @@ def test_delete_keeps_the_tenant_and_restore_brings_it_back(api, new_key, ctl, d
     assert t["id"] == slug and t["externalId"] == ext and t["metadata"] == {"team": "red"}, t
     assert rows_of(db, pk) == before
     assert counts(db, who.account_id) == n
+    # Back in text search and in the isActive counts, as if never gone.
+    assert words(db, pk) == indexed
+    found = api.get(LIST, key=who.key, params={"q": slug}).json()
+    assert [x["id"] for x in found["data"]] == [slug], found
+    active = api.get(f"{LIST}/count", key=who.key, params={"isActive": "true"}).json()["count"]
+    assert active == int(db.scalar(f"SELECT COUNT(*) FROM tenants WHERE account_id = {who.account_id} "
+                                   "AND is_active = 1")), active
     assert db.scalar(f"SELECT COUNT(*) FROM tenants_deleted WHERE pk = {pk}") == "0"
     actions = [r["action"] for r in db.query(
         f"SELECT action FROM audit_events WHERE target_id = {sql_quote(slug)} ORDER BY id")]

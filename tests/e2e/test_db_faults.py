@@ -84,8 +84,9 @@ class FaultStack:
                 f"--innodb-data-file-path=ibdata1:12M:autoextend:max:{self.cap_mb}M"]
 
     def db_start(self):
+        (self.var / "tmp").mkdir(exist_ok=True)  # its own: another MariaDB may clean a shared /tmp
         self.mysqld = subprocess.Popen(
-            ["mariadbd", *self.server_args(), f"--socket={self.sock}", "--skip-networking",
+            ["mariadbd", *self.server_args(), f"--socket={self.sock}", "--skip-networking", f"--tmpdir={self.var}/tmp",
              f"--pid-file={self.var}/run/mysqld.pid", f"--log-error={self.var}/log/mysqld.err",
              "--innodb-lock-wait-timeout=2", "--skip-name-resolve",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
