@@ -282,9 +282,11 @@ bind_col(struct db_res *r, unsigned int i, const MYSQL_FIELD *f, size_t cap)
 		b->buffer_length = sizeof(long long);
 		break;
 	default:
+		/* The last byte is db_next's NUL: a value of exactly the
+		 * buffer's length is not truncated, and must still fit it. */
 		b->buffer_type = MYSQL_TYPE_STRING;
 		b->buffer = r->bufs[i];
-		b->buffer_length = cap;
+		b->buffer_length = cap - 1;
 		break;
 	}
 }
@@ -566,13 +568,13 @@ res_refetch(struct db_res *r)
 
 	for (i = 0; i < r->ncols; i++) {
 		if (r->kinds[i] != COL_STRING || !r->errs[i] ||
-		    r->lens[i] < r->out[i].buffer_length)
+		    r->lens[i] <= r->out[i].buffer_length)
 			continue;
 		if ((nb = realloc(r->bufs[i], r->lens[i] + 1)) == NULL)
 			return -1;
 		r->bufs[i] = nb;
 		r->out[i].buffer = nb;
-		r->out[i].buffer_length = r->lens[i] + 1;
+		r->out[i].buffer_length = r->lens[i];	/* and the NUL */
 		if (mysql_stmt_fetch_column(r->st, &r->out[i], i, 0) != 0)
 			return -1;
 	}

@@ -371,9 +371,14 @@ class Holder:
         return self.p.returncode, out, err
 
 
+# InnoDB refreshes what its information_schema tables show of transactions and locks only when
+# they were last read more than 0.1 s ago: polled faster, they never change.
+TRX_POLL = 0.25
+
+
 def waiting_trx(fs):
     """Ids of transactions waiting for a lock."""
-    return {r[0] for r in fs.sql("SELECT requesting_trx_id FROM information_schema.INNODB_LOCK_WAITS")}
+    return {r[0] for r in fs.sql("SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")}
 
 
 def patch_in_thread(fs, key, slug, city):
@@ -404,9 +409,9 @@ def test_a_deadlock_is_retried_and_the_change_succeeds(fs):
     h = Holder(fs)
     h.run("START TRANSACTION; INSERT INTO dl_scratch SELECT seq FROM seq_1_to_2000; "
           "SELECT COUNT(*) FROM audit_events WHERE id > 18446744073709551000 FOR UPDATE;")
-    wait_for(h.has_locks, timeout=30)
+    wait_for(h.has_locks, timeout=30, every=TRX_POLL)
     t, out = patch_in_thread(fs, key, slug, "Deadlocked")
-    wait_for(lambda: waiting_trx(fs), timeout=30, every=0.05)
+    wait_for(lambda: waiting_trx(fs), timeout=30, every=TRX_POLL)
     h.run(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)} FOR UPDATE; COMMIT;")
     t.join(BOUND * 6)
     rc, _, err = h.finish()
@@ -426,7 +431,7 @@ def test_a_lock_wait_timeout_is_retried_then_503(fs):
     assert create(fs, key, slug).status_code in OK
     h = Holder(fs)
     h.run(f"START TRANSACTION; SELECT pk FROM tenants WHERE slug = {sql_quote(slug)} FOR UPDATE;")
-    wait_for(h.has_locks, timeout=30)
+    wait_for(h.has_locks, timeout=30, every=TRX_POLL)
     t, out = patch_in_thread(fs, key, slug, "Held")
     t.join(BOUND * 6)
     assert_unavailable(out["r"])
@@ -441,7 +446,7 @@ def test_a_lock_wait_timeout_is_retried_then_503(fs):
         seen.update(waiting_trx(fs))
         return len(seen) >= 2
 
-    wait_for(second_attempt_waits, timeout=30, every=0.05)
+    wait_for(second_attempt_waits, timeout=30, every=TRX_POLL)
     h.run("COMMIT;")
     t.join(BOUND * 6)
     rc, _, err = h.finish()

@@ -139,3 +139,22 @@ def test_sql_metacharacters_are_stored_and_returned_verbatim(api, admin, db, slu
     page = assert_json(api.get(LIST, key=admin.key, params={"q": "%_"}), 200)
     assert [t["id"] for t in page["data"]] == [slug], page
     assert int(db.scalar("SELECT COUNT(*) FROM tenants")) > 0
+
+
+@pytest.mark.parametrize("lengths", [(1023, 1024, 1025), (1025, 1026, 1027, 2000)],
+                         ids=["initial-buffer", "grown-buffer"])
+def test_values_as_long_as_the_column_buffer(api, admin, create_tenant, slug, lengths):
+    """A stored value exactly as long as the worker's result buffer for its column (1,024 bytes,
+    or the size it grew to for an earlier, longer value) is not a truncated fetch, and its
+    terminating NUL must still fit: found by AddressSanitizer (a worker died, nginx said 502)."""
+    slugs = []
+    for i, n in enumerate(lengths):
+        s = f"{slug}-{i}"
+        create_tenant(admin, s, description="d" * n)
+        slugs.append((s, n))
+    # Both workers, every order: each cached statement meets every length after every other.
+    for _ in range(3):
+        for s, n in slugs + slugs[::-1]:
+            body = assert_json(api.get(f"{LIST}/{s}", key=admin.key), 200)
+            assert body["description"] == "d" * n, (s, n)
+    alive(api, admin.key)
