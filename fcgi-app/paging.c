@@ -6,6 +6,29 @@
 
 #define KEPT_MAX	1024	/* a kept value: 200 characters of up to 4 bytes */
 
+bool
+paging_refused(struct ctx *c, json_t *errors)
+{
+	if (json_object_size(errors) == 0) {
+		json_decref(errors);
+		return false;
+	}
+	ctx_error(c, 422, "validation_failed", "the query parameters are "
+	    "invalid", errors);
+	return true;
+}
+
+void
+paging_cursor_link(struct ctx *c, long long cursor, long long limit)
+{
+	struct buf	 path = { 0 };
+
+	if (ctx_request_path(c, &path) == 0)
+		response_header(c->resp, "Link", "<%s?cursor=%lld&limit=%lld>; "
+		    "rel=\"next\"", path.data, cursor, limit);
+	buf_free(&path);
+}
+
 int
 paging_int(struct ctx *c, const char *name, long lo, long hi, long dflt,
     long *out, json_t *errors)

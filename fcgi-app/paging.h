@@ -5,6 +5,7 @@
 #ifndef PAGING_H
 #define PAGING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -19,6 +20,18 @@
  */
 int	 paging_int(struct ctx *, const char *name, long lo, long hi,
 	    long dflt, long *out, json_t *errors);
+
+/*
+ * Answers 422 with the problems of the query parameters and returns true
+ * when errors holds any; takes errors either way.
+ */
+bool	 paging_refused(struct ctx *, json_t *errors);
+
+/*
+ * Link rel="next" of a list read by cursor (?cursor=&limit=), under the
+ * path the request came in on.
+ */
+void	 paging_cursor_link(struct ctx *, long long cursor, long long limit);
 
 /* Where a list's pages are numbered, and what else a link carries over. */
 struct paging_names {

@@ -371,12 +371,8 @@ h_count(struct ctx *c)
 
 	read_filters(c, &q, bufs, errors);
 	read_meta_filters(c, &q, &mf, errors);
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if ((e = tenant_list_count(c->db, &q, &n)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return;
@@ -405,12 +401,8 @@ h_list(struct ctx *c)
 	if (rc == -1 || (rc == 1 && parse_sort(sort, &q) == -1))
 		field_error(errors, "sort", "must be one of id, name, createdAt, "
 		    "validUpto, consentedAt, optionally followed by asc or desc");
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if ((data = paging_tenants(c, &q, size, (page - 1) * size, fields,
 	    NFIELDS, &total)) == NULL)
 		return;
@@ -689,12 +681,8 @@ h_deleted_list(struct ctx *c)
 	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
 	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
 	    errors);
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if ((e = tenant_archive_list(c->db, tenants_scope(&c->who), size,
 	    (page - 1) * size, &res, &total)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
@@ -760,12 +748,8 @@ h_history(struct ctx *c)
 	paging_int(c, "pageNumber", 1, 1000000000, 1, &page, errors);
 	paging_int(c, "pageSize", 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, &size,
 	    errors);
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	snprintf(since, sizeof(since), "1000-01-01 00:00:00");
 	if ((rc = tenant_store_get(c->db, scope, TKEY_ID, id, &row, &res)) == 1) {
 		pk = strtoll(row.v[TC_PK], NULL, 10);

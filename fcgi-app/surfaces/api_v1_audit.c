@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../audit.h"
+#include "../paging.h"
 #include "../problem.h"
 #include "../query.h"
 #include "../surfaces.h"
@@ -56,18 +57,6 @@ positive(struct ctx *c, const char *name, long long max, long long dflt,
 	return 0;
 }
 
-/* The next page, under the path the request came in on (mount_prefix). */
-static void
-next_link(struct ctx *c, long long cursor, long long limit)
-{
-	struct buf	 path = { 0 };
-
-	if (ctx_request_path(c, &path) == 0)
-		response_header(c->resp, "Link", "<%s?cursor=%lld&limit=%lld>; "
-		    "rel=\"next\"", path.data, cursor, limit);
-	buf_free(&path);
-}
-
 static void
 h_list(struct ctx *c)
 {
@@ -81,12 +70,8 @@ h_list(struct ctx *c)
 	positive(c, "cursor", 999999999999999999LL, 0, &cursor, errors);
 	positive(c, "limit", AUDIT_LIMIT_MAX, AUDIT_LIMIT_DEFAULT, &limit,
 	    errors);
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if (audit_list(c->db, tenants_scope(&c->who), cursor, limit, &res) !=
 	    DBE_OK) {
 		response_header(c->resp, "Retry-After", "2");
@@ -104,7 +89,7 @@ h_list(struct ctx *c)
 	body = json_pack("{s:o}", "data", data);
 	if (n == (size_t)limit && last > 1) {
 		json_object_set_new(body, "nextCursor", json_integer(last));
-		next_link(c, last, limit);
+		paging_cursor_link(c, last, limit);
 	} else
 		json_object_set_new(body, "nextCursor", json_null());
 	response_set(c->resp, 200, body, "auditEvents", "event");

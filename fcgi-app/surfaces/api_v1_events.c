@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "../events.h"
+#include "../paging.h"
 #include "../query.h"
 #include "../surfaces.h"
 #include "../tenant_model.h"
@@ -37,12 +38,8 @@ h_list(struct ctx *c)
 	    &limit) == -1)
 		field_error(errors, "limit", "must be an integer from 1 to "
 		    "500");
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if (events_list(c->db, c->who.account_id, after, limit, &res) !=
 	    DBE_OK) {
 		surface_db_failure(c, tenants_result(db_classify(

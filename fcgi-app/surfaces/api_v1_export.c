@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../paging.h"
 #include "../surfaces.h"
 #include "../tenant_export.h"
 #include "../tenant_model.h"
@@ -96,12 +97,8 @@ h_export(struct ctx *c)
 	}
 	errors = json_object();
 	api_v1_read_filters(c, &q, bufs, errors);
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if ((e = tenant_export_new(&q, fmt, api_v1_tenant_fields,
 	    api_v1_tenant_nfields)) == NULL || tenant_export_prime(e,
 	    c->db) == -1) {

@@ -70,17 +70,6 @@ item(struct tmig_tenant *t, void *arg)
 }
 
 static void
-next_link(struct ctx *c, long long cursor, long limit)
-{
-	struct buf	 path = { 0 };
-
-	if (ctx_request_path(c, &path) == 0)
-		response_header(c->resp, "Link", "<%s?cursor=%lld&limit=%ld>; "
-		    "rel=\"next\"", path.data, cursor, limit);
-	buf_free(&path);
-}
-
-static void
 h_list(struct ctx *c)
 {
 	struct tmig_set	 set;
@@ -92,12 +81,8 @@ h_list(struct ctx *c)
 	paging_int(c, "cursor", 0, 999999999999999999L, 0, &cursor, errors);
 	paging_int(c, "limit", 1, MIG_LIMIT_MAX, MIG_LIMIT_DEFAULT, &limit,
 	    errors);
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if (tmig_load(c->cfg->provision_sql_dir, &set, err, sizeof(err)) == -1) {
 		fprintf(stderr, "tenantd: %s\n", err);
 		surface_db_failure(c, TR_ERROR);
@@ -113,7 +98,7 @@ h_list(struct ctx *c)
 	body = json_pack("{s:o}", "data", l.data);
 	if (json_array_size(l.data) == (size_t)limit) {
 		json_object_set_new(body, "nextCursor", json_integer(l.last));
-		next_link(c, l.last, limit);
+		paging_cursor_link(c, l.last, limit);
 	} else
 		json_object_set_new(body, "nextCursor", json_null());
 	response_set(c->resp, 200, body, "tenantMigrations", "tenant");

@@ -11,6 +11,7 @@
 
 #include "../buf.h"
 #include "../events.h"
+#include "../paging.h"
 #include "../query.h"
 #include "../surfaces.h"
 #include "../tenant_model.h"
@@ -386,12 +387,8 @@ h_deliveries(struct ctx *c)
 	if (query_get_int(c->req->query, "limit", 1, DELIVERIES_LIMIT_MAX,
 	    &limit) == -1)
 		field_error(errors, "limit", "must be an integer from 1 to 200");
-	if (json_object_size(errors) > 0) {
-		ctx_error(c, 422, "validation_failed", "the query parameters "
-		    "are invalid", errors);
+	if (paging_refused(c, errors))
 		return;
-	}
-	json_decref(errors);
 	if (!load(c, route_param(&c->match, "id"), &row, &res))
 		return;
 	pk = strtoll(row.v[WC_PK], NULL, 10);
