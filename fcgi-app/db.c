@@ -827,11 +827,20 @@ db_on_commit(struct db *db, void (*fn)(void))
 		fn();	/* too early beats never */
 }
 
+void
+db_backoff(int attempt)
+{
+	unsigned int	 span;
+
+	/* From 1 ms, doubling to 64; jitter puts rivals out of step. */
+	span = 1000u << (attempt < 6 ? attempt : 6);
+	usleep(span / 2 + jitter(span));
+}
+
 enum db_err
 db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
 {
 	enum db_err	 e;
-	unsigned int	 span;
 	int		 attempt, reconnected = 0;
 
 	if (db->outer)
@@ -841,9 +850,7 @@ db_txn(struct db *db, enum db_err (*fn)(struct db *, void *), void *arg)
 		if (e == DBE_RETRY && attempt + 1 < DB_TXN_RETRIES) {
 			metrics_count(db->err == ER_LOCK_WAIT_TIMEOUT ?
 			    MC_DB_RETRY_1205 : MC_DB_RETRY_1213);
-			/* From 1 ms, doubling to 64; jitter puts rivals out of step. */
-			span = 1000u << (attempt < 6 ? attempt : 6);
-			usleep(span / 2 + jitter(span));
+			db_backoff(attempt);
 			continue;
 		}
 		if (e == DBE_LOST && !reconnected) {

@@ -100,6 +100,8 @@ int		 db_one(struct db *, const char *sql, const struct db_param *,
  */
 enum db_err	 db_txn(struct db *, enum db_err (*fn)(struct db *, void *),
 		    void *arg);
+/* The pause before retry attempt + 1 of a deadlocked or timed-out change. */
+void		 db_backoff(int attempt);
 
 /*
  * A request's transaction around everything a handler does: db_txn

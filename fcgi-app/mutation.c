@@ -263,9 +263,12 @@ mutation_run(struct ctx *c)
 	}
 	if (c->dry_run)
 		response_header(c->resp, "Dry-Run", "true");
-	for (i = 0; i < ATTEMPTS; i++)
+	for (i = 0; i < ATTEMPTS; i++) {
 		if (attempt(c, kp) == STEP_DONE)
 			return;
+		if (i + 1 < ATTEMPTS)
+			db_backoff(i);
+	}
 	if (kp != NULL) {
 		ctx_error(c, 409, "idempotency_in_progress", "another request "
 		    "with this Idempotency-Key is being answered; try again "
