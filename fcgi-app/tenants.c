@@ -267,6 +267,36 @@ tenants_license_room(struct db *db, bool *full)
 	return DBE_OK;
 }
 
+/*
+ * The detail of a create's audit event: its provisioning job, and the
+ * state it starts in, as every change of state records it (the history).
+ */
+static void
+create_detail(const char *correlation_id, const struct tenant_input *in,
+    char *buf, size_t len)
+{
+	const char	*active = in->set[TC_IS_ACTIVE] ? in->v[TC_IS_ACTIVE] :
+			    tcols[TC_IS_ACTIVE].dflt;
+	const char	*until = in->set[TC_VALID_UPTO] ? in->v[TC_VALID_UPTO] :
+			    NULL;
+	json_t		*j;
+	char		 t[40];
+	size_t		 n;
+
+	if (until != NULL && rfc3339_from_sql(until, t, sizeof(t)) == -1)
+		until = NULL;
+	j = json_pack("{s:s, s:b, s:s?}", "correlationId", correlation_id,
+	    "isActive", active != NULL && strcmp(active, "0") != 0,
+	    "validUpto", until != NULL ? t : NULL);
+	n = j != NULL ? json_dumpb(j, buf, len - 1, JSON_COMPACT) : 0;
+	json_decref(j);
+	if (n == 0 || n >= len)
+		snprintf(buf, len, "{\"correlationId\":\"%s\"}",
+		    correlation_id);
+	else
+		buf[n] = '\0';
+}
+
 static enum db_err
 create_fn(struct db *db, void *arg)
 {
@@ -274,7 +304,7 @@ create_fn(struct db *db, void *arg)
 	struct tenant_created	*o = t->out;
 	long long		 pk;
 	enum db_err		 e;
-	char			 detail[160];
+	char			 detail[256];
 
 	if ((e = tenants_license_room(db, &t->limited)) != DBE_OK)
 		return e;
@@ -315,8 +345,7 @@ create_fn(struct db *db, void *arg)
 		if ((e = db_exec(db, sql_switch, p, 2, NULL)) != DBE_OK)
 			return e;
 	}
-	snprintf(detail, sizeof(detail), "{\"correlationId\":\"%s\"}",
-	    o->correlation_id);
+	create_detail(o->correlation_id, t->in, detail, sizeof(detail));
 	return audit_write(db, t->who, &(struct audit_event){
 	    .action = "tenant.create", .target_type = "tenant",
 	    .target_id = o->slug, .request_id = t->request_id,

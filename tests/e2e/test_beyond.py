@@ -522,6 +522,8 @@ def test_history_records_every_state_change_with_actor_and_reason(api, admin, db
     assert events[:4] == ["update", "upgrade", "activate", "deactivate"], events
     assert set(events[4:]) == {"provisioning.completed", "create"}, events
     assert str(h["totalCount"]) == "6"
+    created = next(e for e in h["data"] if e["event"] == "create")
+    assert str(created["isActive"]).lower() == "true" and created["validUpto"] is None, created
     top = h["data"][0]
     assert top["reason"] == "manual" and str(top["isActive"]).lower() == "false", top
     assert top["actor"].startswith("key:") and top["at"].endswith("Z"), top
