@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import random
+import time
 import uuid
 from pathlib import Path
 
@@ -46,8 +47,19 @@ def listed(api, principal, **params):
     return {t["id"]: t for t in assert_json(r, 200)["data"]}
 
 
+def settled(db, slugs, timeout=120.0):
+    """Waits (bounded) until the provisioner is done with the tenants, whose rows then stay put:
+    an export and a list read a moment apart must see the same rows."""
+    names = ", ".join(sql_quote(s) for s in slugs)
+    deadline = time.monotonic() + timeout
+    while int(db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug IN ({names}) "
+                        "AND provisioning_status NOT IN ('Completed', 'Failed')")) != 0:
+        assert time.monotonic() < deadline, f"provisioning of {slugs} did not settle in {timeout} s"
+        time.sleep(0.1)
+
+
 @pytest.fixture
-def three(api, admin, create_tenant):
+def three(api, admin, create_tenant, db):
     """Three tenants of a fresh account, one inactive, with text CSV must quote."""
     slugs = [f"ex-{uuid.uuid4().hex[:12]}" for _ in range(3)]
     create_tenant(admin, slugs[0], description='comma, "quote" and\nnewline')
@@ -55,6 +67,7 @@ def three(api, admin, create_tenant):
     create_tenant(admin, slugs[2])
     r = api.post(f"/api/v1/tenants/{slugs[2]}/deactivate", key=admin.key)
     assert r.status_code == 200, describe(r)
+    settled(db, slugs)
     return slugs
 
 
