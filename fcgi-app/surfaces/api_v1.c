@@ -359,6 +359,21 @@ read_meta_filters(struct ctx *c, struct tenant_query *q,
 	}
 }
 
+/* A page of a list, its envelope and its Link header. */
+static void
+page_answer(struct ctx *c, const struct paging_names *names, json_t *data,
+    long page, long size, long long total, const char *root, const char *item)
+{
+	long	 pages = total == 0 ? 1 : (long)((total + size - 1) / size);
+
+	paging_links(c, names, page, size, pages);
+	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
+	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
+	    (int)size, "totalCount", (json_int_t)total, "totalPages",
+	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
+	    root, item);
+}
+
 static void
 h_count(struct ctx *c)
 {
@@ -386,9 +401,9 @@ h_list(struct ctx *c)
 {
 	struct tenant_query	 q;
 	struct meta_filters	 mf;
-	json_t			*errors = json_object(), *data, *body;
+	json_t			*errors = json_object(), *data;
 	char			 bufs[3][FILTER_MAX], sort[64];
-	long			 page, size, pages;
+	long			 page, size;
 	long long		 total;
 	int			 rc;
 
@@ -406,13 +421,8 @@ h_list(struct ctx *c)
 	if ((data = paging_tenants(c, &q, size, (page - 1) * size, fields,
 	    NFIELDS, &total)) == NULL)
 		return;
-	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
-	body = json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, s:b}", "data", data,
-	    "pageNumber", (int)page, "pageSize", (int)size,
-	    "totalCount", (json_int_t)total, "totalPages", (int)pages,
-	    "hasPrevious", page > 1, "hasNext", page < pages);
-	paging_links(c, &mf.paging, page, size, pages);
-	response_set(c->resp, 200, body, "tenants", "tenant");
+	page_answer(c, &mf.paging, data, page, size, total, "tenants",
+	    "tenant");
 }
 
 static void
@@ -674,7 +684,7 @@ h_deleted_list(struct ctx *c)
 	struct db_res	*res = NULL;
 	struct db_row	 row;
 	json_t		*errors = json_object(), *data;
-	long		 page, size, pages;
+	long		 page, size;
 	long long	 total = 0;
 	enum db_err	 e;
 
@@ -698,12 +708,7 @@ h_deleted_list(struct ctx *c)
 		    tenant_col_json_time(row.v[AR_PURGE_AFTER]), "deletedBy",
 		    row.v[AR_DELETED_BY]));
 	db_res_free(res);
-	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
-	paging_links(c, &plain_paging, page, size, pages);
-	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
-	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
-	    (int)size, "totalCount", (json_int_t)total, "totalPages",
-	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
+	page_answer(c, &plain_paging, data, page, size, total,
 	    "deletedTenants", "deletedTenant");
 }
 
@@ -740,7 +745,7 @@ h_history(struct ctx *c)
 	const char	*id = route_param(&c->match, "id");
 	json_t		*errors = json_object(), *data;
 	char		 slug[64], since[32];
-	long		 page, size, pages;
+	long		 page, size;
 	long long	 pk = 0, total = 0, scope = tenants_scope(&c->who);
 	enum db_err	 e;
 	int		 rc;
@@ -779,13 +784,8 @@ h_history(struct ctx *c)
 	while (hres != NULL && db_next(hres, &row) == 1)
 		json_array_append_new(data, history_json(&row));
 	db_res_free(hres);
-	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
-	paging_links(c, &plain_paging, page, size, pages);
-	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
-	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
-	    (int)size, "totalCount", (json_int_t)total, "totalPages",
-	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
-	    "history", "event");
+	page_answer(c, &plain_paging, data, page, size, total, "history",
+	    "event");
 }
 
 static void
