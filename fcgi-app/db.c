@@ -43,7 +43,8 @@ struct db_res {
 	}		*typed;
 	unsigned char	*kinds;		/* enum col_kind */
 	unsigned char	*decimals;	/* fractional digits of a date-time */
-	bool		 stored;
+	bool		 stored;	/* a result is open */
+	bool		 streamed;	/* ... and read from the server row by row */
 };
 
 enum col_kind {
@@ -480,7 +481,7 @@ stmt_get(struct db *db, const char *sql)
 
 static enum db_err
 exec_once(struct db *db, const char *sql, const struct db_param *p, size_t np,
-    struct db_res **res)
+    bool stream, struct db_res **res)
 {
 	MYSQL_BIND	 in[DB_PARAMS_MAX];
 	my_bool		 isnull = 1;
@@ -501,6 +502,7 @@ exec_once(struct db *db, const char *sql, const struct db_param *p, size_t np,
 	if (r->stored) {
 		mysql_stmt_free_result(r->st);
 		r->stored = false;
+		r->streamed = false;
 	}
 	if (np > DB_PARAMS_MAX || np != mysql_stmt_param_count(r->st)) {
 		set_err(db, CR_UNKNOWN_ERROR, "parameter count mismatch");
@@ -532,9 +534,10 @@ exec_once(struct db *db, const char *sql, const struct db_param *p, size_t np,
 	db->affected = mysql_stmt_affected_rows(r->st);
 	db->insert_id = mysql_stmt_insert_id(r->st);
 	if (r->ncols > 0) {
-		if (mysql_stmt_store_result(r->st) != 0)
+		if (!stream && mysql_stmt_store_result(r->st) != 0)
 			return stmt_err(db, r->st);
 		r->stored = true;
+		r->streamed = stream;
 	}
 	if (res != NULL)
 		*res = r->ncols > 0 ? r : NULL;
@@ -542,21 +545,35 @@ exec_once(struct db *db, const char *sql, const struct db_param *p, size_t np,
 	return DBE_OK;
 }
 
-enum db_err
-db_exec(struct db *db, const char *sql, const struct db_param *p, size_t np,
-    struct db_res **res)
+static enum db_err
+exec_retried(struct db *db, const char *sql, const struct db_param *p,
+    size_t np, bool stream, struct db_res **res)
 {
 	enum db_err	 e;
 
 	if (res != NULL)
 		*res = NULL;
-	e = exec_once(db, sql, p, np, res);
+	e = exec_once(db, sql, p, np, stream, res);
 	if (e == DBE_LOST && !db->in_txn) {
 		if (db_connect(db) == -1)
 			return DBE_LOST;
-		e = exec_once(db, sql, p, np, res);
+		e = exec_once(db, sql, p, np, stream, res);
 	}
 	return e;
+}
+
+enum db_err
+db_exec(struct db *db, const char *sql, const struct db_param *p, size_t np,
+    struct db_res **res)
+{
+	return exec_retried(db, sql, p, np, false, res);
+}
+
+enum db_err
+db_stream(struct db *db, const char *sql, const struct db_param *p,
+    size_t np, struct db_res **res)
+{
+	return exec_retried(db, sql, p, np, true, res);
 }
 
 /* A column longer than its buffer: grow the buffer and fetch it again. */
@@ -617,7 +634,7 @@ db_next(struct db_res *r, struct db_row *row)
 void
 db_rewind(struct db_res *r)
 {
-	if (r != NULL && r->stored)
+	if (r != NULL && r->stored && !r->streamed)
 		mysql_stmt_data_seek(r->st, 0);
 }
 
@@ -626,8 +643,10 @@ db_res_free(struct db_res *r)
 {
 	if (r == NULL || !r->stored)
 		return;
+	/* Of a streamed result, the rows not read are read and dropped. */
 	mysql_stmt_free_result(r->st);
 	r->stored = false;
+	r->streamed = false;
 }
 
 int

@@ -80,6 +80,13 @@ int		 db_ping(struct db *);
  */
 enum db_err	 db_exec(struct db *, const char *sql,
 		    const struct db_param *, size_t, struct db_res **);
+/*
+ * The same, but the rows are read from the server as db_next asks for
+ * them, for results too large to hold: nothing else may run on the
+ * connection until the last row is read or the result freed.
+ */
+enum db_err	 db_stream(struct db *, const char *sql,
+		    const struct db_param *, size_t, struct db_res **);
 /* 1 with a row, 0 at the end, -1 on error. */
 int		 db_next(struct db_res *, struct db_row *);
 /* Back to the first row, so a caller may look at it before handing on. */

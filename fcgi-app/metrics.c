@@ -52,6 +52,11 @@ static const struct {
 	    "Provisioning attempts that failed on this node" },
 	[MC_PROVISION_DONE] = { "tenantd_provisioning_completed_total", NULL,
 	    "Provisioning jobs completed on this node" },
+	[MC_MARK_ONE] = { "tenantd_page_mark_reads_total", "kind=\"one\"",
+	    "Reads for page marks of deep list pages: one mark, or a pass "
+	    "over the whole listing for all of them" },
+	[MC_MARK_PASS] = { "tenantd_page_mark_reads_total", "kind=\"pass\"",
+	    NULL },
 };
 
 static struct metrics_slot	 private;

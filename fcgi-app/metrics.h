@@ -31,6 +31,8 @@ enum metric {
 	MC_WORKER_RESTARTS,
 	MC_PROVISION_FAILED,	/* attempts that failed (retried or final) */
 	MC_PROVISION_DONE,	/* jobs completed */
+	MC_MARK_ONE,		/* page marks read one at a time */
+	MC_MARK_PASS,		/* passes over a whole listing for its marks */
 	MC__MAX
 };
 

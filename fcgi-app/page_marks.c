@@ -4,13 +4,15 @@
 
 #include "page_marks.h"
 
+/* 24 bytes: a listing read whole keeps PM_MARKS_MAX of them. */
 struct slot {
 	long long	 pos;
 	long long	 pk;
 	uint32_t	 off;		/* into keys */
-	uint32_t	 len;
-	bool		 null;
+	uint32_t	 len;		/* KEY_NULL: SQL NULL or a sort by pk */
 };
+
+#define KEY_NULL	UINT32_MAX
 
 struct page_marks {
 	bool		 used;
@@ -23,6 +25,7 @@ struct page_marks {
 	long long	 grid;
 	long long	 served;	/* pages read from marks of gen */
 	int		 rest;		/* long reads before marks are made again */
+	int		 far;		/* far reads in gen: 0, 1, 2 after a pass */
 	struct slot	*s;		/* by position */
 	size_t		 n, cap;
 	char		*keys;
@@ -131,6 +134,7 @@ page_marks_update(struct page_marks *pm, long long gen, long long total)
 	if (pm->n > 0)
 		pm->rest = pm->served == 0 ? PM_REST : 0;
 	pm->served = 0;
+	pm->far = 0;
 	pm->known = true;
 	pm->gen = gen;
 	pm->total = total;
@@ -166,8 +170,9 @@ from_mark(const struct page_marks *pm, size_t i, struct pm_read *r)
 	r->anchor = PM_MARK;
 	r->mark.pos = s->pos;
 	r->mark.pk = s->pk;
-	r->mark.key = s->null ? NULL : s->len == 0 ? "" : pm->keys + s->off;
-	r->mark.len = s->len;
+	r->mark.key = s->len == KEY_NULL ? NULL : s->len == 0 ? "" :
+	    pm->keys + s->off;
+	r->mark.len = s->len == KEY_NULL ? 0 : s->len;
 }
 
 /*
@@ -252,6 +257,16 @@ page_marks_plan(struct page_marks *pm, bool desc, long long offset,
 			if (up.skip < mark->skip)
 				*mark = up;
 		}
+		/* A mark near those known is cheap: no pass for it. */
+		if (mark->skip <= beyond)
+			return PM_NEED_MARK;
+		/* One pass per generation, even if the budget cut it short. */
+		if (pm->far == 1) {
+			pm->far = 2;
+			return PM_NEED_GRID;
+		}
+		if (pm->far == 0)
+			pm->far = 1;
 		return PM_NEED_MARK;
 	}
 	/* A long read as before marks, with a total read by this request. */
@@ -292,6 +307,22 @@ page_marks_settle(struct page_marks *pm, const struct pm_read *page,
 		pm->served++;
 	page_marks_update(pm, gen, total);
 	return ok;
+}
+
+void
+page_marks_grid_begin(struct page_marks *pm, long long gen, long long total)
+{
+	page_marks_update(pm, gen, total);
+	pm->far = 2;
+}
+
+int
+page_marks_grid_row(struct page_marks *pm, long long pos, long long pk,
+    const char *key, size_t len)
+{
+	if ((pos + 1) % pm->grid != 0)
+		return 0;
+	return page_marks_add(pm, pos, pk, key, len);
 }
 
 /* Room for one more mark with a key of len bytes, within the budget. */
@@ -348,15 +379,14 @@ page_marks_add(struct page_marks *pm, long long pos, long long pk,
 		return 0;
 	if (key == NULL)
 		len = 0;
-	if (len > UINT32_MAX - pm->klen || reserve(pm, len) == -1)
+	if (len >= KEY_NULL - pm->klen || reserve(pm, len) == -1)
 		return -1;
 	memmove(&pm->s[i + 1], &pm->s[i], (pm->n - i) * sizeof(*s));
 	s = &pm->s[i];
 	s->pos = pos;
 	s->pk = pk;
 	s->off = (uint32_t)pm->klen;
-	s->len = (uint32_t)len;
-	s->null = key == NULL;
+	s->len = key == NULL ? KEY_NULL : (uint32_t)len;
 	if (len > 0)
 		memcpy(pm->keys + pm->klen, key, len);
 	pm->klen += len;

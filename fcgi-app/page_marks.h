@@ -13,9 +13,15 @@
  * used only if that is the one the marks are of.
  *
  * Marks sit on a grid (every G-th row; G grows with the listing so that it
- * never holds more than PM_MARKS_MAX) and are made on demand, one per deep
- * page that has none near it.  Marks that go stale before they serve a
- * page mean the listing changes faster than it is read deep: its long
+ * never holds more than PM_MARKS_MAX) and are made on demand.  The first
+ * deep page that has none near it reads one (a single jump to page 40,000
+ * costs no more than it did without marks); the next such page in the same
+ * generation whose mark is far (more than beyond rows from a known row)
+ * reads the whole grid in one pass over the sort's index, since a listing
+ * read deep twice is usually read deep often (an admin console paging, a
+ * client walking a filter), and thousands of single marks, each a long
+ * skip, cost far more than one pass.  Marks that go stale before they serve
+ * a page mean the listing changes faster than it is read deep: its long
  * reads then go without new marks for a while (PM_REST of them).  The
  * least recently used listings go when the worker's memory budget is
  * spent.  Nothing here touches the database.
@@ -26,7 +32,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PM_MARKS_MAX	4096	/* per listing */
+/*
+ * Per listing: about 80 kB for one read whole, so a worker's default budget
+ * holds a dozen; a page then skips at most a 2048th of its listing after
+ * its mark (490 index entries at 1,000,000 rows, a fraction of a ms).
+ */
+#define PM_MARKS_MAX	2048
 #define PM_LISTINGS	32	/* per worker: 5 sorts x 3 isActive values, a few scopes */
 #define PM_REST		16	/* long reads without marks after vain ones */
 
@@ -63,6 +74,7 @@ enum pm_next {
 	PM_READ,	/* read page */
 	PM_NEED_COUNT,	/* read the total and generation, then plan again */
 	PM_NEED_MARK,	/* read mark, hand it to page_marks_found, plan again */
+	PM_NEED_GRID,	/* read every row in order (page_marks_grid_*), plan again */
 	PM_EMPTY,	/* past the end (of a total read by this request) */
 };
 
@@ -111,6 +123,15 @@ int		 page_marks_found(struct page_marks *, const struct pm_read *,
  */
 bool		 page_marks_settle(struct page_marks *, const struct pm_read *,
 		    bool fresh, long long gen, long long total);
+/*
+ * A pass over the whole listing in ascending order, in one snapshot of gen
+ * and total: begin with those, then hand each row with its position to
+ * grid_row, which keeps those on the grid; -1 when no more can be kept.
+ */
+void		 page_marks_grid_begin(struct page_marks *, long long gen,
+		    long long total);
+int		 page_marks_grid_row(struct page_marks *, long long pos,
+		    long long pk, const char *key, size_t len);
 /* Keeps the row at pos (a copy of key); -1 when over budget. */
 int		 page_marks_add(struct page_marks *, long long pos,
 		    long long pk, const char *key, size_t len);

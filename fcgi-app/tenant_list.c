@@ -1,9 +1,11 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mysqld_error.h>
 
+#include "metrics.h"
 #include "page_marks.h"
 #include "tenant_list.h"
 
@@ -472,8 +474,8 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 }
 
 static enum db_err
-run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
-    enum rkind kind, struct db_res **res)
+run_as(struct db *db, const struct tenant_query *q, const struct pm_read *r,
+    enum rkind kind, bool stream, struct db_res **res)
 {
 	struct db_param	 p[40 + 3 * TQ_META_MAX];
 	struct text	 t;
@@ -483,13 +485,20 @@ run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
 
 	text_prepare(q, &t);
 	n = build_read(q, r, kind, true, sql, sizeof(sql), p, &t);
-	e = db_exec(db, sql, p, n, res);
+	e = (stream ? db_stream : db_exec)(db, sql, p, n, res);
 	/* A database whose schema lacks the index still answers, slower. */
 	if (e == DBE_OTHER && db_errno(db) == ER_KEY_DOES_NOT_EXISTS) {
 		n = build_read(q, r, kind, false, sql, sizeof(sql), p, &t);
-		e = db_exec(db, sql, p, n, res);
+		e = (stream ? db_stream : db_exec)(db, sql, p, n, res);
 	}
 	return e;
+}
+
+static enum db_err
+run(struct db *db, const struct tenant_query *q, const struct pm_read *r,
+    enum rkind kind, struct db_res **res)
+{
+	return run_as(db, q, r, kind, false, res);
 }
 
 enum db_err
@@ -545,6 +554,7 @@ make_mark(struct db *db, const struct tenant_query *q,
 	struct seen	 s;
 	int		 rc;
 
+	metrics_count(MC_MARK_ONE);
 	if ((*e = run(db, q, mark, RK_MARK, &res)) != DBE_OK)
 		return -1;
 	if ((rc = db_next(res, &row)) == 1 && seen_from(&row, 2, &s) == 0)
@@ -557,6 +567,44 @@ make_mark(struct db *db, const struct tenant_query *q,
 		return -1;
 	}
 	return rc;
+}
+
+/*
+ * Reads the whole listing in ascending order, row by row from the server
+ * (a million rows are not held), keeping its grid rows as marks.  The
+ * seen columns of the first row give the snapshot all rows are from.
+ */
+static enum db_err
+make_grid(struct db *db, const struct tenant_query *q, struct page_marks *pm)
+{
+	struct pm_read	 all;
+	struct db_res	*res;
+	struct db_row	 row;
+	struct seen	 s;
+	long long	 pos;
+	bool		 keyed = sorts[q->sort].col != NULL;
+	enum db_err	 e;
+	int		 rc;
+
+	memset(&all, 0, sizeof(all));
+	all.anchor = PM_START;
+	all.forward = true;
+	all.count = LLONG_MAX;
+	metrics_count(MC_MARK_PASS);
+	if ((e = run_as(db, q, &all, RK_MARK, true, &res)) != DBE_OK)
+		return e;
+	for (pos = 0; (rc = db_next(res, &row)) == 1; pos++) {
+		if (pos == 0) {
+			if (seen_from(&row, 2, &s) == -1)
+				break;
+			page_marks_grid_begin(pm, s.gen, s.total);
+		}
+		if (page_marks_grid_row(pm, pos, strtoll(row.v[1], NULL, 10),
+		    keyed ? row.v[0] : NULL, row.len[0]) == -1)
+			break;
+	}
+	db_res_free(res);
+	return rc == -1 ? failed(db) : DBE_OK;
 }
 
 /* Rows counted from the end the order starts at: needs no total. */
@@ -608,6 +656,13 @@ list_unfiltered(struct db *db, const struct tenant_query *q,
 				continue;
 			}
 			next = PM_READ;	/* no such row now: the page will tell */
+		}
+		if (next == PM_NEED_GRID) {
+			if ((e = make_grid(db, q, pm)) != DBE_OK)
+				return e;
+			fresh = true;
+			changes += known && page_marks_gen(pm) != gen;
+			continue;
 		}
 		if (next == PM_NEED_COUNT) {
 			if ((e = read_counts(db, q, &s)) != DBE_OK)

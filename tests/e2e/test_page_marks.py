@@ -6,6 +6,10 @@ of an older state must never shape a page), and whichever worker answers.
 Marks only come into play past list.mark_beyond rows from both ends; ./scripts/test sets it (and
 list.mark_every) low, so a few dozen tenants reach them. The list generation they rely on is tested
 in test_list_generation.py.
+
+A worker reads its first far mark of a listing alone and, at the second far one, the whole listing
+in one pass for all of them (page_marks.h); test_a_second_far_page_reads_the_listing_in_one_pass
+sees the passes in /metrics, and every test here checks pages that came from them.
 """
 
 import itertools
@@ -16,6 +20,7 @@ import pytest
 
 from conftest import _read_kv
 from helpers import assert_json, describe, sql_quote
+from test_metrics import scrape, value
 
 LIST = "/api/v1/tenants"
 N_TENANTS = 40
@@ -170,3 +175,35 @@ def test_past_the_end(listing):
         for number in (-(-n // 3) + 1, 1000):
             page = listing.page("validUpto", desc, 3, number)
             assert page["data"] == [] and page["totalCount"] == n, page
+
+
+def passes(api):
+    return value(scrape(api), "tenantd_page_mark_reads_total", kind="pass")
+
+
+# Rows 9, 20 and 30 of 40 (pageSize 1): each more than list.mark_beyond (5) rows from both ends and
+# from the grid rows the others' marks sit on, whichever was read first.
+FAR_PAGES = (10, 21, 31)
+
+
+def test_a_second_far_page_reads_the_listing_in_one_pass(api, ctl, db, stack, marks):
+    """A new account's listings are new in every worker and nothing writes to them while they are
+    read: each listing's three far pages reach at most len(FAR_PAGES) - 1 workers twice, so (as long
+    as there are fewer workers than far pages) some worker reads a far page after another, which
+    makes it read the whole listing in one pass. The pages are exact before and after."""
+    workers = int(_read_kv(stack.config).get("workers", 2))
+    if workers >= len(FAR_PAGES):
+        pytest.skip(f"{workers} workers: three far pages need not reach one worker twice")
+    fresh = Listing(api, ctl, db)
+    assert len(fresh.rows()) == N_TENANTS
+    before = passes(api)
+    for field in SORTS:
+        want = fresh.expected(field, False)
+        for number in FAR_PAGES:
+            fresh.check(field, False, 1, number, want=want, times=1)
+    assert passes(api) - before >= len(SORTS), "a listing read far twice by one worker without a pass"
+    for field in SORTS:
+        for desc in (False, True):
+            want = fresh.expected(field, desc)
+            for number in range(1, len(want) + 1):
+                fresh.check(field, desc, 1, number, want=want, times=1)

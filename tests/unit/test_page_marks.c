@@ -135,6 +135,21 @@ sim_mark(struct page_marks *pm, const struct pm_read *mark)
 	return 1;
 }
 
+/* Reads the whole listing in order, as tenant_list.c's make_grid does. */
+static void
+sim_grid(struct page_marks *pm)
+{
+	long long	 i;
+	char		 key[32];
+
+	page_marks_grid_begin(pm, gen, nvals);
+	for (i = 0; i < nvals; i++) {
+		snprintf(key, sizeof(key), "%lld", vals[i]);
+		if (page_marks_grid_row(pm, i, vals[i], key, strlen(key)) == -1)
+			break;
+	}
+}
+
 /*
  * One page, planned and read as tenant_list.c does, checked against the
  * listing as the statement that read it saw it.
@@ -170,6 +185,13 @@ sim_page(struct page_marks *pm, bool desc, long long offset,
 				continue;
 			}
 			next = PM_READ;
+		}
+		if (next == PM_NEED_GRID) {
+			maybe_change(churn);
+			sim_grid(pm);
+			fresh = true;
+			changes += known && page_marks_gen(pm) != g;
+			continue;
 		}
 		maybe_change(churn);
 		if (next == PM_NEED_COUNT) {
@@ -300,6 +322,9 @@ reads_for(struct page_marks *pm, bool desc, long long offset,
 		case PM_NEED_MARK:
 			assert_int_equal(sim_mark(pm, &mark), 1);
 			break;
+		case PM_NEED_GRID:
+			sim_grid(pm);
+			break;
 		case PM_EMPTY:
 			return reads - 1;
 		default:
@@ -373,6 +398,69 @@ test_plans(void **state)
 	assert_int_equal(page_marks_memory(), 0);
 }
 
+/*
+ * The first far page of a generation reads one mark; the second reads the
+ * whole grid in one pass, after which every page is near a mark.
+ */
+static void
+test_second_far_page_reads_the_grid(void **state)
+{
+	struct page_marks	*pm;
+	struct pm_read		 page, mark;
+	long long		 offset, g = SIM_MAX / PM_MARKS_MAX + 1;
+	int			 i;
+
+	(void)state;
+	page_marks_setup(10, 100, 4 * 1024 * 1024);
+	sim_fill(SIM_MAX);
+	pm = page_marks_get(3, 2);
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_true(mark.skip > 100);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	/* A mark near a known one (within beyond rows) is no far one. */
+	offset = mark.pos + 1 + g + 10;
+	assert_int_equal(page_marks_plan(pm, false, offset, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_true(mark.skip <= 100);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	/* The second far one: the grid. */
+	assert_int_equal(page_marks_plan(pm, true, 150000, 10, true, &page,
+	    &mark), PM_NEED_GRID);
+	sim_grid(pm);
+	assert_int_equal(page_marks_gen(pm), gen);
+	for (i = 0; i < 2000; i++) {
+		offset = rnd(SIM_MAX - 10);
+		assert_int_equal(reads_for(pm, rnd(2), offset, 10, &page), 1);
+		/* (Pages within beyond rows of their start read from there.) */
+		assert_true(page.skip < g || (page.anchor != PM_MARK &&
+		    page.skip <= 100));
+	}
+	/* Kept as grid rows only: about a mark per grid step. */
+	assert_true(page_marks_memory() < (size_t)(SIM_MAX / g + 2) * 80);
+	/* One pass per generation, even one the budget cut short. */
+	page_marks_setup(10, 100, 16 * 1024);
+	pm = page_marks_get(3, 2);
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
+	    &mark), PM_NEED_GRID);
+	sim_grid(pm);
+	assert_true(page_marks_memory() <= 16 * 1024);
+	assert_int_equal(page_marks_plan(pm, false, 190000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	/* A new generation (after marks that served) starts with a mark. */
+	assert_int_equal(reads_for(pm, false, 150000, 10, &page), 1);
+	assert_int_equal(page.anchor, PM_MARK);
+	sim_change();
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+}
+
 static void
 test_vain_marks_rest(void **state)
 {
@@ -418,7 +506,7 @@ test_null_and_empty_keys(void **state)
 	struct pm_read		 page, mark;
 
 	(void)state;
-	page_marks_setup(10, 10, 1024 * 1024);
+	page_marks_setup(10, 300, 1024 * 1024);	/* the second mark is near */
 	pm = page_marks_get(1, 3);
 	page_marks_update(pm, 5, 1000);
 	assert_int_equal(page_marks_plan(pm, false, 500, 10, true, &page,
@@ -486,6 +574,7 @@ main(void)
 		cmocka_unit_test(test_plans),
 		cmocka_unit_test(test_pages_are_exact),
 		cmocka_unit_test(test_pages_stay_exact_under_changes),
+		cmocka_unit_test(test_second_far_page_reads_the_grid),
 		cmocka_unit_test(test_vain_marks_rest),
 		cmocka_unit_test(test_null_and_empty_keys),
 		cmocka_unit_test(test_memory_is_bounded),
