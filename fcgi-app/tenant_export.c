@@ -69,15 +69,23 @@ tenant_export_free(void *arg)
 	free(e);
 }
 
-/* RFC 4180: quoted when it holds a quote, comma or line break. */
+/*
+ * RFC 4180: quoted when it holds a quote, comma or line break.  A text
+ * that a spreadsheet would take for a formula (OWASP "CSV injection":
+ * =, +, -, @, tab, CR first) is written quoted after a ', which makes
+ * Excel, LibreOffice and Sheets show it as text; NDJSON has it as it is.
+ */
 static int
 csv_field(struct buf *out, const char *s, size_t n)
 {
 	size_t	 i;
+	bool	 formula = n > 0 && s[0] != '\0' &&
+			    strchr("=+-@\t\r", s[0]) != NULL;
 
-	if (strcspn(s, "\",\r\n") == n)
+	if (!formula && strcspn(s, "\",\r\n") == n)
 		return buf_append(out, s, n);
-	if (buf_putc(out, '"') == -1)
+	if (buf_putc(out, '"') == -1 ||
+	    (formula && buf_putc(out, '\'') == -1))
 		return -1;
 	for (i = 0; i < n; i++)
 		if ((s[i] == '"' && buf_putc(out, '"') == -1) ||

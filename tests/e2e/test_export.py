@@ -94,6 +94,25 @@ def test_csv_quotes_and_has_a_header(api, admin, three):
     assert 'comma, ""quote"" and\nnewline' in r.text
 
 
+def test_csv_cells_a_spreadsheet_would_run_are_text(api, admin, create_tenant, db):
+    """CSV injection (OWASP): a text field starting with =, +, -, @ or a tab reaches the CSV behind
+    a ' (quoted), so a spreadsheet shows it instead of running it; NDJSON keeps it as it is."""
+    texts = {"=": "=HYPERLINK(\"http://evil.example\",\"x\")", "+": "+1+2", "-": "-2+3",
+             "@": "@SUM(A1:A9)", "\t": "\t=1+1"}
+    slugs = {}
+    for lead, text in texts.items():
+        slug = f"ex-{uuid.uuid4().hex[:12]}"
+        create_tenant(admin, slug, description=text)
+        slugs[slug] = text
+    settled(db, list(slugs))
+    header, *records = csv_rows(export(api, admin, "text/csv"))
+    col = header.index("description")
+    got = {rec[0]: rec[col] for rec in records if rec[0] in slugs}
+    assert got == {slug: "'" + text for slug, text in slugs.items()}, got
+    lines = {t["id"]: t["description"] for t in ndjson(export(api, admin)) if t["id"] in slugs}
+    assert lines == slugs
+
+
 def test_filters_are_the_lists(api, admin, three):
     rows = ndjson(export(api, admin, params={"isActive": "false"}))
     assert [t["id"] for t in rows] == [three[2]]
