@@ -16,6 +16,13 @@ static const char sql_expire[] =
 static const char sql_claim[] =
     "INSERT INTO idempotency_keys (account_id, idem_key, request_hash, "
     "result, created_at) VALUES (?, ?, ?, '', UTC_TIMESTAMP(3))";
+/* Oldest first, a batch a statement: short locks beside live requests. */
+static const char sql_purge[] =
+    "DELETE FROM idempotency_keys "
+    "WHERE created_at <= UTC_TIMESTAMP(3) - " WINDOW " "
+    "ORDER BY created_at LIMIT 1000";
+#define PURGE_BATCH	1000
+#define PURGE_BATCHES	100	/* a call's most; the next call goes on */
 static const char sql_store[] =
     "UPDATE idempotency_keys SET result = ? "
     "WHERE account_id = ? AND idem_key = ?";
@@ -87,4 +94,19 @@ idem_store(struct db *db, const struct idem_key *k, const char *answer,
 	    DB_STR(k->key) };
 
 	return db_exec(db, sql_store, p, 3, NULL);
+}
+
+int
+idem_purge_expired(struct db *db)
+{
+	int	 n = 0, i;
+
+	for (i = 0; i < PURGE_BATCHES; i++) {
+		if (db_exec(db, sql_purge, NULL, 0, NULL) != DBE_OK)
+			return -1;
+		n += (int)db_affected(db);
+		if (db_affected(db) < PURGE_BATCH)
+			break;
+	}
+	return n;
 }

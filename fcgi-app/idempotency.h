@@ -47,4 +47,11 @@ enum db_err	 idem_claim(struct db *, const struct idem_key *, bool expired);
 enum db_err	 idem_store(struct db *, const struct idem_key *,
 		    const char *answer, size_t len);
 
+/*
+ * Removes records past the window (a key that comes back after it runs
+ * again anyway): the rows removed, -1 on error.  The provisioning process
+ * calls it with its other purges.
+ */
+int		 idem_purge_expired(struct db *);
+
 #endif

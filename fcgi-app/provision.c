@@ -13,6 +13,7 @@
 
 #include "connstr.h"
 #include "connections.h"
+#include "idempotency.h"
 #include "logfile.h"
 #include "metrics.h"
 #include "provision.h"
@@ -578,10 +579,14 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	while (!*stop) {
 		if (logfile_reopen_due())
 			logfile_reopen();
-		/* Disconnected and deleted tenants past their retention. */
+		/*
+		 * Disconnected and deleted tenants past their retention, and
+		 * Idempotency-Key records past their day.
+		 */
 		if (time(NULL) >= next_purge) {
 			(void)connections_purge_due(db);
 			(void)tenants_purge_expired(db);
+			(void)idem_purge_expired(db);
 			next_purge = time(NULL) + cfg->connections_purge_interval;
 		}
 		usleep(PROVISION_POLL_US);

@@ -275,6 +275,25 @@ def test_refused_answers_are_kept_but_not_conflicts(api, admin, db):
     assert r2.headers["Content-Type"].startswith("application/problem+json")
 
 
+def test_records_past_their_day_are_purged(api, admin, db):
+    """The provisioning process removes records older than a day with its other purges (every
+    connections.purge_interval seconds); a record of the day stays."""
+    keys = [f"idem-{uuid.uuid4()}" for _ in range(2)]
+    for idem in keys:
+        r = api.post(LIST, key=admin.key, json={"id": f"i-{uuid.uuid4().hex[:12]}", "name": "x"},
+                     headers={"Idempotency-Key": idem})
+        assert r.status_code == 422, describe(r)
+    count = f"SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = {{}}"
+    assert [db.scalar(count.format(sql_quote(k))) for k in keys] == ["1", "1"]
+    db.query("UPDATE idempotency_keys SET created_at = UTC_TIMESTAMP(3) - INTERVAL 25 HOUR "
+               f"WHERE idem_key = {sql_quote(keys[0])}")
+    deadline = time.monotonic() + 90
+    while db.scalar(count.format(sql_quote(keys[0]))) != "0":
+        assert time.monotonic() < deadline, "a record past its day was not purged within 90 s"
+        time.sleep(0.5)
+    assert db.scalar(count.format(sql_quote(keys[1]))) == "1"
+
+
 def test_key_too_long_and_envelopes(api, admin, gkey):
     r = api.post(LIST, key=admin.key, json=tenant_body(f"i-{uuid.uuid4().hex[:12]}"),
                  headers={"Idempotency-Key": "k" * 256})
