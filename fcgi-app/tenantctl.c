@@ -559,19 +559,34 @@ struct seed_batch {
 	const char	*prefix;
 	long long	 from, to;
 	long long	 added;
+	long long	 total;		/* the platform's, before the batch */
+	bool		 limited;	/* the batch would pass license.max_tenants */
 };
 
+/*
+ * With license.max_tenants set, the platform's count row is locked first,
+ * as a create locks it, and a batch that would pass the limit is rolled
+ * back whole: seeding never overshoots, even beside live creates.
+ */
 static enum db_err
 seed_fn(struct db *db, void *arg)
 {
 	struct seed_batch	*b = arg;
 	struct db_param		 p[] = { DB_I64(b->account), DB_STR(b->prefix),
 	    DB_I64(b->from), DB_I64(b->to) };
+	long long		 limit = tenants_license_limit();
 	enum db_err		 e;
 
+	b->limited = false;
+	if (limit > 0 && (e = tenant_list_total_locked(db, &b->total)) != DBE_OK)
+		return e;
 	if ((e = db_exec(db, sql_seed, p, 4, NULL)) != DBE_OK)
 		return e;
 	b->added = (long long)db_affected(db);
+	if (limit > 0 && b->total + b->added > limit) {
+		b->limited = true;
+		return DBE_OTHER;
+	}
 	return b->added > 0 ? tenant_list_seeded(db, b->account,
 	    (long long)db_insert_id(db), b->added) : DBE_OK;
 }
@@ -585,7 +600,7 @@ cmd_seed(struct db *db, const struct config *cfg, int argc, char **argv)
 	long long		 n, start, added = 0;
 	struct seed_batch	 b;
 
-	(void)cfg;
+	tenants_set_license_limit(cfg->license_max_tenants);
 	if (opts_parse(argc, argv, names, v, 4) == -1 || v[0] == NULL ||
 	    (n = strtoll(v[0], NULL, 10)) <= 0 ||
 	    (start = strtoll(v[3], NULL, 10)) <= 0) {
@@ -598,12 +613,21 @@ cmd_seed(struct db *db, const struct config *cfg, int argc, char **argv)
 	for (b.from = start; b.from < start + n; b.from += SEED_BATCH) {
 		b.to = b.from + SEED_BATCH - 1 < start + n - 1 ?
 		    b.from + SEED_BATCH - 1 : start + n - 1;
-		if (db_txn(db, seed_fn, &b) != DBE_OK)
+		if (db_txn(db, seed_fn, &b) != DBE_OK) {
+			if (b.limited)
+				goto limited;
 			goto fail;
+		}
 		added += b.added;
 	}
 	printf("seeded %lld tenants (%lld new) for account %s\n", n, added, v[1]);
 	return 0;
+limited:
+	fprintf(stderr, "tenantctl: seed: stopped at license.max_tenants "
+	    "(%lld): %lld new tenants seeded, the platform holds %lld; the "
+	    "next batch of %lld would pass it\n", tenants_license_limit(),
+	    added, b.total, b.added);
+	return 1;
 fail:
 	fprintf(stderr, "tenantctl: seed: %s\n", db_error(db));
 	return 1;

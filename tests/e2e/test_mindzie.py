@@ -621,3 +621,19 @@ def test_license_limit_holds_under_concurrent_creates(cgi_conf, db, gkey):
         statuses = sorted(pool.map(one, range(6)))
     assert statuses == [201, 201, 409, 409, 409, 409], statuses
     assert platform_total(db) == limit == int(db.scalar("SELECT COUNT(*) FROM tenants"))
+
+
+def test_tenantctl_seed_stops_at_the_license_limit(stack, ctl, db):
+    """tenantctl seed keeps license.max_tenants as creates do: a batch (1,000 rows) that would pass
+    it is rolled back whole and the command says so; nothing beyond the limit is ever written."""
+    account = unique_name("seedlic")
+    prefix = f"{uuid.uuid4().hex[:8]}-"
+    total = platform_total(db)
+    cmd = [stack.tenantctl, "--config", stack.config, "seed", "--tenants", "3000", "--account", account,
+           "--prefix", prefix]
+    env = dict(os.environ, TENANTD_LICENSE_MAX_TENANTS=str(total + 1500), ASAN_OPTIONS="detect_leaks=0")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "license.max_tenants" in out.stderr and "1000 new tenants" in out.stderr, out.stderr
+    assert platform_total(db) == total + 1000 == int(db.scalar("SELECT COUNT(*) FROM tenants"))
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug LIKE {sql_quote(prefix + '%')}") == "1000"
