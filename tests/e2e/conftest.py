@@ -169,11 +169,11 @@ class Ctl:
     def __init__(self, stack):
         self.stack = stack
 
-    def run(self, *args, check=True):
+    def run(self, *args, check=True, timeout=60):
         if not self.stack.tenantctl or not os.access(self.stack.tenantctl, os.X_OK):
             pytest.fail(f"tenantctl not found at {self.stack.tenantctl!r} (set TENANTCTL)")
         cmd = [self.stack.tenantctl, "--config", self.stack.config, *args]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             pytest.fail(f"{' '.join(cmd[1:])} exited {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
         return p

@@ -171,8 +171,9 @@ def seeded(ctl, db):
     account = f"export-{uuid.uuid4().hex[:10]}"
     prefix = f"x{uuid.uuid4().hex[:8]}-"
     start = random.randrange(3 * 10 ** 9, 9 * 10 ** 9, N)
+    # 100 batches: seconds on a quiet machine, minutes on a busy one.
     out = ctl.run("seed", "--tenants", str(N), "--account", account, "--prefix", prefix,
-                  "--start", str(start)).stdout
+                  "--start", str(start), timeout=900).stdout
     assert f"({N} new)" in out, out
     key = ctl.key(account=account, permissions="View")
     acc_id = db.scalar(f"SELECT id FROM accounts WHERE name = {sql_quote(account)}")

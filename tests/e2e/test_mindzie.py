@@ -9,6 +9,7 @@ the same tenants seen through /api/v1."""
 
 import json
 import os
+import random
 import re
 import subprocess
 import uuid
@@ -629,10 +630,12 @@ def test_tenantctl_seed_stops_at_the_license_limit(stack, ctl, db):
     account = unique_name("seedlic")
     prefix = f"{uuid.uuid4().hex[:8]}-"
     total = platform_total(db)
+    # Seeded names ("Tenant <n>") are unique platform-wide: numbers far from any other test's.
+    start = random.randrange(10 ** 9, 2 * 10 ** 9, 10 ** 4)  # 10 digits: short ids stay unique
     cmd = [stack.tenantctl, "--config", stack.config, "seed", "--tenants", "3000", "--account", account,
-           "--prefix", prefix]
+           "--prefix", prefix, "--start", str(start)]
     env = dict(os.environ, TENANTD_LICENSE_MAX_TENANTS=str(total + 1500), ASAN_OPTIONS="detect_leaks=0")
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "license.max_tenants" in out.stderr and "1000 new tenants" in out.stderr, out.stderr
     assert platform_total(db) == total + 1000 == int(db.scalar("SELECT COUNT(*) FROM tenants"))
