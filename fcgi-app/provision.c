@@ -137,10 +137,16 @@ static const char sql_tenant_status[] =
 static const char sql_step[] =
     "UPDATE provisioning_jobs SET step = ?, updated_at = UTC_TIMESTAMP(3) "
     "WHERE id = ?";
+/*
+ * The tenant's status with the job's: a job resumed after its last step
+ * had completed (a provisioner killed just before this) runs no step, and
+ * its claim set the tenant InProgress again.
+ */
 static const char sql_done[] =
-    "UPDATE provisioning_jobs SET status = 'Completed', step = NULL, "
-    "error = NULL, completed_at = UTC_TIMESTAMP(3), "
-    "updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
+    "UPDATE provisioning_jobs j JOIN tenants t ON t.pk = j.tenant_pk "
+    "SET j.status = 'Completed', j.step = NULL, j.error = NULL, "
+    "j.completed_at = UTC_TIMESTAMP(3), j.updated_at = UTC_TIMESTAMP(3), "
+    "t.provisioning_status = 'Completed' WHERE j.id = ?";
 static const char sql_retry[] =
     "UPDATE provisioning_jobs SET status = ?, error = ?, "
     "next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, "
