@@ -283,8 +283,25 @@ test_pause(const struct job *j, const char *step)
 	while (access(path, F_OK) == 0)
 		usleep(100000);
 }
+
+/*
+ * And every step waits $TENANTD_TEST_STEP_DELAY_MS first, as if its
+ * database server were far away: the e2e tests show with it that a
+ * second provisioner adds throughput, and that every activation waits
+ * for provisioning, where a machine's load would blur both.
+ */
+static void
+test_delay(void)
+{
+	const char	*ms = getenv("TENANTD_TEST_STEP_DELAY_MS");
+	long		 n = ms != NULL ? strtol(ms, NULL, 10) : 0;
+
+	if (n > 0 && n <= 60000)
+		usleep((useconds_t)n * 1000);
+}
 #else
 #define test_pause(j, step)	do { } while (0)
+#define test_delay()		do { } while (0)
 #endif
 
 static struct db *
@@ -496,6 +513,7 @@ provision_once(struct db *db, const struct config *cfg)
 			continue;
 		(void)db_exec(db, sql_step, p, 2, NULL);
 		(void)db_exec(db, sql_step_start, s, 2, NULL);
+		test_delay();
 		if (steps[i].run(db, cfg, &j) == -1) {
 			if (j.error[0] == '\0')
 				job_fail(&j, TDB_INTERNAL, "%s failed",
