@@ -789,7 +789,7 @@ change_fn(struct db *db, void *arg)
 	const char		*detail;
 	char			 buf[4000];
 	enum db_err		 e;
-	bool			 forced;
+	bool			 early;
 	int			 rc;
 
 	t->result = TR_ERROR;
@@ -809,12 +809,13 @@ change_fn(struct db *db, void *arg)
 		t->result = TR_PRECONDITION;
 		return DBE_OTHER;
 	}
-	forced = unprovisioned(&row, t->ch);
-	if (forced && !t->ch->force && !activate_unprovisioned) {
+	/* Let through, an early activation is a forced one. */
+	early = unprovisioned(&row, t->ch);
+	if (early && !t->ch->force && !activate_unprovisioned) {
 		t->result = TR_UNPROVISIONED;
 		return DBE_OTHER;
 	}
-	detail = change_detail(&row, t->ch, forced, buf, sizeof(buf));
+	detail = change_detail(&row, t->ch, early, buf, sizeof(buf));
 	if ((e = apply_change(db, &row, t)) != DBE_OK)
 		return e;
 	e = audit_write(db, t->who, &(struct audit_event){
