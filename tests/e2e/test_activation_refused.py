@@ -204,3 +204,4 @@ def test_operator_override(api, admin, db, stack, slug, tmp_path):
     assert status == 200, body[:300]
     assert json.loads(body)["isActive"] is True
     assert row(db, slug)["is_active"] == "1"
+    assert last_state(db, slug, "tenant.activate") == {"isActive": True, "forced": True}
