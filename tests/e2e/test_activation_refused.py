@@ -22,6 +22,7 @@ import pytest
 
 from helpers import assert_json, assert_problem, cgi, describe, parse_xml, sql_quote, tenant_body, \
     wait_provisioned
+from test_bulk import bulk, results
 from test_connection_string import dbname, dead_port
 from test_provisioning_ops import poll
 
@@ -181,6 +182,20 @@ def test_shared_database_tenant_waits_for_its_job(api, admin, db, slug, gkey, st
     wait_provisioned(db, slug)
     assert assert_json(api.post(f"{LIST}/{slug}/activate?force=false", key=admin.key), 200)["isActive"] is True
     assert last_state(db, slug, "tenant.activate") == {"isActive": True}
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_bulk_activation_is_refused_item_by_item(api, admin, db, slug, fmt):
+    held, done = f"{slug}-held", f"{slug}-done"
+    for s in (held, done):
+        assert_json(api.post(LIST, key=admin.key, json=tenant_body(s, isActive=False)), 202)
+    wait_provisioned(db, held, done)
+    hold_job(db, held, "Pending")
+    ops = [{"op": "activate", "id": held}, {"op": "activate", "id": done}]
+    r = bulk(api, admin.key, ops, fmt)
+    assert r.status_code == 207, describe(r)
+    assert [x[2:] for x in results(r, fmt)] == [(409, held, "provisioning_incomplete"), (200, done, None)]
+    assert (row(db, held)["is_active"], row(db, done)["is_active"]) == ("0", "1")
 
 
 def test_failed_provisioning_refuses_activation(api, admin, db, slug):
