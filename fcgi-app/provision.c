@@ -138,10 +138,16 @@ static const char sql_tenant_status[] =
 static const char sql_step[] =
     "UPDATE provisioning_jobs SET step = ?, updated_at = UTC_TIMESTAMP(3) "
     "WHERE id = ?";
+/*
+ * The tenant's status with the job's: a job resumed after its last step
+ * had completed (a provisioner killed just before this) runs no step, and
+ * its claim set the tenant InProgress again.
+ */
 static const char sql_done[] =
-    "UPDATE provisioning_jobs SET status = 'Completed', step = NULL, "
-    "error = NULL, completed_at = UTC_TIMESTAMP(3), "
-    "updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
+    "UPDATE provisioning_jobs j JOIN tenants t ON t.pk = j.tenant_pk "
+    "SET j.status = 'Completed', j.step = NULL, j.error = NULL, "
+    "j.completed_at = UTC_TIMESTAMP(3), j.updated_at = UTC_TIMESTAMP(3), "
+    "t.provisioning_status = 'Completed' WHERE j.id = ?";
 static const char sql_retry[] =
     "UPDATE provisioning_jobs SET status = ?, error = ?, "
     "next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND, "
@@ -278,8 +284,25 @@ test_pause(const struct job *j, const char *step)
 	while (access(path, F_OK) == 0)
 		usleep(100000);
 }
+
+/*
+ * And every step waits $TENANTD_TEST_STEP_DELAY_MS first, as if its
+ * database server were far away: the e2e tests show with it that a
+ * second provisioner adds throughput, and that every activation waits
+ * for provisioning, where a machine's load would blur both.
+ */
+static void
+test_delay(void)
+{
+	const char	*ms = getenv("TENANTD_TEST_STEP_DELAY_MS");
+	long		 n = ms != NULL ? strtol(ms, NULL, 10) : 0;
+
+	if (n > 0 && n <= 60000)
+		usleep((useconds_t)n * 1000);
+}
 #else
 #define test_pause(j, step)	do { } while (0)
+#define test_delay()		do { } while (0)
 #endif
 
 static struct db *
@@ -491,6 +514,7 @@ provision_once(struct db *db, const struct config *cfg)
 			continue;
 		(void)db_exec(db, sql_step, p, 2, NULL);
 		(void)db_exec(db, sql_step_start, s, 2, NULL);
+		test_delay();
 		if (steps[i].run(db, cfg, &j) == -1) {
 			if (j.error[0] == '\0')
 				job_fail(&j, TDB_INTERNAL, "%s failed",

@@ -99,6 +99,20 @@ query_get_int(const char *qs, const char *name, long long lo, long long hi,
 }
 
 int
+query_get_bool(const char *qs, const char *name, bool *out)
+{
+	char	 v[8];
+	int	 rc;
+
+	if ((rc = query_get(qs, name, v, sizeof(v))) != 1)
+		return rc;
+	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+		return -1;
+	*out = v[0] == 't';
+	return 1;
+}
+
+int
 url_encode(struct buf *b, const char *s, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";

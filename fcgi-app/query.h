@@ -32,6 +32,12 @@ int	 query_get_int(const char *qs, const char *name, long long lo,
 	    long long hi, long long *out);
 
 /*
+ * A boolean parameter: exactly "true" or "false".  1 with *out set, 0
+ * when absent, -1 when present but neither.
+ */
+int	 query_get_bool(const char *qs, const char *name, bool *out);
+
+/*
  * Appends s percent-encoded for a query string or a path segment: every
  * byte but RFC 3986's unreserved characters (and '/' when keep_slash) is
  * escaped, so what a client sent can never end a URI or a header.

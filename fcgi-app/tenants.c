@@ -474,13 +474,13 @@ activates(const struct db_row *row, const struct tenant_change *ch)
 }
 
 /*
- * A tenant is served once active; one whose own database is not in place
- * yet must not be, nor one whose provisioning has Failed.  A tenant in
- * the shared database (as it is after the change) has its rows there from
- * the create on (its job only seeds an admin user and a location), so it
- * may be activated while its job runs.  Only the explicit activation of
- * an inactive tenant is refused: a tenant created active stays as its
- * client asked while it is provisioned, and deactivating is always
+ * Whether a change activates a tenant whose provisioning job has not
+ * Completed: refused (TR_UNPROVISIONED) unless the request forces it or
+ * the installation allows it (provision.allow_activate_unprovisioned).
+ * A tenant is served once active, and its job still has to seed its
+ * admin user and location, or make its own database.  Only the explicit
+ * activation of an inactive tenant counts: a tenant created active stays
+ * as its client asked while it is provisioned, and deactivating is always
  * allowed.
  */
 static bool
@@ -488,11 +488,8 @@ unprovisioned(const struct db_row *row, const struct tenant_change *ch)
 {
 	const char	*status = row->v[TC_PROVISIONING_STATUS];
 
-	if (activate_unprovisioned || !activates(row, ch) ||
-	    (status != NULL && strcmp(status, "Completed") == 0))
-		return false;
-	return after(row, ch, TC_CONNECTION_STRING) != NULL ||
-	    (status != NULL && strcmp(status, "Failed") == 0);
+	return activates(row, ch) && status != NULL &&
+	    strcmp(status, "Completed") != 0;
 }
 
 static const char *const op_actions[OP__MAX] = {
@@ -722,12 +719,14 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 }
 
 /*
- * {"reason":..., "isActive":..., "validUpto":...} into buf (reason may
- * be NULL, valid_upto is a DATETIME or NULL); NULL when it does not fit.
+ * {"reason":..., "isActive":..., "validUpto":..., "forced": true} into
+ * buf (reason may be NULL, valid_upto is a DATETIME or NULL; forced only
+ * when an activation went through before provisioning completed); NULL
+ * when it does not fit.
  */
 static const char *
 state_detail(const char *reason, bool is_active, const char *valid_upto,
-    char *buf, size_t len)
+    bool forced, char *buf, size_t len)
 {
 	json_t	*j;
 	char	 t[40];
@@ -737,6 +736,8 @@ state_detail(const char *reason, bool is_active, const char *valid_upto,
 		valid_upto = NULL;
 	j = json_pack("{s:s?, s:b, s:s?}", "reason", reason, "isActive",
 	    is_active, "validUpto", valid_upto != NULL ? t : NULL);
+	if (j != NULL && forced)
+		json_object_set_new(j, "forced", json_true());
 	n = j != NULL ? json_dumpb(j, buf, len - 1, JSON_COMPACT) : 0;
 	json_decref(j);
 	if (n == 0 || n >= len)
@@ -752,7 +753,7 @@ state_detail(const char *reason, bool is_active, const char *valid_upto,
  */
 static const char *
 change_detail(const struct db_row *row, const struct tenant_change *ch,
-    char *buf, size_t len)
+    bool forced, char *buf, size_t len)
 {
 	const char	*active = row->v[TC_IS_ACTIVE], *until = row->v[TC_VALID_UPTO];
 	bool		 fields = ch->op == OP_PATCH || ch->op == OP_REPLACE;
@@ -775,7 +776,7 @@ change_detail(const struct db_row *row, const struct tenant_change *ch,
 			return NULL;
 	}
 	return state_detail(ch->reason, active != NULL &&
-	    active[0] == '1', until, buf, len);
+	    active[0] == '1', until, forced, buf, len);
 }
 
 static enum db_err
@@ -788,6 +789,7 @@ change_fn(struct db *db, void *arg)
 	const char		*detail;
 	char			 buf[4000];
 	enum db_err		 e;
+	bool			 early;
 	int			 rc;
 
 	t->result = TR_ERROR;
@@ -807,11 +809,13 @@ change_fn(struct db *db, void *arg)
 		t->result = TR_PRECONDITION;
 		return DBE_OTHER;
 	}
-	if (unprovisioned(&row, t->ch)) {
+	/* Let through, an early activation is a forced one. */
+	early = unprovisioned(&row, t->ch);
+	if (early && !t->ch->force && !activate_unprovisioned) {
 		t->result = TR_UNPROVISIONED;
 		return DBE_OTHER;
 	}
-	detail = change_detail(&row, t->ch, buf, sizeof(buf));
+	detail = change_detail(&row, t->ch, early, buf, sizeof(buf));
 	if ((e = apply_change(db, &row, t)) != DBE_OK)
 		return e;
 	e = audit_write(db, t->who, &(struct audit_event){

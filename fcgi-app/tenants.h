@@ -59,6 +59,7 @@ struct tenant_change {
 	const char	*confirm_name;	/* OP_DELETE, OP_SOFT_DELETE, OP_PURGE */
 	const char	*confirm_display_name;
 	const char	*reason;	/* why, for the history; may be NULL */
+	bool		 force;		/* may activate before provisioning is done */
 };
 
 /* The longest reason a change may carry, in characters. */
@@ -157,9 +158,10 @@ enum tres	 tenants_create_derived(struct db *, const struct principal *,
 void		 tenants_set_license_limit(long long);
 long long	 tenants_license_limit(void);
 /*
- * Whether an inactive tenant whose provisioning has not Completed may be
- * activated (provision.allow_activate_unprovisioned); refused by default
- * with TR_UNPROVISIONED on every surface.
+ * Whether an inactive tenant whose provisioning job has not Completed may
+ * be activated by any change (provision.allow_activate_unprovisioned);
+ * refused by default with TR_UNPROVISIONED on every surface, unless the
+ * change has force set.  Such an activation is audited with "forced".
  */
 void		 tenants_set_activate_unprovisioned(bool);
 /* In a create's transaction: *full when no tenant may be added now. */

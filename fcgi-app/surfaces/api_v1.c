@@ -533,6 +533,21 @@ read_reason(struct ctx *c, char buf[4 * TENANT_REASON_MAX + 1],
 	return 0;
 }
 
+/*
+ * ?force=true lets an activation through before the tenant's provisioning
+ * has completed (audited as forced); -1 after a 422.
+ */
+static int
+read_force(struct ctx *c, bool *out)
+{
+	*out = false;
+	if (query_get_bool(c->req->query, "force", out) != -1)
+		return 0;
+	ctx_error(c, 422, "validation_failed", "the query parameters are "
+	    "invalid", json_pack("{s:[s]}", "force", "must be true or false"));
+	return -1;
+}
+
 static void
 h_update(struct ctx *c, enum tenant_op op)
 {
@@ -542,7 +557,8 @@ h_update(struct ctx *c, enum tenant_op op)
 	char			 why[4 * TENANT_REASON_MAX + 1];
 	size_t			 i;
 
-	if (read_reason(c, why, &ch.reason) == -1) {
+	if (read_reason(c, why, &ch.reason) == -1 ||
+	    read_force(c, &ch.force) == -1) {
 		json_decref(errors);
 		return;
 	}
@@ -620,23 +636,18 @@ h_delete(struct ctx *c)
 	struct tenant_change	 ch = { .op = OP_SOFT_DELETE };
 	struct tenant_ref	 ref;
 	const char		*id = route_param(&c->match, "id");
-	char			 n[FILTER_MAX], d[FILTER_MAX], p[8],
+	char			 n[FILTER_MAX], d[FILTER_MAX],
 				 why[4 * TENANT_REASON_MAX + 1];
 	bool			 purge = false;
 	enum tres		 r;
-	int			 rc;
 
 	if (read_reason(c, why, &ch.reason) == -1)
 		return;
-	if ((rc = query_get(c->req->query, "purge", p, sizeof(p))) != 0) {
-		if (rc == -1 || (strcmp(p, "true") != 0 &&
-		    strcmp(p, "false") != 0)) {
-			ctx_error(c, 422, "validation_failed", "the query "
-			    "parameters are invalid", json_pack("{s:[s]}",
-			    "purge", "must be true or false"));
-			return;
-		}
-		purge = strcmp(p, "true") == 0;
+	if (query_get_bool(c->req->query, "purge", &purge) == -1) {
+		ctx_error(c, 422, "validation_failed", "the query parameters "
+		    "are invalid", json_pack("{s:[s]}", "purge", "must be true "
+		    "or false"));
+		return;
 	}
 	if (purge)
 		ch.op = OP_PURGE;
@@ -919,6 +930,7 @@ h_activation(struct ctx *c, enum tenant_op op)
 	char			 why[4 * TENANT_REASON_MAX + 1];
 
 	if (read_reason(c, why, &ch.reason) == 0 &&
+	    read_force(c, &ch.force) == 0 &&
 	    user_status(c, &ch.user_status) == 0)
 		change_and_reply(c, &ch);
 }

@@ -6,6 +6,7 @@ import hmac
 import json
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -194,3 +195,21 @@ def inline_secrets(lines):
         else:
             out.append(line)
     return out
+
+
+def wait_provisioned(db, *slugs, timeout=120, every=0.1):
+    """Polls (bounded) until every named tenant's provisioning job has Completed, as an
+    activation needs (issue 15); a Failed job fails the test at once."""
+    import time
+
+    names = ", ".join(sql_quote(s) for s in slugs)
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = db.query(f"SELECT slug, provisioning_status FROM tenants WHERE slug IN ({names})")
+        status = {r["slug"]: r["provisioning_status"] for r in rows}
+        assert set(status) == set(slugs), f"no tenants {set(slugs) - set(status)}"
+        assert "Failed" not in status.values(), f"provisioning failed: {status}"
+        if all(s == "Completed" for s in status.values()):
+            return
+        assert time.monotonic() < deadline, f"provisioning of {status} did not complete in {timeout} s"
+        time.sleep(every)

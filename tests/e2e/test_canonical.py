@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from helpers import (assert_json, assert_problem, assert_xml, describe, is_uuid, localname, media_type,
-                     sql_quote, tenant_body, tenantd_routes)
+                     sql_quote, tenant_body, tenantd_routes, wait_provisioned)
 
 LIST = "/api/v1/tenants"
 COUNT = "/api/v1/tenants/count"
@@ -917,6 +917,7 @@ def test_patch_merges_and_null_clears(api, owner, slug, db, fmt, create_tenant):
 def test_put_replaces_the_whole_tenant(api, owner, slug, db, fmt):
     body = full_body(slug)
     assert_json(api.post(LIST, key=owner.key, json={**body, "isActive": False}), 202)
+    wait_provisioned(db, slug)  # the PUT activates it (isActive defaults to true)
     new = {"name": f"Replaced {slug}", "adminEmail": f"new@{slug}.example", "city": "Rome"}
     r = call(api, owner.key, "PUT", f"{LIST}/{slug}", fmt, new)
     t = tenant_of(r, fmt)
@@ -1092,7 +1093,8 @@ def activation_state(db, pk):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_activate_deactivate_set_user_status(api, owner, slug, db, fmt, create_tenant):
     create_tenant(owner, slug)
-    hold_provisioning(db, slug)
+    # Activation waits for provisioning, which seeds its admin user (a user like alice below).
+    wait_provisioned(db, slug)
     pk = trow(db, slug)["pk"]
     db.query("INSERT INTO tenant_users (tenant_pk, email, status, is_support) VALUES "
              f"({pk}, 'alice@x.example', 1, 0), ({pk}, 'bob@x.example', 0, 0), ({pk}, 'sup@x.example', 1, 1)")
@@ -1273,6 +1275,8 @@ def test_every_mutation_is_audited(api, owner, slug, db):
         rows = audit_rows(db, request_id)
         assert rows == [{"action": action, "target_id": slug, "account_id": str(acc), "outcome": "ok"}], rows
         ids.append(request_id)
+        if action == "tenant.create":
+            wait_provisioned(db, slug)  # before it is activated again
     # Refused mutations leave no "ok" event behind (they commit nothing).
     create_again = rid("audit")
     problem(api.post(LIST, key=owner.key, json=tenant_body(slug, name=None),

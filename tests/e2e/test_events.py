@@ -6,7 +6,8 @@ answer gives (next), in JSON and XML; a bad cursor is 422.
 
 import uuid
 
-from helpers import assert_json, assert_problem, assert_xml, child_text, describe, localname, tenant_body
+from helpers import assert_json, assert_problem, assert_xml, child_text, describe, localname, tenant_body, \
+    wait_provisioned
 
 
 def feed(api, principal, after=0, limit=None, **kw):
@@ -31,6 +32,7 @@ def drain(api, principal, after=0):
 def test_feed_orders_the_accounts_changes(api, admin, new_key, create_tenant, db):
     slug = f"ev-{uuid.uuid4().hex[:12]}"
     create_tenant(admin, slug)
+    wait_provisioned(db, slug)  # it is activated again below
     r = api.post(f"/api/v1/tenants/{slug}/deactivate", key=admin.key)
     assert r.status_code == 200, describe(r)
     r = api.patch(f"/api/v1/tenants/{slug}", key=admin.key, json={"description": "changed"})

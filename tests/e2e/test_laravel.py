@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from helpers import assert_json, assert_xml, child_text, describe, localname, sql_quote, tenant_body
+from helpers import assert_json, assert_xml, child_text, describe, localname, sql_quote, tenant_body, wait_provisioned
 
 LIST = "/tenants"
 ITEM_FIELDS = ["id", "name", "address", "city", "country_code", "country_name", "description", "is_trashed",
@@ -230,6 +230,7 @@ def test_update_422_example(api, admin):
 def test_deactivate_and_activate_examples(api, admin, db):
     data, _ = create(api, admin)
     pk = db.scalar(f"SELECT pk FROM tenants WHERE short_id = {sql_quote(data['id'])}")
+    wait_provisioned(db, db.scalar(f"SELECT slug FROM tenants WHERE pk = {pk}"))  # it is activated again
     db.query(f"INSERT INTO tenant_users (tenant_pk, email, status, is_support) VALUES ({pk}, 'u@x.example', 1, 0),"
              f" ({pk}, 'support@x.example', 1, 1)")
 

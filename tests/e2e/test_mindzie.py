@@ -20,7 +20,7 @@ import pytest
 
 from conftest import unique_name
 from helpers import (assert_status, child_text, describe, is_uuid, localname, media_type, parse_xml,
-                     sql_quote, tenant_body, tenantd_binary)
+                     sql_quote, tenant_body, tenantd_binary, wait_provisioned)
 
 FIELDS = {
     "tenantId": str, "name": str, "displayName": str, "description": (str, type(None)),
@@ -308,6 +308,7 @@ def test_disabling_keeps_the_data_and_blocks_the_tenants_keys(api, gkey, mz, ctl
     refused at authentication (401) until it is enabled again."""
     t = mz()
     row = tenant_row(db, t["tenantId"])
+    wait_provisioned(db, row["slug"])  # it is enabled again below
     owner = db.scalar(f"SELECT name FROM accounts WHERE id = {row['account_id']}")
     tkey = ctl.key(account=owner, kind="tenant", tenant=row["slug"], permissions="all").key
 

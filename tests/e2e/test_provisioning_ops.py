@@ -7,14 +7,20 @@
   404 for another account's tenant; audited with the retry.
 - tenantctl provisioning list/show/retry.
 - tenantd --provisioner runs the provisioning process alone.
+- A connection string whose host the provisioner does not allow (provision.db_hosts changed
+  after the request was accepted; here the request went through tenantd in CGI mode with one
+  more host allowed) fails the job at once with not_allowed, without a connection attempt;
+  fixed by a PUT and retried, the job completes and the tenant database has its schema.
 
 A Failed job: a tenant whose connection string names an allowed host and a port in
 provision.db_ports where nothing listens (scripts/test sets one aside).  The provisioner
 gives up only after 5 attempts with backoff, so the test moves the job on to its last
 attempt in the database and polls (bounded) for the settled state.
 """
+import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -22,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (assert_json, assert_problem, describe, inline_secrets, parse_xml, sql_quote, tenant_body,
-                     tenantd_binary)
+from helpers import (assert_json, assert_problem, cgi, describe, inline_secrets, parse_xml, sql_quote,
+                     tenant_body, tenantd_binary)
 from test_connection_string import dbname, dead_port, root_sql
 from test_operations import OWN_KEYS, child_env, children, read, stop
 
@@ -317,3 +323,47 @@ def test_job_from_before_step_records_stays_readable(api, admin, db, failed):
         ("validate", "Completed", 0, None, None), ("database", "Failed", 0, None, None),
         ("seed", "Pending", 0, None, None), ("activate", "Pending", 0, None, None)], old
     assert (old["status"], old["currentStep"], old["errorCode"]) == ("Failed", "database", "unreachable")
+
+
+def test_disallowed_host_fails_then_fixed_and_retried(api, admin, db, stack, slug, tmp_path):
+    # A listener on the disallowed host, on a port the policy allows: any attempt would reach it.
+    port = dead_port(stack)
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.2", port))
+    except OSError as e:
+        listener.close()
+        pytest.skip(f"cannot listen on 127.0.0.2:{port}: {e}")
+    listener.listen(8)
+    listener.setblocking(False)
+    try:
+        body = json.dumps(tenant_body(slug, connectionString=f"Server=127.0.0.2;Port={port};"
+                                                             f"Database={dbname(slug)}")).encode()
+        env = {"REQUEST_URI": LIST, "REQUEST_METHOD": "POST", "HTTP_AUTHORIZATION": f"Bearer {admin.key}",
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))}
+        status, _, out = cgi(stack, tmp_path, env, stdin=body,
+                             extra_conf="provision.db_hosts = localhost,127.0.0.1,127.0.0.2\n")
+        assert status == 202, out[:300]
+        j = settled(api, admin.key, slug)
+        assert (j["status"], j["errorCode"], j["currentStep"], j["attempts"]) == \
+            ("Failed", "not_allowed", "validate", 1), j
+        assert j["error"].startswith("not_allowed: ") and "127.0.0.2" not in j["error"], j
+        assert step(j, "validate")["status"] == "Failed" and step(j, "database")["attempts"] == 0, j
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+    # Mended: its own database on the project-local server, which the policy allows.
+    t = assert_json(api.put(f"{LIST}/{slug}", key=admin.key, json=tenant_body(
+        slug, connectionString="Server=localhost;User Id=app;Password=app-pw")), 200)
+    assert t["connectionString"] is not None, t
+    try:
+        assert assert_json(api.post(f"{LIST}/{slug}/provisioning/retry", key=admin.key), 202)["status"] in (
+            "Pending", "InProgress")
+        j = settled(api, admin.key, slug)
+        assert (j["status"], j["error"]) == ("Completed", None), j
+        assert step(j, "validate")["attempts"] == 2 and step(j, "database")["attempts"] == 1, j
+        assert root_sql(stack, "SELECT version FROM schema_migrations", db=dbname(slug)) == [["0001_tenant_schema"]]
+        assert db.scalar(f"SELECT provisioning_status FROM tenants WHERE slug = {sql_quote(slug)}") == "Completed"
+    finally:
+        root_sql(stack, f"DROP DATABASE IF EXISTS {dbname(slug)}")

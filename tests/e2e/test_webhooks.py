@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import assert_json, assert_problem, assert_xml, child_text, describe, localname
+from helpers import assert_json, assert_problem, assert_xml, child_text, describe, localname, wait_provisioned
 
 
 class Receiver:
@@ -139,11 +139,12 @@ def test_delivery_retries_then_succeeds_signed(api, admin, create_tenant, receiv
     assert len(rcv.calls) == 3
 
 
-def test_events_of_a_tenant_arrive_in_order(api, admin, create_tenant, receiver):
+def test_events_of_a_tenant_arrive_in_order(api, admin, create_tenant, receiver, db):
     rcv = receiver(failures=1)
     subscribe(api, admin, rcv.url, events=["tenant.created", "tenant.deactivated", "tenant.activated"])
     slug = f"wh-{uuid.uuid4().hex[:12]}"
     create_tenant(admin, slug)
+    wait_provisioned(db, slug)  # it is activated again below
     for op in ("deactivate", "activate"):
         assert api.post(f"/api/v1/tenants/{slug}/{op}", key=admin.key).status_code == 200
     calls = rcv.wait_for(4)

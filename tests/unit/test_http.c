@@ -171,6 +171,26 @@ test_query_int(void **state)
 	assert_int_equal(n, 999999999999999999LL);
 }
 
+/* Booleans are exactly true or false; *out moves only on a 1. */
+static void
+test_query_bool(void **state)
+{
+	bool	 b = false;
+
+	(void)state;
+	assert_int_equal(query_get_bool("force=true", "force", &b), 1);
+	assert_true(b);
+	assert_int_equal(query_get_bool("a=1&force=false", "force", &b), 1);
+	assert_false(b);
+	assert_int_equal(query_get_bool("a=true", "force", &b), 0);
+	assert_false(b);
+	assert_int_equal(query_get_bool("force=yes", "force", &b), -1);
+	assert_int_equal(query_get_bool("force=TRUE", "force", &b), -1);
+	assert_int_equal(query_get_bool("force=", "force", &b), -1);
+	assert_int_equal(query_get_bool("force=truetrue", "force", &b), -1);
+	assert_false(b);
+}
+
 /* What url_encode writes can never end a URI reference or a header. */
 static void
 test_url_encode(void **state)
@@ -347,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_router),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_query_int),
+		cmocka_unit_test(test_query_bool),
 		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_apikey),
