@@ -8,13 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "buf.h"
+#include "curl_lib.h"
 #include "events.h"
 #include "logfile.h"
 #include "secretbox.h"
@@ -270,7 +270,7 @@ post(const struct config *cfg, const struct claim *c, const char *secret,
 		snprintf(a->error, sizeof(a->error), "cannot sign");
 		return;
 	}
-	if ((h = curl_easy_init()) == NULL) {
+	if ((h = curl_lib.easy_init()) == NULL) {
 		snprintf(a->error, sizeof(a->error), "out of memory");
 		return;
 	}
@@ -279,39 +279,39 @@ post(const struct config *cfg, const struct claim *c, const char *secret,
 	    inet_pton(AF_INET6, t.host, probe) != 1) {
 		snprintf(line, sizeof(line), strchr(addr, ':') ? "%s:%u:[%s]" :
 		    "%s:%u:%s", t.host, t.port, addr);
-		pin = curl_slist_append(NULL, line);
+		pin = curl_lib.slist_append(NULL, line);
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_lib.slist_append(hdrs, "Content-Type: application/json");
 	snprintf(line, sizeof(line), "webhook-id: %s", id);
-	hdrs = curl_slist_append(hdrs, line);
+	hdrs = curl_lib.slist_append(hdrs, line);
 	snprintf(line, sizeof(line), "webhook-timestamp: %lld", ts);
-	hdrs = curl_slist_append(hdrs, line);
+	hdrs = curl_lib.slist_append(hdrs, line);
 	snprintf(line, sizeof(line), "webhook-signature: %s", sig);
-	hdrs = curl_slist_append(hdrs, line);
-	curl_easy_setopt(h, CURLOPT_URL, c->url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg->webhooks_connect_timeout);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, cfg->webhooks_timeout);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "tenantd-webhooks/" PACKAGE_VERSION);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	if ((rc = curl_easy_perform(h)) != CURLE_OK)
-		snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(rc));
+	hdrs = curl_lib.slist_append(hdrs, line);
+	curl_lib.easy_setopt(h, CURLOPT_URL, c->url);
+	curl_lib.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_lib.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_lib.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_lib.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg->webhooks_connect_timeout);
+	curl_lib.easy_setopt(h, CURLOPT_TIMEOUT, cfg->webhooks_timeout);
+	curl_lib.easy_setopt(h, CURLOPT_USERAGENT, "tenantd-webhooks/" PACKAGE_VERSION);
+	curl_lib.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_lib.easy_setopt(h, CURLOPT_RESOLVE, pin);
+	curl_lib.easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_lib.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_lib.easy_setopt(h, CURLOPT_WRITEDATA, a);
+	if ((rc = curl_lib.easy_perform(h)) != CURLE_OK)
+		snprintf(a->error, sizeof(a->error), "%s", curl_lib.easy_strerror(rc));
 	else {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
+		curl_lib.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
 		if (a->status < 200 || a->status > 299)
 			snprintf(a->error, sizeof(a->error), "the receiver "
 			    "answered %ld", a->status);
 	}
 	a->ms = now_ms() - t0;
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	curl_slist_free_all(pin);
+	curl_lib.easy_cleanup(h);
+	curl_lib.slist_free_all(hdrs);
+	curl_lib.slist_free_all(pin);
 }
 
 struct outcome_txn {
@@ -425,9 +425,13 @@ int
 webhook_deliver_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
 	struct db	*db;
+	char		 err[256];
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (curl_lib_load(err, sizeof(err)) == -1) {
+		fprintf(stderr, "tenantd: webhooks: cannot load libcurl: %s\n",
+		    err);
 		return 1;
+	}
 	db = db_new(&(struct db_params){ .host = cfg->db_host,
 	    .port = (unsigned)cfg->db_port, .socket = cfg->db_socket,
 	    .user = cfg->db_user, .password = cfg->db_password,
@@ -442,6 +446,6 @@ webhook_deliver_run(const struct config *cfg, volatile sig_atomic_t *stop)
 			usleep(DELIVER_POLL_US);
 	}
 	db_free(db);
-	curl_global_cleanup();
+	curl_lib.global_cleanup();
 	return 0;
 }
