@@ -83,20 +83,25 @@ static const struct {
 	const char	*col;		/* NULL: the primary key alone */
 	enum tcol	 key;		/* the column col reads */
 	const char	*index;		/* whose order it is, all accounts */
+	const char	*global_active_index; /* ... of one isActive (0012) */
 	const char	*scoped_index;	/* the same within one account */
 	const char	*active_index;	/* ... and one isActive value (0010) */
 } sorts[TSORT__MAX] = {
-	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_account",
-	    "ix_tenants_account_active" },
+	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_active",
+	    "ix_tenants_account", "ix_tenants_account_active" },
 	[TSORT_NAME] = { "t.name", TC_NAME, "ux_tenants_name",
-	    "ix_tenants_account_name", "ix_tenants_account_active_name" },
+	    "ix_tenants_active_name", "ix_tenants_account_name",
+	    "ix_tenants_account_active_name" },
 	[TSORT_SLUG] = { "t.slug", TC_SLUG, "ux_tenants_slug",
-	    "ix_tenants_account_slug", "ix_tenants_account_active_slug" },
+	    "ix_tenants_active_slug", "ix_tenants_account_slug",
+	    "ix_tenants_account_active_slug" },
 	[TSORT_VALID_UPTO] = { "t.valid_upto", TC_VALID_UPTO,
-	    "ix_tenants_valid_upto", "ix_tenants_account_valid_upto",
+	    "ix_tenants_valid_upto", "ix_tenants_active_valid_upto",
+	    "ix_tenants_account_valid_upto",
 	    "ix_tenants_account_active_valid_upto" },
 	[TSORT_CONSENTED] = { "t.consented_at", TC_CONSENTED_AT,
-	    "ix_tenants_consented", "ix_tenants_account_consented",
+	    "ix_tenants_consented", "ix_tenants_active_consented",
+	    "ix_tenants_account_consented",
 	    "ix_tenants_account_active_consented" },
 };
 
@@ -468,6 +473,34 @@ order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
 		snprintf(sql + n, len - n, " ORDER BY t.pk%s", dir);
 }
 
+/* The index in q's order, within its scope and isActive value. */
+static const char *
+index_of(const struct tenant_query *q)
+{
+	if (!q->scope)
+		return q->is_active < 0 ? sorts[q->sort].index :
+		    sorts[q->sort].global_active_index;
+	return q->is_active < 0 ? sorts[q->sort].scoped_index :
+	    sorts[q->sort].active_index;
+}
+
+/*
+ * The index in q's order, for a read that tries the rows in that order
+ * (no name, metadata or rare word to read them from instead): the
+ * optimiser tends to pick any (account_id, ...) index and sort, or to
+ * intersect two of them.
+ */
+static void
+force_index(const struct tenant_query *q, const struct text *t, char *sql,
+    size_t len)
+{
+	if (q->name != NULL || (t->match && !t->scan) || q->nmeta > 0)
+		return;
+	append(sql, len, " FORCE INDEX (");
+	append(sql, len, index_of(q));
+	append(sql, len, ")");
+}
+
 /*
  * A page this near where its read starts is read directly: the deferred
  * join's derived table costs MariaDB more than the few rows it saves
@@ -509,14 +542,8 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 		p[n++] = DB_I64(q->scope);
 		p[n++] = DB_I64(q->scope);
 	}
-	if (hint && q->name == NULL && (!t->match || t->scan) &&
-	    q->nmeta == 0) {
-		append(sql, len, " FORCE INDEX (");
-		append(sql, len, !q->scope ? sorts[q->sort].index :
-		    q->is_active < 0 ? sorts[q->sort].scoped_index :
-		    sorts[q->sort].active_index);
-		append(sql, len, ")");
-	}
+	if (hint)
+		force_index(q, t, sql, len);
 	n += where_clause(q, sql, len, p + n, t);
 	n += seek(q, r, sql, len, p + n);
 	order_by(q, !r->forward, sql, len);
@@ -715,21 +742,31 @@ static enum db_err
 count_matches(struct db *db, const struct tenant_query *q,
     const struct text *t, long long *count)
 {
-	struct db_param	 p[24 + 3 * TQ_META_MAX];
-	struct db_row	 row;
-	struct db_res	*res;
-	char		 sql[2048];
-	size_t		 n;
-	int		 rc;
+	/* In creation order: tried rows are then read in pages, not one by one. */
+	struct tenant_query	 created = *q;
+	struct db_param		 p[24 + 3 * TQ_META_MAX];
+	struct db_row		 row;
+	struct db_res		*res;
+	char			 sql[2048];
+	size_t			 n;
+	int			 hint, rc;
 
-	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM (SELECT 1 "
-	    "FROM tenants t");
-	n = where_clause(q, sql, sizeof(sql), p, t);
-	append(sql, sizeof(sql), " LIMIT ?) x");
-	p[n++] = DB_I64(TENANT_LIST_MATCHES_MAX);
-	if ((rc = db_one(db, sql, p, n, &row, &res)) == 1)
-		*count = strtoll(row.v[0], NULL, 10);
-	db_res_free(res);
+	created.sort = TSORT_CREATED;
+	for (hint = 1; hint >= 0; hint--) {
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM (SELECT 1 "
+		    "FROM tenants t");
+		if (hint)
+			force_index(&created, t, sql, sizeof(sql));
+		n = where_clause(q, sql, sizeof(sql), p, t);
+		append(sql, sizeof(sql), " LIMIT ?) x");
+		p[n++] = DB_I64(TENANT_LIST_MATCHES_MAX);
+		if ((rc = db_one(db, sql, p, n, &row, &res)) == 1)
+			*count = strtoll(row.v[0], NULL, 10);
+		db_res_free(res);
+		/* A database whose schema lacks the index still answers. */
+		if (rc != -1 || db_errno(db) != ER_KEY_DOES_NOT_EXISTS)
+			break;
+	}
 	return rc == 1 ? DBE_OK : failed(db);
 }
 

@@ -466,3 +466,24 @@ def test_short_text_refused_on_a_large_account(common, searched):
     root = assert_xml(common.api.get(LIST, key=common.p.key, params={"q": "7"},
                                      headers={"Accept": "application/xml"}), 422, "problem", "application/problem+xml")
     assert child_text(root, "code") == "validation_failed"
+
+
+def test_global_is_active_pages(varied, ctl, db, api):
+    """A global key's isActive pages (every account; sql/0012's indexes) against a brute-force query."""
+    g = ctl.key(account=varied.p.account, kind="global")
+    for sort in SORTS:
+        for desc in (False, True):
+            d = " DESC" if desc else ""
+            col = SORTS[sort]
+            order = f"{col}{d}, pk{d}" if col else f"pk{d}"
+            for number in (1, 3):
+                for _ in range(5):  # the provisioner may activate a tenant between the reads: read again
+                    sql = f"SELECT slug FROM tenants WHERE is_active = 0 ORDER BY {order} LIMIT 20 OFFSET {(number - 1) * 20}"
+                    before = [r["slug"] for r in db.query(sql)]
+                    page = assert_json(api.get(LIST, key=g.key, params={
+                        "isActive": "false", "sort": f"{sort} {'desc' if desc else 'asc'}", "pageSize": 20,
+                        "pageNumber": number}), 200)
+                    if before == [r["slug"] for r in db.query(sql)]:
+                        break
+                assert [t["id"] for t in page["data"] or []] == before, (sort, desc, number)
+                assert before, "varied deactivated 500 tenants"
