@@ -264,7 +264,8 @@ search_terms(const char *f, char terms[TERMS][TERM_MAX])
 	return n;
 }
 
-static const char sql_common[2][160] = {
+/* The probe, over all accounts [0] or within one [1]. */
+static const char *const sql_common[2] = {
 	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_words w "
 	    "WHERE w.word LIKE ? LIMIT ?) x",
 	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_words w "

@@ -361,7 +361,8 @@ read_meta_filters(struct ctx *c, struct tenant_query *q,
 
 /*
  * A q without a word of 3 characters is a scan of the caller's tenants:
- * refused on large accounts (tenant_list_scan_refused).
+ * refused on large accounts (tenant_list_scan_refused).  A database error
+ * here is left to the read that follows, which answers it.
  */
 static void
 scan_refused(struct ctx *c, const struct tenant_query *q, json_t *errors)
