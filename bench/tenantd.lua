@@ -15,6 +15,8 @@
 --         fcount  GET /api/v1/tenants/count?isActive=true or false, in turn
 --         ldesc   GET /tenants?description=K (seed 002's description search)
 --         fmix    search, active, inactive, fcount, scount in turn (issue 12's mixed load)
+--         csearch GET /api/v1/tenants?q=tenant&sort=S (a word every seeded tenant holds)
+--         cmix    search, csearch, inactive, fcount, scount in turn (text searches, common words)
 --         path    GET PATH_ONE (a compatibility surface's list)
 --         paths   GET a random line of the file PATHS (a surface's get by id)
 --   N     number of seeded tenants (100000)
@@ -98,14 +100,17 @@ local function filtered(k)
   elseif k == "fcount" then
     fcount_i = fcount_i + 1
     return base .. "/count?isActive=" .. (fcount_i % 2 == 0 and "true" or "false")
+  elseif k == "csearch" then
+    return base .. "?q=tenant&sort=" .. sorts[math.random(1, #sorts)]
   elseif k == "ldesc" then
     return "/tenants?description=" .. math.random(1, n)
   end
 end
 
 local filtered_kinds = { search = true, scount = true, active = true, inactive = true,
-                         fcount = true, ldesc = true }
+                         fcount = true, ldesc = true, csearch = true }
 local fmix = { "search", "active", "inactive", "fcount", "scount" }
+local cmix = { "search", "csearch", "inactive", "fcount", "scount" }
 
 request = function()
   if fixed then
@@ -119,6 +124,9 @@ request = function()
   elseif kind == "fmix" then
     mix_i = mix_i % #fmix + 1
     return wrk.format("GET", filtered(fmix[mix_i]))
+  elseif kind == "cmix" then
+    mix_i = mix_i % #cmix + 1
+    return wrk.format("GET", filtered(cmix[mix_i]))
   elseif kind == "create" then
     counter = counter + 1
     local s = string.format("b%s-%d-%d", run, tonumber(tid) or 1, counter)

@@ -27,6 +27,14 @@
 #define TERMS		4
 /* A word's prefix pattern: 84 characters of up to 4 bytes, escaped, "%". */
 #define TERM_MAX	(2 * 4 * TERM_CHARS_MAX + 2)
+/*
+ * A word prefix held by WORD_COMMON or more rows of tenant_words is
+ * common: reading its rows (and sorting them) would cost more than
+ * reading the listing in its order and trying each row, which finds a
+ * page of a common word after a few of its rows.  A probe counts at most
+ * this many, so it costs a few milliseconds at any size.
+ */
+#define WORD_COMMON	10000
 
 /*
  * The text filters (q, description) of a query as bound values: a LIKE
@@ -37,6 +45,7 @@ struct text {
 	char	 terms[2][TERMS][TERM_MAX];
 	size_t	 nterms[2];
 	bool	 match;		/* some filter has terms */
+	bool	 scan;		/* ... and all of them are common */
 };
 
 /*
@@ -76,20 +85,25 @@ static const struct {
 	const char	*col;		/* NULL: the primary key alone */
 	enum tcol	 key;		/* the column col reads */
 	const char	*index;		/* whose order it is, all accounts */
+	const char	*global_active_index; /* ... of one isActive (0012) */
 	const char	*scoped_index;	/* the same within one account */
 	const char	*active_index;	/* ... and one isActive value (0010) */
 } sorts[TSORT__MAX] = {
-	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_account",
-	    "ix_tenants_account_active" },
+	[TSORT_CREATED] = { NULL, TC_PK, "PRIMARY", "ix_tenants_active",
+	    "ix_tenants_account", "ix_tenants_account_active" },
 	[TSORT_NAME] = { "t.name", TC_NAME, "ux_tenants_name",
-	    "ix_tenants_account_name", "ix_tenants_account_active_name" },
+	    "ix_tenants_active_name", "ix_tenants_account_name",
+	    "ix_tenants_account_active_name" },
 	[TSORT_SLUG] = { "t.slug", TC_SLUG, "ux_tenants_slug",
-	    "ix_tenants_account_slug", "ix_tenants_account_active_slug" },
+	    "ix_tenants_active_slug", "ix_tenants_account_slug",
+	    "ix_tenants_account_active_slug" },
 	[TSORT_VALID_UPTO] = { "t.valid_upto", TC_VALID_UPTO,
-	    "ix_tenants_valid_upto", "ix_tenants_account_valid_upto",
+	    "ix_tenants_valid_upto", "ix_tenants_active_valid_upto",
+	    "ix_tenants_account_valid_upto",
 	    "ix_tenants_account_active_valid_upto" },
 	[TSORT_CONSENTED] = { "t.consented_at", TC_CONSENTED_AT,
-	    "ix_tenants_consented", "ix_tenants_account_consented",
+	    "ix_tenants_consented", "ix_tenants_active_consented",
+	    "ix_tenants_account_consented",
 	    "ix_tenants_account_active_consented" },
 };
 
@@ -252,19 +266,53 @@ search_terms(const char *f, char terms[TERMS][TERM_MAX])
 	return n;
 }
 
+/* The probe, over all accounts [0] or within one [1]. */
+static const char *const sql_common[2] = {
+	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_words w "
+	    "WHERE w.word LIKE ? LIMIT ?) x",
+	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_words w "
+	    "WHERE w.account_id = ? AND w.word LIKE ? LIMIT ?) x",
+};
+
+/* Whether tenant_words holds WORD_COMMON or more rows of term: 1, 0, -1. */
+static int
+term_common(struct db *db, const struct tenant_query *q, const char *term)
+{
+	struct db_param	 p[3];
+	struct db_row	 row;
+	struct db_res	*res;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (q->scope)
+		p[n++] = DB_I64(q->scope);
+	p[n++] = DB_STR(term);
+	p[n++] = DB_I64(WORD_COMMON);
+	rc = db_one(db, sql_common[q->scope != 0], p, n, &row, &res);
+	if (rc == 1)
+		rc = strtoll(row.v[0], NULL, 10) >= WORD_COMMON;
+	else
+		rc = -1;
+	db_res_free(res);
+	return rc;
+}
+
 /*
  * q's text filters.  A row matches a text filter when the column holds
  * it as a substring (LIKE) and, for each word of it tenant_words holds,
- * a word starting with that one: only the rows tenant_words names for
- * those are tried (README: "Text search and filters").
+ * a word starting with that one (README: "Text search and filters").
+ * When one of those words is rare, only the rows tenant_words names for
+ * it are tried; when all are common, the rows are read in the listing's
+ * order and each is tried (t->scan).
  */
-static void
-text_prepare(const struct tenant_query *q, struct text *t)
+static enum db_err
+text_prepare(struct db *db, const struct tenant_query *q, struct text *t)
 {
 	const char	*f[2] = { q->q, q->description };
-	size_t		 i;
+	size_t		 i, j;
+	int		 rc;
 
-	t->match = false;
+	t->match = t->scan = false;
 	for (i = 0; i < 2; i++) {
 		t->nterms[i] = 0;
 		if (f[i] == NULL)
@@ -273,9 +321,21 @@ text_prepare(const struct tenant_query *q, struct text *t)
 		t->nterms[i] = search_terms(f[i], t->terms[i]);
 		t->match |= t->nterms[i] > 0;
 	}
+	if (!t->match || q->name != NULL)
+		return DBE_OK;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < t->nterms[i]; j++)
+			if ((rc = term_common(db, q, t->terms[i][j])) != 1)
+				return rc == 0 ? DBE_OK : failed(db);
+	t->scan = true;
+	return DBE_OK;
 }
 
-/* The rows holding a word that starts with each of the terms of filter i. */
+/*
+ * The rows holding a word that starts with each of the terms of filter i:
+ * a semi-join read from tenant_words, or for common words a test of each
+ * row (a scalar subquery, which no optimiser turns into a semi-join).
+ */
 static size_t
 words_clause(const struct tenant_query *q, const struct text *t, size_t i,
     char *sql, size_t len, struct db_param *p)
@@ -283,7 +343,11 @@ words_clause(const struct tenant_query *q, const struct text *t, size_t i,
 	size_t	 j, n = 0;
 
 	for (j = 0; j < t->nterms[i]; j++) {
-		if (q->scope) {
+		if (t->scan)
+			append(sql, len, " AND 0 < (SELECT COUNT(*) FROM "
+			    "tenant_words w WHERE w.tenant_pk = t.pk AND "
+			    "w.word LIKE ?)");
+		else if (q->scope) {
 			append(sql, len, " AND t.pk IN (SELECT w.tenant_pk "
 			    "FROM tenant_words w WHERE w.account_id = ? AND "
 			    "w.word LIKE ?)");
@@ -412,6 +476,34 @@ order_by(const struct tenant_query *q, bool desc, char *sql, size_t len)
 		snprintf(sql + n, len - n, " ORDER BY t.pk%s", dir);
 }
 
+/* The index in q's order, within its scope and isActive value. */
+static const char *
+index_of(const struct tenant_query *q)
+{
+	if (!q->scope)
+		return q->is_active < 0 ? sorts[q->sort].index :
+		    sorts[q->sort].global_active_index;
+	return q->is_active < 0 ? sorts[q->sort].scoped_index :
+	    sorts[q->sort].active_index;
+}
+
+/*
+ * The index in q's order, for a read that tries the rows in that order
+ * (no name, metadata or rare word to read them from instead): the
+ * optimiser tends to pick any (account_id, ...) index and sort, or to
+ * intersect two of them.
+ */
+static void
+force_index(const struct tenant_query *q, const struct text *t, char *sql,
+    size_t len)
+{
+	if (q->name != NULL || (t->match && !t->scan) || q->nmeta > 0)
+		return;
+	append(sql, len, " FORCE INDEX (");
+	append(sql, len, index_of(q));
+	append(sql, len, ")");
+}
+
 /*
  * A page this near where its read starts is read directly: the deferred
  * join's derived table costs MariaDB more than the few rows it saves
@@ -453,13 +545,8 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 		p[n++] = DB_I64(q->scope);
 		p[n++] = DB_I64(q->scope);
 	}
-	if (hint && q->name == NULL && !t->match && q->nmeta == 0) {
-		append(sql, len, " FORCE INDEX (");
-		append(sql, len, !q->scope ? sorts[q->sort].index :
-		    q->is_active < 0 ? sorts[q->sort].scoped_index :
-		    sorts[q->sort].active_index);
-		append(sql, len, ")");
-	}
+	if (hint)
+		force_index(q, t, sql, len);
 	n += where_clause(q, sql, len, p + n, t);
 	n += seek(q, r, sql, len, p + n);
 	order_by(q, !r->forward, sql, len);
@@ -474,24 +561,34 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 }
 
 static enum db_err
-run_as(struct db *db, const struct tenant_query *q, const struct pm_read *r,
-    enum rkind kind, bool stream, struct db_res **res)
+run_text(struct db *db, const struct tenant_query *q, const struct pm_read *r,
+    enum rkind kind, const struct text *t, bool stream, struct db_res **res)
 {
 	struct db_param	 p[40 + 3 * TQ_META_MAX];
-	struct text	 t;
 	char		 sql[6144];
 	size_t		 n;
 	enum db_err	 e;
 
-	text_prepare(q, &t);
-	n = build_read(q, r, kind, true, sql, sizeof(sql), p, &t);
+	n = build_read(q, r, kind, true, sql, sizeof(sql), p, t);
 	e = (stream ? db_stream : db_exec)(db, sql, p, n, res);
 	/* A database whose schema lacks the index still answers, slower. */
 	if (e == DBE_OTHER && db_errno(db) == ER_KEY_DOES_NOT_EXISTS) {
-		n = build_read(q, r, kind, false, sql, sizeof(sql), p, &t);
+		n = build_read(q, r, kind, false, sql, sizeof(sql), p, t);
 		e = (stream ? db_stream : db_exec)(db, sql, p, n, res);
 	}
 	return e;
+}
+
+static enum db_err
+run_as(struct db *db, const struct tenant_query *q, const struct pm_read *r,
+    enum rkind kind, bool stream, struct db_res **res)
+{
+	struct text	 t;
+	enum db_err	 e;
+
+	if ((e = text_prepare(db, q, &t)) != DBE_OK)
+		return e;
+	return run_text(db, q, r, kind, &t, stream, res);
 }
 
 static enum db_err
@@ -509,10 +606,12 @@ tenant_list_after(struct db *db, const struct tenant_query *q,
 	struct text	 t;
 	char		 sql[6144];
 	size_t		 n;
+	enum db_err	 e;
 
+	if ((e = text_prepare(db, q, &t)) != DBE_OK)
+		return e;
 	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t",
 	    tenant_select_list());
-	text_prepare(q, &t);
 	n = where_clause(q, sql, sizeof(sql), p, &t);
 	append(sql, sizeof(sql), " AND t.pk > ? ORDER BY t.pk LIMIT ?");
 	p[n++] = DB_I64(after);
@@ -691,29 +790,62 @@ list_unfiltered(struct db *db, const struct tenant_query *q,
 	return DBE_OK;
 }
 
-/* A count, then an OFFSET from the nearer end. */
+/*
+ * The rows of q up to TENANT_LIST_MATCHES_MAX: a count that stops there
+ * costs what reading that many matches does, whatever the number of all.
+ */
+static enum db_err
+count_matches(struct db *db, const struct tenant_query *q,
+    const struct text *t, long long *count)
+{
+	/* In creation order: tried rows are then read in pages, not one by one. */
+	struct tenant_query	 created = *q;
+	struct db_param		 p[24 + 3 * TQ_META_MAX];
+	struct db_row		 row;
+	struct db_res		*res;
+	char			 sql[2048];
+	size_t			 n;
+	int			 hint, rc;
+
+	created.sort = TSORT_CREATED;
+	for (hint = 1; hint >= 0; hint--) {
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM (SELECT 1 "
+		    "FROM tenants t");
+		if (hint)
+			force_index(&created, t, sql, sizeof(sql));
+		n = where_clause(q, sql, sizeof(sql), p, t);
+		append(sql, sizeof(sql), " LIMIT ?) x");
+		p[n++] = DB_I64(TENANT_LIST_MATCHES_MAX);
+		if ((rc = db_one(db, sql, p, n, &row, &res)) == 1)
+			*count = strtoll(row.v[0], NULL, 10);
+		db_res_free(res);
+		/* A database whose schema lacks the index still answers. */
+		if (rc != -1 || db_errno(db) != ER_KEY_DOES_NOT_EXISTS)
+			break;
+	}
+	return rc == 1 ? DBE_OK : failed(db);
+}
+
+/*
+ * A count of the first matches, then the page as an OFFSET within them
+ * (less than TENANT_LIST_MATCHES_MAX rows).
+ */
 static enum db_err
 list_filtered(struct db *db, const struct tenant_query *q, long long limit,
     long long offset, struct db_res **res, long long *total)
 {
 	struct pm_read	 r;
+	struct text	 t;
 	enum db_err	 e;
 
-	if ((e = tenant_list_count(db, q, total)) != DBE_OK)
+	if ((e = text_prepare(db, q, &t)) != DBE_OK ||
+	    (e = count_matches(db, q, &t, total)) != DBE_OK)
 		return e;
-	natural(q, limit, offset, &r);
-	if (offset > 0 && offset + limit / 2 > *total / 2) {
-		r.anchor = q->desc ? PM_START : PM_END;
-		r.forward = q->desc;
-		r.skip = *total - offset - limit;
-		if (r.skip < 0) {
-			r.count += r.skip;
-			r.skip = 0;
-		}
-		if (r.count <= 0)
-			return DBE_OK;
-	}
-	return run(db, q, &r, RK_PAGE, res);
+	if (offset >= *total)
+		return DBE_OK;
+	natural(q, limit < *total - offset ? limit : *total - offset, offset,
+	    &r);
+	return run_text(db, q, &r, RK_PAGE, &t, false, res);
 }
 
 /* Filtered by text: isActive alone has counts and page marks of its own. */
@@ -739,27 +871,46 @@ enum db_err
 tenant_list_count(struct db *db, const struct tenant_query *q,
     long long *count)
 {
-	struct db_param	 p[24 + 3 * TQ_META_MAX];
+	struct db_param	 p[] = { DB_I64(q->scope) };
 	struct db_row	 row;
 	struct db_res	*res;
 	struct text	 t;
-	char		 sql[2048];
-	size_t		 n;
+	enum db_err	 e;
 	int		 rc;
 
-	if (!filtered(q)) {
-		p[0] = DB_I64(q->scope);
-		rc = db_one(db, sql_counts[ACTIVITY(q)], p, 1, &row, &res);
-	} else {
-		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tenants t");
-		text_prepare(q, &t);
-		n = where_clause(q, sql, sizeof(sql), p, &t);
-		rc = db_one(db, sql, p, n, &row, &res);
+	if (filtered(q)) {
+		if ((e = text_prepare(db, q, &t)) != DBE_OK)
+			return e;
+		return count_matches(db, q, &t, count);
 	}
+	rc = db_one(db, sql_counts[ACTIVITY(q)], p, 1, &row, &res);
 	if (rc == 1)
 		*count = strtoll(row.v[0], NULL, 10);
 	db_res_free(res);
 	return rc == 1 ? DBE_OK : failed(db);
+}
+
+int
+tenant_list_scan_refused(struct db *db, const struct tenant_query *q)
+{
+	const char	*f[2] = { q->q, q->description };
+	char		 terms[TERMS][TERM_MAX];
+	struct seen	 s;
+	size_t		 i;
+	bool		 text = false;
+
+	for (i = 0; i < 2; i++) {
+		if (f[i] == NULL)
+			continue;
+		if (search_terms(f[i], terms) > 0)
+			return 0;
+		text = true;
+	}
+	if (!text || q->name != NULL)
+		return 0;
+	if (read_counts(db, q, &s) != DBE_OK)
+		return -1;
+	return s.total > TENANT_LIST_SCAN_MAX;
 }
 
 enum db_err

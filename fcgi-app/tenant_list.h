@@ -28,6 +28,12 @@ enum tsort {
 };
 
 #define TQ_META_MAX	4	/* metadata filters in one query */
+/*
+ * A list filtered by text, name or metadata is its first this many
+ * matches in its order: its count stops there (README: "Text search and
+ * filters"), so neither a page nor a count reads more matches than this.
+ */
+#define TENANT_LIST_MATCHES_MAX	1000
 
 /* A filtered, sorted view of the tenants a caller may see. */
 struct tenant_query {
@@ -48,8 +54,9 @@ struct tenant_query {
  * each with the tenant columns first, and the total they are part of.
  * Unfiltered or filtered by isActive alone, a page and its total are one
  * statement, and a page far from both ends is read from a page mark (a
- * listing per isActive value); with a text filter, pages are an OFFSET
- * from the nearer end after a count.
+ * listing per isActive value); with a text, name or metadata filter,
+ * the total is at most TENANT_LIST_MATCHES_MAX and a page is an OFFSET
+ * within those matches, after their count.
  */
 enum db_err	 tenant_list_page(struct db *, const struct tenant_query *,
 		    long long limit, long long offset, struct db_res **res,
@@ -63,6 +70,15 @@ enum db_err	 tenant_list_after(struct db *, const struct tenant_query *,
 		    long long after, long long limit, struct db_res **res);
 enum db_err	 tenant_list_count(struct db *, const struct tenant_query *,
 		    long long *count);
+/*
+ * A text filter without a word of 3 characters (q=42) is matched by
+ * reading every tenant of the scope: such a query is refused (1) when the
+ * scope holds more than TENANT_LIST_SCAN_MAX of the tenants it asks for,
+ * else 0; -1 on a database error.
+ */
+#define TENANT_LIST_SCAN_MAX	10000
+int		 tenant_list_scan_refused(struct db *,
+		    const struct tenant_query *);
 /*
  * Moves the counts of account (and of all) by delta tenants, active of
  * them active, and bumps their list generation.  Inside the transaction

@@ -359,6 +359,20 @@ read_meta_filters(struct ctx *c, struct tenant_query *q,
 	}
 }
 
+/*
+ * A q without a word of 3 characters is a scan of the caller's tenants:
+ * refused on large accounts (tenant_list_scan_refused).  A database error
+ * here is left to the read that follows, which answers it.
+ */
+static void
+scan_refused(struct ctx *c, const struct tenant_query *q, json_t *errors)
+{
+	if (tenant_list_scan_refused(c->db, q) == 1)
+		field_error(errors, "q", "must hold a word of 3 or more "
+		    "characters on an account this large (a shorter text is "
+		    "matched by reading every tenant)");
+}
+
 /* A page of a list, its envelope and its Link header. */
 static void
 page_answer(struct ctx *c, const struct paging_names *names, json_t *data,
@@ -386,6 +400,7 @@ h_count(struct ctx *c)
 
 	read_filters(c, &q, bufs, errors);
 	read_meta_filters(c, &q, &mf, errors);
+	scan_refused(c, &q, errors);
 	if (paging_refused(c, errors))
 		return;
 	if ((e = tenant_list_count(c->db, &q, &n)) != DBE_OK) {
@@ -416,6 +431,7 @@ h_list(struct ctx *c)
 	if (rc == -1 || (rc == 1 && parse_sort(sort, &q) == -1))
 		field_error(errors, "sort", "must be one of id, name, createdAt, "
 		    "validUpto, consentedAt, optionally followed by asc or desc");
+	scan_refused(c, &q, errors);
 	if (paging_refused(c, errors))
 		return;
 	if ((data = paging_tenants(c, &q, size, (page - 1) * size, fields,

@@ -128,6 +128,8 @@ static const struct {
 #define RULE_IN		"The selected :attribute is invalid."
 #define RULE_MAX_CHARS	"The :attribute may not be greater than :n characters."
 #define RULE_INVALID	"The :attribute format is invalid."
+#define RULE_WORD	"The :attribute must hold a word of at least :n " \
+	"characters."
 
 /*
  * Laravel's messages for the errors tenantd finds, the first match by
@@ -613,6 +615,9 @@ read_list_params(struct ctx *c, struct list_params *p, json_t *errors)
 	p->q.name = text_filter(c, "name", p->name, errors);
 	p->q.description = text_filter(c, "description", p->description,
 	    errors);
+	/* A shorter text is a scan of every tenant (tenant_list.h). */
+	if (tenant_list_scan_refused(c->db, &p->q) == 1)
+		rule_error(errors, "description", RULE_WORD, 3);
 	p->page = 1;
 	if (query_get(c->req->query, "page", v, sizeof(v)) == 1) {
 		i = strtol(v, &end, 10);

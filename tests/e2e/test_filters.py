@@ -278,8 +278,8 @@ def test_search_matches_the_rule(searched, db):
                "quick brown", "the lazy", "over the", "fox jumps over the lazy dog", "dog", "lazy cat",
                "the quick brown fox jumps", "quick brown fox jumps ove",  # words beyond the fourth: substring only
                "1", "42", "_", "%_", "é", "ÉL"]  # no word of 3 characters: a plain substring match
-    for q in queries:
-        assert searched.found(q) == searched.expected(q), q
+    for q in queries:  # a list is its first CAP matches (below)
+        assert searched.found(q) == searched.expected(q)[:CAP], q
     assert searched.found("cafe") and searched.found("zurich") and searched.found("berg")
     assert searched.found("enant") == [] and searched.found("brien") != []
 
@@ -349,3 +349,141 @@ def test_search_with_a_global_key(searched, ctl, db, api):
         page = assert_json(api.get(LIST, key=g.key, params={"q": q, "sort": "name", "pageSize": 100}), 200)
         assert [t["id"] for t in page["data"] or []] == want, q
         assert assert_json(api.get(COUNT, key=g.key, params={"q": q}), 200)["count"] == len(want), q
+
+
+# Common words and the cap (filt2).  A word held by 10,000 or more rows of tenant_words in the scope is
+# common: its lists are read in their order, each row tried, rather than from the word's index range.  A
+# list filtered by text, name or metadata is its first 1,000 matches (TENANT_LIST_MATCHES_MAX): totalCount
+# and count stop there, pages beyond them are empty.  A text without a word of 3 characters is refused (422)
+# on a scope of more than 10,000 tenants.
+CAP = 1000
+
+
+class Common(Searched):
+    def ordered(self, q, sort="name", desc=False, active=None, column=None):
+        """Every match of q by brute force, in the list's order (sort, then pk, both in direction)."""
+        like = "'%" + q.replace("\\", "\\\\\\\\").replace("'", "''").replace("%", "\\%").replace("_", "\\_") + "%'"
+        cond = f"description LIKE {like}" if column == "description" else \
+            f"(name LIKE {like} OR description LIKE {like})"
+        d = " DESC" if desc else ""
+        col = SORTS[sort]
+        order = f"{col}{d}, pk{d}" if col else f"pk{d}"
+        rows = self.db.query(f"SELECT slug, name, description FROM tenants WHERE {self.where(active)} AND {cond} "
+                             f"ORDER BY {order}")
+        return [r["slug"] for r in rows if rule(q, r["name"], r["description"])]
+
+    def assert_search(self, q, sorts=SORTS, active=None):
+        """First, last and past-the-cap pages of every sort and direction, totalCount and count."""
+        for sort in sorts:
+            for desc in (False, True):
+                want = self.ordered(q, sort, desc, None if active is None else ACTIVITY[active])
+                total = min(len(want), CAP)
+                for number in (1, CAP // 50, CAP // 50 + 1):
+                    page = assert_json(self.get(LIST, active, q=q, sort=f"{sort} {'desc' if desc else 'asc'}",
+                                                pageSize=50, pageNumber=number), 200)
+                    assert [t["id"] for t in page["data"] or []] == want[:total][(number - 1) * 50:number * 50], \
+                        (q, sort, desc, number)
+                    assert page["totalCount"] == total, (q, sort, desc, number)
+                    assert page["hasNext"] == (number * 50 < total), (q, sort, desc, number)
+        assert assert_json(self.get(COUNT, active, q=q), 200)["count"] == total, q
+        return want
+
+
+@pytest.fixture(scope="module")
+def common(api, ctl, db):
+    """10,500 seeded tenants (every one holds the words tenant, seeded and number) and a few of their own."""
+    acc = Common(api, ctl, db, 10500)
+    acc.tag = uuid.uuid4().hex[:6]
+    texts = [("Tenantless Plaza", "no seeded words"), ("Numbered Tenants", "tenant-like"),
+             ("Quiet", "a tenant of its own"), ("Other", "Seeded-tenant number one")]
+    for i, (name, description) in enumerate(texts):
+        r = api.post(LIST, key=acc.p.key, json=tenant_body(f"fc-{acc.tag}-{i}", name=f"{name} {acc.tag}{i}",
+                                                           description=description))
+        assert r.status_code == 202, describe(r)
+    assert int(db.scalar(f"SELECT COUNT(*) FROM tenant_words WHERE account_id = {acc.id} "
+                         "AND word = 'tenant'")) >= 10000, "the word must be common for these tests"
+    return acc
+
+
+def test_common_words_give_their_first_matches(common, db):
+    n = seeded_number(db, common)
+    for q in ("tenant", "seeded tenant", "Tenant number"):
+        assert len(common.assert_search(q)) > CAP, q
+    # A rare word with common ones: all of its matches, read from the rare word's rows.
+    for q in (f"tenant {n}", f"seeded tenant number {n[:-1]}", common.tag):
+        want = common.assert_search(q, sorts=("name", "createdAt"))
+        assert 0 < len(want) < CAP, q
+    assert common.assert_search("number tenant", sorts=("createdAt",)) == []  # words common, text nowhere
+
+
+def test_common_words_with_is_active(common, db):
+    rnd = random.Random(21)
+    off = rnd.sample(common.slugs(), 30)
+    parallel(lambda s: common.activation(s, False), off)
+    want = common.assert_search("tenant", active="false")
+    assert set(off) <= set(want) and len(want) < CAP
+    common.assert_search("seeded tenant", sorts=("name", "validUpto"), active="true")
+
+
+def test_common_words_after_updates_and_deletes(common, api, db):
+    first = common.ordered("tenant", "name")[:5]
+    r = api.patch(f"{LIST}/{first[0]}", key=common.p.key, json={"name": f"Renamed {uuid.uuid4().hex[:8]}",
+                                                                "description": None})
+    assert r.status_code == 200, describe(r)
+    common.delete(first[1])
+    want = common.assert_search("tenant", sorts=("name",))
+    assert first[0] not in want and first[1] not in want and first[2] in want
+
+
+def test_laravel_description_common_word(common):
+    for description in ("tenant", "seeded tenant"):
+        want = common.ordered(description, "createdAt", column="description")[:CAP]
+        names = {r["slug"]: r["name"] for r in common.db.query(
+            f"SELECT slug, name FROM tenants WHERE account_id = {common.id}")}
+        for page in (1, 10, 11):
+            body = assert_json(common.api.get("/tenants", key=common.p.key, params={
+                "description": description, "per_page": 100, "page": page}), 200)
+            assert [t["name"] for t in body["data"]] == [names[s] for s in want[(page - 1) * 100:page * 100]]
+            assert (body["links"]["next"] is None) == (page * 100 >= len(want)), (description, page)
+        count = assert_json(common.api.get("/tenants/count", key=common.p.key,
+                                           params={"description": description}), 200)
+        assert count["count"] == len(want)
+
+
+def test_short_text_refused_on_a_large_account(common, searched):
+    for path in (LIST, COUNT):
+        for q in ("7", "42", "_", "é"):
+            r = common.get(path, q=q)
+            assert r.status_code == 422, describe(r)
+            assert "q" in r.json()["errors"], describe(r)
+            assert r.headers["Content-Type"].startswith("application/problem+json")
+        assert common.get(path, q="42 tenant").status_code == 200  # a word of 3 characters
+        assert searched.get(path, q="42").status_code == 200  # 1,008 tenants: a scan is allowed
+    r = common.api.get("/tenants", key=common.p.key, params={"description": "ab"})
+    assert r.status_code == 422, describe(r)
+    assert r.json()["errors"]["description"] == ["The description must hold a word of at least 3 characters."]
+    assert common.api.get("/tenants/count", key=common.p.key, params={"description": "ab"}).status_code == 422
+    root = assert_xml(common.api.get(LIST, key=common.p.key, params={"q": "7"},
+                                     headers={"Accept": "application/xml"}), 422, "problem", "application/problem+xml")
+    assert child_text(root, "code") == "validation_failed"
+
+
+def test_global_is_active_pages(varied, ctl, db, api):
+    """A global key's isActive pages (every account; sql/0012's indexes) against a brute-force query."""
+    g = ctl.key(account=varied.p.account, kind="global")
+    for sort in SORTS:
+        for desc in (False, True):
+            d = " DESC" if desc else ""
+            col = SORTS[sort]
+            order = f"{col}{d}, pk{d}" if col else f"pk{d}"
+            for number in (1, 3):
+                for _ in range(5):  # the provisioner may activate a tenant between the reads: read again
+                    sql = f"SELECT slug FROM tenants WHERE is_active = 0 ORDER BY {order} LIMIT 20 OFFSET {(number - 1) * 20}"
+                    before = [r["slug"] for r in db.query(sql)]
+                    page = assert_json(api.get(LIST, key=g.key, params={
+                        "isActive": "false", "sort": f"{sort} {'desc' if desc else 'asc'}", "pageSize": 20,
+                        "pageNumber": number}), 200)
+                    if before == [r["slug"] for r in db.query(sql)]:
+                        break
+                assert [t["id"] for t in page["data"] or []] == before, (sort, desc, number)
+                assert before, "varied deactivated 500 tenants"
