@@ -24,6 +24,7 @@ struct page_marks {
 	long long	 total;
 	long long	 grid;
 	long long	 served;	/* pages read from marks of gen */
+	long long	 served_before;	/* ... of the generation before, -1: none */
 	int		 rest;		/* long reads before marks are made again */
 	int		 far;		/* far reads in gen: 0, 1, 2 after a pass */
 	struct slot	*s;		/* by position */
@@ -133,6 +134,7 @@ page_marks_update(struct page_marks *pm, long long gen, long long total)
 	 */
 	if (pm->n > 0)
 		pm->rest = pm->served == 0 ? PM_REST : 0;
+	pm->served_before = pm->known ? pm->served : -1;
 	pm->served = 0;
 	pm->far = 0;
 	pm->known = true;
@@ -260,8 +262,15 @@ page_marks_plan(struct page_marks *pm, bool desc, long long offset,
 		/* A mark near those known is cheap: no pass for it. */
 		if (mark->skip <= beyond)
 			return PM_NEED_MARK;
-		/* One pass per generation, even if the budget cut it short. */
-		if (pm->far == 1) {
+		/*
+		 * One pass per generation, even if the budget cut it short,
+		 * and only while passes pay: on a listing new to the worker,
+		 * or when the generation before served PM_PASS_SERVED pages
+		 * from its marks.  An account written to between every few
+		 * deep reads makes single marks, each cheaper than a pass.
+		 */
+		if (pm->far == 1 && (pm->served_before < 0 ||
+		    pm->served_before >= PM_PASS_SERVED)) {
 			pm->far = 2;
 			return PM_NEED_GRID;
 		}

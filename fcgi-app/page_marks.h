@@ -20,11 +20,12 @@
  * reads the whole grid in one pass over the sort's index, since a listing
  * read deep twice is usually read deep often (an admin console paging, a
  * client walking a filter), and thousands of single marks, each a long
- * skip, cost far more than one pass.  Marks that go stale before they serve
- * a page mean the listing changes faster than it is read deep: its long
- * reads then go without new marks for a while (PM_REST of them).  The
- * least recently used listings go when the worker's memory budget is
- * spent.  Nothing here touches the database.
+ * skip, cost far more than one pass (not on a listing whose generation
+ * before served few pages from its marks: no pass then).  Marks that go
+ * stale before they serve a page mean the listing changes faster than it
+ * is read deep: its long reads then go without new marks for a while
+ * (PM_REST of them).  The least recently used listings go when the
+ * worker's memory budget is spent.  Nothing here touches the database.
  */
 #ifndef PAGE_MARKS_H
 #define PAGE_MARKS_H
@@ -40,6 +41,7 @@
 #define PM_MARKS_MAX	2048
 #define PM_LISTINGS	32	/* per worker: 5 sorts x 3 isActive values, a few scopes */
 #define PM_REST		16	/* long reads without marks after vain ones */
+#define PM_PASS_SERVED	32	/* pages a generation served, so the next may pass */
 
 /* A row in ascending order: its position, primary key and sort key. */
 struct pm_mark {

@@ -461,6 +461,63 @@ test_second_far_page_reads_the_grid(void **state)
 	    &mark), PM_NEED_MARK);
 }
 
+/* Pages read from marks at offsets 150000 + i (rows near one mark). */
+static void
+serve(struct page_marks *pm, int pages)
+{
+	struct pm_read	 page;
+	int		 i;
+
+	for (i = 0; i < pages; i++) {
+		assert_int_equal(reads_for(pm, false, 150000 + i % 7, 10, &page),
+		    1);
+		assert_int_equal(page.anchor, PM_MARK);
+	}
+}
+
+/*
+ * A pass pays only if the listing is read deep often between changes: a
+ * generation after one that served fewer than PM_PASS_SERVED pages from
+ * its marks makes single marks only.
+ */
+static void
+test_passes_only_after_generations_that_served(void **state)
+{
+	struct page_marks	*pm;
+	struct pm_read		 page, mark;
+
+	(void)state;
+	page_marks_setup(10, 100, 4 * 1024 * 1024);
+	sim_fill(SIM_MAX);
+	pm = page_marks_get(4, 1);
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
+	    &mark), PM_NEED_GRID);
+	sim_grid(pm);
+	serve(pm, 3);
+	/* Served 3: the next generation makes single marks. */
+	sim_change();
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	serve(pm, PM_PASS_SERVED);
+	/* Served enough: the next generation passes again. */
+	sim_change();
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
+	    &mark), PM_NEED_GRID);
+}
+
 static void
 test_vain_marks_rest(void **state)
 {
@@ -575,6 +632,7 @@ main(void)
 		cmocka_unit_test(test_pages_are_exact),
 		cmocka_unit_test(test_pages_stay_exact_under_changes),
 		cmocka_unit_test(test_second_far_page_reads_the_grid),
+		cmocka_unit_test(test_passes_only_after_generations_that_served),
 		cmocka_unit_test(test_vain_marks_rest),
 		cmocka_unit_test(test_null_and_empty_keys),
 		cmocka_unit_test(test_memory_is_bounded),
