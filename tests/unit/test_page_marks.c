@@ -399,6 +399,26 @@ test_plans(void **state)
 }
 
 /*
+ * Two far pages of a fresh generation: the first reads one mark, the
+ * second is planned as want, then read as planned.
+ */
+static void
+far_pages(struct page_marks *pm, enum pm_next want)
+{
+	struct pm_read	 page, mark;
+
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
+	    &mark), want);
+	if (want == PM_NEED_GRID)
+		sim_grid(pm);
+	else
+		assert_int_equal(sim_mark(pm, &mark), 1);
+}
+
+/*
  * The first far page of a generation reads one mark; the second reads the
  * whole grid in one pass, after which every page is near a mark.
  */
@@ -443,12 +463,7 @@ test_second_far_page_reads_the_grid(void **state)
 	page_marks_setup(10, 100, 16 * 1024);
 	pm = page_marks_get(3, 2);
 	page_marks_update(pm, gen, nvals);
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
-	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
-	    &mark), PM_NEED_GRID);
-	sim_grid(pm);
+	far_pages(pm, PM_NEED_GRID);
 	assert_true(page_marks_memory() <= 16 * 1024);
 	assert_int_equal(page_marks_plan(pm, false, 190000, 10, true, &page,
 	    &mark), PM_NEED_MARK);
@@ -484,38 +499,23 @@ static void
 test_passes_only_after_generations_that_served(void **state)
 {
 	struct page_marks	*pm;
-	struct pm_read		 page, mark;
 
 	(void)state;
 	page_marks_setup(10, 100, 4 * 1024 * 1024);
 	sim_fill(SIM_MAX);
 	pm = page_marks_get(4, 1);
 	page_marks_update(pm, gen, nvals);
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
-	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
-	    &mark), PM_NEED_GRID);
-	sim_grid(pm);
+	far_pages(pm, PM_NEED_GRID);
 	serve(pm, 3);
 	/* Served 3: the next generation makes single marks. */
 	sim_change();
 	page_marks_update(pm, gen, nvals);
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
-	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
+	far_pages(pm, PM_NEED_MARK);
 	serve(pm, PM_PASS_SERVED);
 	/* Served enough: the next generation passes again. */
 	sim_change();
 	page_marks_update(pm, gen, nvals);
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
-	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
-	    &mark), PM_NEED_GRID);
+	far_pages(pm, PM_NEED_GRID);
 }
 
 static void
