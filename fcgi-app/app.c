@@ -229,6 +229,10 @@ surface_change_failed(struct ctx *c, enum tres r, const struct tenant_ref *ref,
 	case TR_UNPROVISIONED:
 		provisioning_incomplete(c);
 		break;
+	case TR_INACTIVE:
+		ctx_error(c, 409, "tenant_inactive", "the tenant is deactivated: "
+		    "activate it before switching to it", NULL);
+		break;
 	default:
 		surface_db_failure(c, r);
 		break;

@@ -711,6 +711,12 @@ apply_change(struct db *db, const struct db_row *row, struct change_txn *t)
 		struct db_param p[] = { DB_I64(t->ref->pk),
 		    DB_I64(t->who->account_id) };
 
+		/* A deactivated tenant refuses its users: no one moves in. */
+		if (row->v[TC_IS_ACTIVE] != NULL &&
+		    strcmp(row->v[TC_IS_ACTIVE], "0") == 0) {
+			t->result = TR_INACTIVE;
+			return DBE_OTHER;
+		}
 		return db_exec(db, sql_switch, p, 2, NULL);
 	}
 	default:

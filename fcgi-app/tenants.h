@@ -24,6 +24,7 @@ enum tres {
 	TR_UNAVAILABLE,		/* database unreachable or overloaded */
 	TR_LIMIT,		/* create refused: license.max_tenants reached */
 	TR_UNPROVISIONED,	/* activation refused: provisioning not done */
+	TR_INACTIVE,		/* switch refused: the tenant is deactivated */
 	TR_ERROR,
 };
 

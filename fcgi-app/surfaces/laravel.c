@@ -153,6 +153,8 @@ static const struct {
 	    "has been reached." },
 	{ 409, "provisioning_incomplete", "The tenant cannot be activated "
 	    "before its provisioning has completed." },
+	{ 409, "tenant_inactive", "The tenant is deactivated: activate it "
+	    "before switching to it." },
 	{ 413, NULL, "The request body is too large." },
 	{ 415, NULL, "Unsupported Media Type. Send the body as "
 	    "application/json or application/xml." },
@@ -445,6 +447,9 @@ change_failed(struct ctx *c, enum tres r)
 		break;
 	case TR_UNPROVISIONED:
 		provisioning_incomplete(c);
+		break;
+	case TR_INACTIVE:
+		ctx_error(c, 409, "tenant_inactive", NULL, NULL);
 		break;
 	default:
 		surface_db_failure(c, r);

@@ -1225,6 +1225,24 @@ def test_switch_needs_only_view(api, fresh_owner, slug, db, create_tenant):
         trow(db, slug)["pk"]
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_switch_to_a_deactivated_tenant_is_refused(api, owner, db, fmt, create_tenant):
+    """A deactivated tenant refuses its users: 409 tenant_inactive, the account's current
+    tenant unchanged; activated again, the switch goes through."""
+    slug = f"s-{uuid.uuid4().hex[:12]}"
+    create_tenant(owner, slug)
+    acc = account_pk(db, owner.account)
+    before = db.scalar(f"SELECT current_tenant_pk FROM accounts WHERE id = {acc}")
+    assert_json(api.post(f"{LIST}/{slug}/deactivate", key=owner.key), 200)
+    r = call(api, owner.key, "POST", f"{LIST}/{slug}/switch", fmt)
+    problem(r, 409, fmt, "tenant_inactive")
+    assert db.scalar(f"SELECT current_tenant_pk FROM accounts WHERE id = {acc}") == before
+    wait_provisioned(db, slug)
+    assert_json(api.post(f"{LIST}/{slug}/activate", key=owner.key), 200)
+    decode(call(api, owner.key, "POST", f"{LIST}/{slug}/switch", fmt), 200, fmt, "switch")
+    assert db.scalar(f"SELECT current_tenant_pk FROM accounts WHERE id = {acc}") == trow(db, slug)["pk"]
+
+
 # ---------------------------------------------------------------------------
 # expiryState
 

@@ -465,6 +465,14 @@ def case_patch(w):
                 headers={"If-Match": w.etag(w.tenant)})
 
 
+def case_switch(w):
+    """A switch names an active tenant (a deactivated one is 409); the deactivate case may
+    have run first."""
+    r = w.api.post(f"/api/v1/tenants/{w.tenant}/activate?force=true", key=w.admin.key)
+    assert r.status_code == 200, describe(r)
+    return {}
+
+
 def case_delete(w):
     slug = w.create(displayName="To Delete")
     return dict(path=f"/api/v1/tenants/{slug}?confirmName=Tenant%20{slug}&confirmDisplayName=To%20Delete",
@@ -490,7 +498,7 @@ CASES = {
     ("POST", "/api/v1/tenants/{id}/activate"): (200, lambda w: dict(body={"userStatus": 1})),
     ("POST", "/api/v1/tenants/{id}/deactivate"): (200, lambda w: {}),
     ("POST", "/api/v1/tenants/{id}/upgrade"): (200, lambda w: dict(body={"extendedExpiryDate": w.next_expiry()})),
-    ("POST", "/api/v1/tenants/{id}/switch"): (200, lambda w: {}),
+    ("POST", "/api/v1/tenants/{id}/switch"): (200, case_switch),
     ("GET", "/api/v1/tenants/{id}/provisioning"): (200, lambda w: dict(path=f"/api/v1/tenants/{w.guid}/provisioning")),
     ("GET", "/api/v1/provisioning/{correlationId}"): (200, lambda w: dict(path=f"/api/v1/provisioning/{w.job}")),
     ("GET", "/api/v1/api-keys"): (200, lambda w: {}),
@@ -616,6 +624,20 @@ def laravel_case(suffix, **req):
     return lambda w: dict(path=f"/tenants/{laravel_tenant(w)[0]}{suffix}", **req)
 
 
+def laravel_switch(w):
+    """As case_switch: the tenant is activated first (forced: its provisioning may run still)."""
+    r = w.api.post(f"/api/v1/tenants/{laravel_slug(w)}/activate?force=true", key=w.admin.key)
+    assert r.status_code == 200, describe(r)
+    return laravel_case("/switch")(w)
+
+
+def laravel_slug(w):
+    """The slug of laravel_tenant's tenant, which /api/v1 names it by."""
+    r = w.api.get("/api/v1/tenants", key=w.admin.key, params={"q": laravel_tenant(w)[1]})
+    assert r.status_code == 200, describe(r)
+    return next(t["id"] for t in r.json()["data"] if t["name"] == laravel_tenant(w)[1])
+
+
 def laravel_create(w):
     return dict(body={"name": f"Doc {uuid.uuid4().hex[:12]}", "country_code": "US", "city": "New York",
                       "address": "115 East 23rd Street 5th Floor", "post_code": "10010", "description": "New York"})
@@ -629,7 +651,7 @@ CASES.update({
         "name": laravel_tenant(w)[1], "city": "Delft", "description": 'docs <&> "quoted"'})(w)),
     ("PUT", "/tenants/{id}/deactivate"): (200, laravel_case("/deactivate", body={"user_status": 0})),
     ("PUT", "/tenants/{id}/activate"): (200, laravel_case("/activate", body={"user_status": 1})),
-    ("PUT", "/tenants/{id}/switch"): (200, laravel_case("/switch")),
+    ("PUT", "/tenants/{id}/switch"): (200, laravel_switch),
 })
 STABLE |= {("GET", "/tenants"), ("GET", "/tenants/count")}
 

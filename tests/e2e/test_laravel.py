@@ -274,6 +274,30 @@ def test_switch_example(api, admin, db):
     assert db.scalar(current) == b["id"]
 
 
+def test_switch_to_a_deactivated_tenant_is_refused(api, admin, db):
+    """A deactivated tenant refuses its users, so the caller is not moved into it: 409 in
+    Laravel's envelope, JSON and XML, the current tenant unchanged and no switch audited."""
+    a, _ = create(api, admin)
+    b, _ = create(api, admin)
+    current = f"SELECT t.short_id FROM accounts a JOIN tenants t ON t.pk = a.current_tenant_pk WHERE a.name = " \
+              f"{sql_quote(admin.account)}"
+    assert db.scalar(current) == b["id"]
+    assert assert_json(api.put(f"{LIST}/{a['id']}/deactivate", key=admin.key), 200) == {"is_trashed": True}
+    audited = f"SELECT COUNT(*) FROM audit_events WHERE action = 'tenant.switch' AND target_id = " \
+              f"(SELECT slug FROM tenants WHERE short_id = {sql_quote(a['id'])})"
+    r = api.put(f"{LIST}/{a['id']}/switch", key=admin.key)
+    assert assert_json(r, 409) == {"message": "The tenant is deactivated: activate it before switching to it."}
+    doc = assert_xml(api.put(f"{LIST}/{a['id']}/switch", key=admin.key, headers=XML), 409, "laravelError")
+    assert child_text(doc, "message").startswith("The tenant is deactivated")
+    assert db.scalar(current) == b["id"]
+    assert int(db.scalar(audited)) == 0
+    wait_provisioned(db, db.scalar(f"SELECT slug FROM tenants WHERE short_id = {sql_quote(a['id'])}"))
+    assert assert_json(api.put(f"{LIST}/{a['id']}/activate", key=admin.key), 200) == {"is_trashed": False}
+    assert assert_json(api.put(f"{LIST}/{a['id']}/switch", key=admin.key), 200) == {"success": True}
+    assert db.scalar(current) == a["id"]
+    assert int(db.scalar(audited)) == 1
+
+
 # ---------------------------------------------------------------------------
 # Edge cases
 
