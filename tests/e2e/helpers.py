@@ -197,6 +197,19 @@ def inline_secrets(lines):
     return out
 
 
+def wait_settled(db, *slugs, timeout=120, every=0.1):
+    """Polls (bounded) until the provisioner is done with every named tenant (its job
+    Completed or Failed), whose row then stays put."""
+    import time
+
+    names = ", ".join(sql_quote(s) for s in slugs)
+    deadline = time.monotonic() + timeout
+    while int(db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug IN ({names}) "
+                        "AND provisioning_status NOT IN ('Completed', 'Failed')")) != 0:
+        assert time.monotonic() < deadline, f"provisioning of {slugs} did not settle in {timeout} s"
+        time.sleep(every)
+
+
 def wait_provisioned(db, *slugs, timeout=120, every=0.1):
     """Polls (bounded) until every named tenant's provisioning job has Completed, as an
     activation needs (issue 15); a Failed job fails the test at once."""

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
-from helpers import assert_json, assert_problem, assert_xml, describe, localname, sql_quote, tenant_body
+from helpers import assert_json, assert_problem, assert_xml, describe, localname, sql_quote, tenant_body, wait_settled
 
 LIST = "/api/v1/tenants"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -336,17 +336,6 @@ CHILDREN = ("tenant_metadata", "tenant_users", "tenant_locations", "api_keys", "
 FK = {"tenant_metadata": "tenant_id"}
 
 
-def settle(db, slug, timeout=30.0):
-    """Waits (bounded) until the provisioner is done with the tenant: its rows then stay put."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if db.scalar(f"SELECT provisioning_status FROM tenants WHERE slug = {sql_quote(slug)}") in (
-                "Completed", "Failed"):
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{slug}: provisioning did not settle in {timeout}s")
-
-
 def rows_of(db, pk):
     """Every row of the tenant and of its children, for an exact before/after comparison."""
     out = {"tenants": db.query(f"SELECT * FROM tenants WHERE pk = {pk}")}
@@ -377,7 +366,7 @@ def test_delete_keeps_the_tenant_and_restore_brings_it_back(api, new_key, ctl, d
     who = new_key("all")
     ext = f"ext-{uuid.uuid4().hex}"
     slug = create(api, who, fmt, displayName="Soft", externalId=ext, metadata={"team": "red"})
-    settle(db, slug)
+    wait_settled(db, slug)
     ctl.key(account=who.account, kind="tenant", tenant=slug, permissions="View")
     pk = db.scalar(f"SELECT pk FROM tenants WHERE slug = {sql_quote(slug)}")
     before = rows_of(db, pk)
@@ -507,7 +496,7 @@ def history(api, key, slug, fmt="json", query=""):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_history_records_every_state_change_with_actor_and_reason(api, admin, db, fmt):
     slug = create(api, admin, fmt, displayName="Hist")
-    settle(db, slug)
+    wait_settled(db, slug)
     call(api, admin.key, "POST", f"{LIST}/{slug}/deactivate", fmt, {"reason": "unpaid <invoice>"})
     call(api, admin.key, "POST", f"{LIST}/{slug}/activate?reason=paid", fmt)
     r = call(api, admin.key, "POST", f"{LIST}/{slug}/upgrade", fmt,

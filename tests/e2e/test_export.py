@@ -11,13 +11,12 @@ import csv
 import io
 import json
 import random
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from helpers import assert_json, assert_problem, describe, media_type, sql_quote
+from helpers import assert_json, assert_problem, describe, media_type, sql_quote, wait_settled
 
 EXPORT = "/api/v1/tenants/export"
 
@@ -47,17 +46,6 @@ def listed(api, principal, **params):
     return {t["id"]: t for t in assert_json(r, 200)["data"]}
 
 
-def settled(db, slugs, timeout=120.0):
-    """Waits (bounded) until the provisioner is done with the tenants, whose rows then stay put:
-    an export and a list read a moment apart must see the same rows."""
-    names = ", ".join(sql_quote(s) for s in slugs)
-    deadline = time.monotonic() + timeout
-    while int(db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug IN ({names}) "
-                        "AND provisioning_status NOT IN ('Completed', 'Failed')")) != 0:
-        assert time.monotonic() < deadline, f"provisioning of {slugs} did not settle in {timeout} s"
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def three(api, admin, create_tenant, db):
     """Three tenants of a fresh account, one inactive, with text CSV must quote."""
@@ -67,7 +55,7 @@ def three(api, admin, create_tenant, db):
     create_tenant(admin, slugs[2])
     r = api.post(f"/api/v1/tenants/{slugs[2]}/deactivate", key=admin.key)
     assert r.status_code == 200, describe(r)
-    settled(db, slugs)
+    wait_settled(db, *slugs)
     return slugs
 
 
@@ -104,7 +92,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_text(api, admin, create_tenant, d
         slug = f"ex-{uuid.uuid4().hex[:12]}"
         create_tenant(admin, slug, description=text)
         slugs[slug] = text
-    settled(db, list(slugs))
+    wait_settled(db, *slugs)
     header, *records = csv_rows(export(api, admin, "text/csv"))
     col = header.index("description")
     got = {rec[0]: rec[col] for rec in records if rec[0] in slugs}
