@@ -53,10 +53,16 @@ static const struct {
 	[MC_PROVISION_DONE] = { "tenantd_provisioning_completed_total", NULL,
 	    "Provisioning jobs completed on this node" },
 	[MC_MARK_ONE] = { "tenantd_page_mark_reads_total", "kind=\"one\"",
-	    "Reads for page marks of deep list pages: one mark, or a pass "
-	    "over the whole listing for all of them" },
+	    "Reads for page marks of deep list pages: one mark, a pass "
+	    "over the whole listing for all of them, or the changes since "
+	    "its marks' generation (rebase)" },
 	[MC_MARK_PASS] = { "tenantd_page_mark_reads_total", "kind=\"pass\"",
 	    NULL },
+	[MC_MARK_REBASE] = { "tenantd_page_mark_reads_total",
+	    "kind=\"rebase\"", NULL },
+	[MC_MARK_DROPPED] = { "tenantd_page_marks_dropped_total", NULL,
+	    "Listings whose marks the logged changes could not move (a gap "
+	    "in the log, keys alike past the weights kept): read again" },
 };
 
 static struct metrics_slot	 private;

@@ -33,6 +33,8 @@ enum metric {
 	MC_PROVISION_DONE,	/* jobs completed */
 	MC_MARK_ONE,		/* page marks read one at a time */
 	MC_MARK_PASS,		/* passes over a whole listing for its marks */
+	MC_MARK_REBASE,		/* the log read to move marks to a new generation */
+	MC_MARK_DROPPED,	/* ... which could not move them */
 	MC__MAX
 };
 

@@ -4,15 +4,25 @@
 
 #include "page_marks.h"
 
-/* 24 bytes: a listing read whole keeps PM_MARKS_MAX of them. */
+/*
+ * 32 bytes: a listing read whole keeps PM_MARKS_MAX of them.  The key's
+ * bytes are at off in keys, its weights (if any) right after them.
+ */
 struct slot {
 	long long	 pos;
 	long long	 pk;
 	uint32_t	 off;		/* into keys */
 	uint32_t	 len;		/* KEY_NULL: SQL NULL or a sort by pk */
+	uint8_t		 wlen;
+	bool		 weighed;	/* ordered by weights, not bytes */
+	bool		 wcut;		/* more weights than wlen */
 };
 
 #define KEY_NULL	UINT32_MAX
+/* Two keys whose kept weights cannot tell their order. */
+#define UNKNOWN		2
+/* The weight of a space, which PAD SPACE collations pad shorter keys with. */
+#define WEIGHT_SPACE	0x0209
 
 struct page_marks {
 	bool		 used;
@@ -27,10 +37,17 @@ struct page_marks {
 	long long	 served_before;	/* ... of the generation before, -1: none */
 	int		 rest;		/* long reads before marks are made again */
 	int		 far;		/* far reads in gen: 0, 1, 2 after a pass */
+	bool		 parted;	/* parts are those of gen */
+	long long	 parts[PM_PARTS];
 	struct slot	*s;		/* by position */
 	size_t		 n, cap;
 	char		*keys;
 	size_t		 klen, kcap;
+	/* A rebase under way: shifts from each slot on, slots gone. */
+	long long	*shift;
+	bool		*gone;
+	bool		 lost;		/* a change could not be placed */
+	long long	 net;		/* rows in less rows out */
 };
 
 static struct page_marks listings[PM_LISTINGS];
@@ -69,6 +86,8 @@ forget(struct page_marks *pm)
 {
 	free(pm->s);
 	free(pm->keys);
+	free(pm->shift);
+	free(pm->gone);
 	memset(pm, 0, sizeof(*pm));
 }
 
@@ -122,6 +141,16 @@ page_marks_total(const struct page_marks *pm)
 	return pm->total;
 }
 
+static void
+set_total(struct page_marks *pm, long long total)
+{
+	pm->total = total;
+	/* Never more grid rows than PM_MARKS_MAX. */
+	pm->grid = (total + PM_MARKS_MAX - 1) / PM_MARKS_MAX;
+	if (pm->grid < every)
+		pm->grid = every;
+}
+
 void
 page_marks_update(struct page_marks *pm, long long gen, long long total)
 {
@@ -139,11 +168,8 @@ page_marks_update(struct page_marks *pm, long long gen, long long total)
 	pm->far = 0;
 	pm->known = true;
 	pm->gen = gen;
-	pm->total = total;
-	/* Never more grid rows than PM_MARKS_MAX. */
-	pm->grid = (total + PM_MARKS_MAX - 1) / PM_MARKS_MAX;
-	if (pm->grid < every)
-		pm->grid = every;
+	pm->parted = false;
+	set_total(pm, total);
 	pm->n = 0;
 	pm->klen = 0;
 }
@@ -288,7 +314,7 @@ page_marks_plan(struct page_marks *pm, bool desc, long long offset,
 
 int
 page_marks_found(struct page_marks *pm, const struct pm_read *mark,
-    long long gen, long long total, long long pk, const char *key, size_t len)
+    long long gen, long long total, long long pk, const struct pm_key *k)
 {
 	long long	 pos = mark->pos;
 	bool		 moved = !pm->known || pm->gen != gen || pm->total != total;
@@ -301,7 +327,7 @@ page_marks_found(struct page_marks *pm, const struct pm_read *mark,
 	page_marks_update(pm, gen, total);
 	if (moved && mark->anchor == PM_MARK)
 		return -1;
-	return page_marks_add(pm, pos, pk, key, len);
+	return page_marks_add(pm, pos, pk, k);
 }
 
 bool
@@ -314,6 +340,12 @@ page_marks_settle(struct page_marks *pm, const struct pm_read *page,
 
 	if (same && page->anchor == PM_MARK)
 		pm->served++;
+	/*
+	 * A page that needed no marks leaves marks a rebase can move for
+	 * the next page that does.
+	 */
+	if (!page->needs_gen && !same && page_marks_parts(pm) != NULL)
+		return ok;
 	page_marks_update(pm, gen, total);
 	return ok;
 }
@@ -327,11 +359,11 @@ page_marks_grid_begin(struct page_marks *pm, long long gen, long long total)
 
 int
 page_marks_grid_row(struct page_marks *pm, long long pos, long long pk,
-    const char *key, size_t len)
+    const struct pm_key *k)
 {
 	if ((pos + 1) % pm->grid != 0)
 		return 0;
-	return page_marks_add(pm, pos, pk, key, len);
+	return page_marks_add(pm, pos, pk, k);
 }
 
 /* Room for one more mark with a key of len bytes, within the budget. */
@@ -377,28 +409,255 @@ reserve(struct page_marks *pm, size_t len)
 
 int
 page_marks_add(struct page_marks *pm, long long pos, long long pk,
-    const char *key, size_t len)
+    const struct pm_key *k)
 {
-	size_t		 i = lower_bound(pm, pos);
+	size_t		 i = lower_bound(pm, pos), len, wlen;
 	struct slot	*s;
 
 	if (!pm->known || pos < 0 || pos >= pm->total)
 		return -1;
 	if (i < pm->n && pm->s[i].pos == pos)
 		return 0;
-	if (key == NULL)
-		len = 0;
-	if (len >= KEY_NULL - pm->klen || reserve(pm, len) == -1)
+	len = k->key == NULL ? 0 : k->len;
+	wlen = k->weight == NULL ? 0 : k->wlen > PM_WEIGHT_MAX ?
+	    PM_WEIGHT_MAX : k->wlen;
+	if (len + wlen >= KEY_NULL - pm->klen || reserve(pm, len + wlen) == -1)
 		return -1;
 	memmove(&pm->s[i + 1], &pm->s[i], (pm->n - i) * sizeof(*s));
 	s = &pm->s[i];
 	s->pos = pos;
 	s->pk = pk;
 	s->off = (uint32_t)pm->klen;
-	s->len = key == NULL ? KEY_NULL : (uint32_t)len;
+	s->len = k->key == NULL ? KEY_NULL : (uint32_t)len;
+	s->wlen = (uint8_t)wlen;
+	s->weighed = k->weight != NULL;
+	s->wcut = k->weight != NULL && k->wlen > PM_WEIGHT_MAX;
 	if (len > 0)
-		memcpy(pm->keys + pm->klen, key, len);
-	pm->klen += len;
+		memcpy(pm->keys + pm->klen, k->key, len);
+	if (wlen > 0)
+		memcpy(pm->keys + pm->klen + len, k->weight, wlen);
+	pm->klen += len + wlen;
 	pm->n++;
 	return 0;
+}
+
+void
+page_marks_set_parts(struct page_marks *pm, long long gen,
+    const long long parts[PM_PARTS])
+{
+	if (!pm->known || pm->gen != gen)
+		return;
+	memcpy(pm->parts, parts, sizeof(pm->parts));
+	pm->parted = true;
+}
+
+const long long *
+page_marks_parts(const struct page_marks *pm)
+{
+	return pm->parted && pm->n > 0 ? pm->parts : NULL;
+}
+
+/* The next weight of w (2 bytes each), or a space past its end. */
+static unsigned int
+weight_at(const unsigned char *w, size_t len, size_t i)
+{
+	return i + 1 < len ? (unsigned int)w[i] << 8 | w[i + 1] :
+	    WEIGHT_SPACE;
+}
+
+/*
+ * Weights compared as their collation compares keys: a shorter key is
+ * padded with spaces (PAD SPACE).  UNKNOWN when a cut prefix leaves it
+ * open.
+ */
+static int
+weights_cmp(const unsigned char *a, size_t al, bool acut,
+    const unsigned char *b, size_t bl, bool bcut)
+{
+	size_t		 i, n = al > bl ? al : bl;
+	unsigned int	 x, y;
+
+	for (i = 0; i < n; i += 2) {
+		if ((i >= al && acut) || (i >= bl && bcut))
+			return UNKNOWN;
+		x = weight_at(a, al, i);
+		y = weight_at(b, bl, i);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return acut || bcut ? UNKNOWN : 0;
+}
+
+/* Slot s against key k, then pk: -1, 0, 1 or UNKNOWN. */
+static int
+slot_cmp(const struct page_marks *pm, const struct slot *s, long long pk,
+    const struct pm_key *k)
+{
+	const char	*key = pm->keys + s->off;
+	size_t		 len = s->len == KEY_NULL ? 0 : s->len, n;
+	int		 c;
+
+	if ((s->len == KEY_NULL) != (k->key == NULL))
+		c = s->len == KEY_NULL ? -1 : 1;	/* NULL first */
+	else if (s->len == KEY_NULL)
+		c = 0;
+	else if (s->weighed != (k->weight != NULL))
+		return UNKNOWN;
+	else if (s->weighed) {
+		c = weights_cmp((const unsigned char *)key + len, s->wlen,
+		    s->wcut, (const unsigned char *)k->weight,
+		    k->wlen > PM_WEIGHT_MAX ? PM_WEIGHT_MAX : k->wlen,
+		    k->wlen > PM_WEIGHT_MAX);
+		if (c == UNKNOWN)
+			return c;
+	} else {
+		n = len < k->len ? len : k->len;
+		if ((c = memcmp(key, k->key, n)) == 0)
+			c = len < k->len ? -1 : len > k->len;
+		c = c < 0 ? -1 : c > 0;
+	}
+	if (c != 0)
+		return c;
+	return s->pk < pk ? -1 : s->pk > pk;
+}
+
+/*
+ * The first slot after row (pk, k), and in *at the slot that is that row
+ * (-1: none); -1 when the weights kept cannot tell.
+ */
+static long long
+place(const struct page_marks *pm, long long pk, const struct pm_key *k,
+    long long *at)
+{
+	size_t	 lo = 0, hi = pm->n, mid;
+	int	 c;
+
+	*at = -1;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = slot_cmp(pm, &pm->s[mid], pk, k)) == UNKNOWN)
+			return -1;
+		if (c == 0)
+			*at = (long long)mid;
+		if (c <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (long long)lo;
+}
+
+int
+page_marks_rebase_begin(struct page_marks *pm)
+{
+	free(pm->shift);
+	free(pm->gone);
+	pm->shift = NULL;
+	pm->gone = NULL;
+	pm->lost = false;
+	pm->net = 0;
+	if (page_marks_parts(pm) == NULL)
+		return -1;
+	pm->shift = calloc(pm->n + 1, sizeof(*pm->shift));
+	pm->gone = calloc(pm->n, sizeof(*pm->gone));
+	if (pm->shift == NULL || pm->gone == NULL) {
+		free(pm->shift);
+		free(pm->gone);
+		pm->shift = NULL;
+		pm->gone = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+same_key(const struct pm_key *a, const struct pm_key *b)
+{
+	if (a->key == NULL || b->key == NULL)
+		return a->key == b->key;
+	return a->len == b->len && memcmp(a->key, b->key, a->len) == 0;
+}
+
+int
+page_marks_rebase_row(struct page_marks *pm, const struct pm_side *was,
+    const struct pm_side *is)
+{
+	long long	 from, at;
+
+	if (pm->shift == NULL || pm->lost)
+		return -1;
+	/* Another order's key changed: nothing moved in this one. */
+	if (was->in && is->in && same_key(&was->k, &is->k))
+		return 0;
+	/* A row leaving puts every mark after it one place earlier... */
+	if (was->in) {
+		if ((from = place(pm, was->pk, &was->k, &at)) == -1)
+			goto lost;
+		pm->shift[from]--;
+		if (at >= 0)
+			pm->gone[at] = true;	/* ... and takes its own away */
+		pm->net--;
+	}
+	if (is->in) {
+		if ((from = place(pm, is->pk, &is->k, &at)) == -1 || at >= 0)
+			goto lost;
+		pm->shift[from]++;
+		pm->net++;
+	}
+	return 0;
+lost:
+	pm->lost = true;
+	return -1;
+}
+
+/* Shifts the marks, keeping those still there; false if any is out of place. */
+static bool
+shift_marks(struct page_marks *pm, long long total)
+{
+	long long	 run = 0;
+	size_t		 i, k = 0;
+
+	for (i = 0; i < pm->n; i++) {
+		run += pm->shift[i];
+		if (pm->gone[i])
+			continue;
+		pm->s[k] = pm->s[i];
+		pm->s[k].pos += run;
+		if (pm->s[k].pos < 0 || pm->s[k].pos >= total ||
+		    (k > 0 && pm->s[k].pos <= pm->s[k - 1].pos))
+			return false;
+		k++;
+	}
+	pm->n = k;
+	return true;
+}
+
+bool
+page_marks_rebase_end(struct page_marks *pm, long long changes,
+    long long gen, long long total, const long long parts[PM_PARTS])
+{
+	bool	 ok;
+
+	/*
+	 * Whole: one logged row for each step of the generation, and the
+	 * rows in and out make the new total.
+	 */
+	ok = pm->shift != NULL && !pm->lost && pm->known &&
+	    changes == gen - pm->gen && total == pm->total + pm->net &&
+	    shift_marks(pm, total);
+	free(pm->shift);
+	free(pm->gone);
+	pm->shift = NULL;
+	pm->gone = NULL;
+	if (!ok) {
+		page_marks_update(pm, gen, total);
+		pm->n = 0;
+		pm->klen = 0;
+		pm->parted = false;
+		return false;
+	}
+	pm->gen = gen;
+	set_total(pm, total);
+	page_marks_set_parts(pm, gen, parts);
+	return true;
 }

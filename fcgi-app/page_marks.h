@@ -26,6 +26,17 @@
  * is read deep: its long reads then go without new marks for a while
  * (PM_REST of them).  The least recently used listings go when the
  * worker's memory budget is spent.  Nothing here touches the database.
+ *
+ * A change need not cost the marks: the database logs each change with
+ * the row's sort keys before and after (sql/0022), and the generation is
+ * the sum of PM_PARTS counters, each counting its own changes in turn, so
+ * the changes since a listing's generation are exactly the log's rows
+ * past its counters.  Given those, a listing moves to the new generation
+ * with every mark shifted by the rows that entered or left before it
+ * (page_marks_rebase_*), instead of being read again.  Keys ordered by a
+ * collation are compared by its weights (a prefix of them); a change that
+ * the prefixes cannot place, or a log that is not whole, drops the marks
+ * as before.
  */
 #ifndef PAGE_MARKS_H
 #define PAGE_MARKS_H
@@ -42,6 +53,26 @@
 #define PM_LISTINGS	32	/* per worker: 5 sorts x 3 isActive values, a few scopes */
 #define PM_REST		16	/* long reads without marks after vain ones */
 #define PM_PASS_SERVED	32	/* pages a generation served, so the next may pass */
+#define PM_PARTS	8	/* counters whose sum is the generation */
+#define PM_WEIGHT_MAX	64	/* bytes of collation weights kept per mark */
+
+/*
+ * A row's sort key: its bytes, and for an order by a collation its
+ * weights (WEIGHT_STRING; more than PM_WEIGHT_MAX bytes are cut there).
+ */
+struct pm_key {
+	const char	*key;		/* NULL: SQL NULL, or a sort by pk */
+	size_t		 len;
+	const char	*weight;	/* NULL: the key's bytes order it */
+	size_t		 wlen;
+};
+
+/* One side of a logged change: the row before or after it. */
+struct pm_side {
+	bool		 in;		/* the row is in the listing */
+	long long	 pk;
+	struct pm_key	 k;
+};
 
 /* A row in ascending order: its position, primary key and sort key. */
 struct pm_mark {
@@ -116,7 +147,7 @@ enum pm_next	 page_marks_plan(struct page_marks *, bool desc,
  */
 int		 page_marks_found(struct page_marks *, const struct pm_read *,
 		    long long gen, long long total, long long pk,
-		    const char *key, size_t len);
+		    const struct pm_key *);
 /*
  * The gen and total a page read saw; true when its rows are the page.
  * One that relied on marks of another generation is not; one that relied
@@ -133,10 +164,30 @@ bool		 page_marks_settle(struct page_marks *, const struct pm_read *,
 void		 page_marks_grid_begin(struct page_marks *, long long gen,
 		    long long total);
 int		 page_marks_grid_row(struct page_marks *, long long pos,
-		    long long pk, const char *key, size_t len);
-/* Keeps the row at pos (a copy of key); -1 when over budget. */
+		    long long pk, const struct pm_key *);
+/* Keeps the row at pos (a copy of its key); -1 when over budget. */
 int		 page_marks_add(struct page_marks *, long long pos,
-		    long long pk, const char *key, size_t len);
+		    long long pk, const struct pm_key *);
+/*
+ * The counters of gen (a statement's snapshot), kept with the marks while
+ * they are of gen; NULL when the listing has no marks or no counters.
+ */
+void		 page_marks_set_parts(struct page_marks *, long long gen,
+		    const long long parts[PM_PARTS]);
+const long long	*page_marks_parts(const struct page_marks *);
+/*
+ * Moving the marks to a later generation: begin (-1: nothing to move),
+ * then every change logged since, in any order, as the row was and is
+ * (-1: it cannot be placed; go on to end anyway), then end with their
+ * number and the snapshot they were read in.  True when the marks are of
+ * gen now; otherwise the listing is at gen without marks.
+ */
+int		 page_marks_rebase_begin(struct page_marks *);
+int		 page_marks_rebase_row(struct page_marks *,
+		    const struct pm_side *was, const struct pm_side *is);
+bool		 page_marks_rebase_end(struct page_marks *, long long changes,
+		    long long gen, long long total,
+		    const long long parts[PM_PARTS]);
 /* Bytes the listings hold (for tests). */
 size_t		 page_marks_memory(void);
 /* Forgets every listing. */

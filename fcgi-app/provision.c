@@ -14,6 +14,7 @@
 #include "connstr.h"
 #include "connections.h"
 #include "idempotency.h"
+#include "list_changes.h"
 #include "logfile.h"
 #include "metrics.h"
 #include "provision.h"
@@ -604,13 +605,15 @@ provision_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		if (logfile_reopen_due())
 			logfile_reopen();
 		/*
-		 * Disconnected and deleted tenants past their retention, and
-		 * Idempotency-Key records past their day.
+		 * Disconnected and deleted tenants past their retention,
+		 * Idempotency-Key records past their day, logged list changes
+		 * past their ten minutes.
 		 */
 		if (time(NULL) >= next_purge) {
 			(void)connections_purge_due(db);
 			(void)tenants_purge_expired(db);
 			(void)idem_purge_expired(db);
+			(void)list_changes_purge(db);
 			next_purge = time(NULL) + cfg->connections_purge_interval;
 		}
 		usleep(PROVISION_POLL_US);

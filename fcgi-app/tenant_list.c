@@ -5,6 +5,7 @@
 
 #include <mysqld_error.h>
 
+#include "list_changes.h"
 #include "metrics.h"
 #include "page_marks.h"
 #include "tenant_list.h"
@@ -505,6 +506,34 @@ force_index(const struct tenant_query *q, const struct text *t, char *sql,
 }
 
 /*
+ * Whether q's marks keep weights to place logged changes by: an order by
+ * a collation, in one account (page_marks.h; the listings of all accounts
+ * are not moved).
+ */
+static bool
+weighed(const struct tenant_query *q)
+{
+	return q->scope != 0 && sorts[q->sort].col != NULL &&
+	    tcols[sorts[q->sort].key].type == FT_STR;
+}
+
+/*
+ * The RK_MARK columns after the seen ones: the key's weights (the first
+ * PM_WEIGHT_MAX bytes and one weight more, which tells a cut) and the
+ * snapshot's per-shard generations (one parameter, the account).
+ */
+static void
+mark_columns(const struct tenant_query *q, char *out, size_t len)
+{
+	if (weighed(q))
+		snprintf(out, len, "LEFT(WEIGHT_STRING(%s), %d), %s",
+		    sorts[q->sort].col, PM_WEIGHT_MAX + 2, LIST_CHANGES_PARTS);
+	else
+		snprintf(out, len, "NULL, %s", q->scope ? LIST_CHANGES_PARTS :
+		    "NULL");
+}
+
+/*
  * A page this near where its read starts is read directly: the deferred
  * join's derived table costs MariaDB more than the few rows it saves
  * reading whole (the first page is most of all list requests).
@@ -524,6 +553,7 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
     const struct text *t)
 {
 	const char	*seen = seen_columns[ACTIVITY(q)];
+	char		 more[256];
 	size_t		 n = 0;
 	bool		 direct = kind != RK_MARK &&
 			    r->skip <= DIRECT_SKIP_MAX && r->forward != q->desc;
@@ -532,10 +562,12 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 		snprintf(sql, len, "SELECT %s%s%s FROM tenants t",
 		    tenant_select_list(), kind == RK_PAGE_SEEN ? ", " : "",
 		    kind == RK_PAGE_SEEN ? seen : "");
-	else if (kind == RK_MARK)
-		snprintf(sql, len, "SELECT %s, t.pk, %s FROM tenants t",
+	else if (kind == RK_MARK) {
+		mark_columns(q, more, sizeof(more));
+		snprintf(sql, len, "SELECT %s, t.pk, %s, %s FROM tenants t",
 		    sorts[q->sort].col != NULL ? sorts[q->sort].col : "t.pk",
-		    seen);
+		    seen, more);
+	}
 	else
 		snprintf(sql, len, "SELECT %s%s%s FROM tenants t JOIN "
 		    "(SELECT t.pk FROM tenants t", tenant_select_list(),
@@ -545,6 +577,8 @@ build_read(const struct tenant_query *q, const struct pm_read *r,
 		p[n++] = DB_I64(q->scope);
 		p[n++] = DB_I64(q->scope);
 	}
+	if (kind == RK_MARK && q->scope)
+		p[n++] = DB_I64(q->scope);
 	if (hint)
 		force_index(q, t, sql, len);
 	n += where_clause(q, sql, len, p + n, t);
@@ -643,6 +677,49 @@ read_page(struct db *db, const struct tenant_query *q,
 	return read_counts(db, q, s);
 }
 
+/* The sort key of an RK_MARK row, with its weights. */
+static void
+mark_key(const struct tenant_query *q, const struct db_row *row,
+    struct pm_key *k)
+{
+	k->key = sorts[q->sort].col != NULL ? row->v[0] : NULL;
+	k->len = k->key != NULL ? row->len[0] : 0;
+	k->weight = weighed(q) ? row->v[4] : NULL;
+	k->wlen = k->weight != NULL ? row->len[4] : 0;
+}
+
+/* Keeps the counters of an RK_MARK row's snapshot with the marks of gen. */
+static void
+mark_parts(struct page_marks *pm, const struct db_row *row, long long gen)
+{
+	long long	 parts[PM_PARTS];
+
+	if (row->v[5] == NULL)
+		return;
+	list_changes_parts(row->v[5], parts);
+	page_marks_set_parts(pm, gen, parts);
+}
+
+/* Whether pm has marks a rebase could move to gen. */
+static bool
+stale(const struct page_marks *pm, long long gen)
+{
+	return page_marks_known(pm) && page_marks_gen(pm) != gen &&
+	    page_marks_parts(pm) != NULL;
+}
+
+/*
+ * Moves pm's marks to the generation now from the changes logged since
+ * theirs (list_changes.h): 0 done, -1 not (the marks are gone then).
+ */
+static int
+rebase(struct db *db, const struct tenant_query *q, struct page_marks *pm)
+{
+	return list_changes_rebase(db, pm, q->scope, sorts[q->sort].col !=
+	    NULL ? sorts[q->sort].key : TC_PK, ACTIVITY(q),
+	    seen_columns[ACTIVITY(q)]);
+}
+
 /* Reads the row of a new mark: 1 found (and handed over), 0 none, -1 error. */
 static int
 make_mark(struct db *db, const struct tenant_query *q,
@@ -650,16 +727,28 @@ make_mark(struct db *db, const struct tenant_query *q,
 {
 	struct db_res	*res;
 	struct db_row	 row;
+	struct pm_key	 k;
 	struct seen	 s;
 	int		 rc;
 
 	metrics_count(MC_MARK_ONE);
 	if ((*e = run(db, q, mark, RK_MARK, &res)) != DBE_OK)
 		return -1;
-	if ((rc = db_next(res, &row)) == 1 && seen_from(&row, 2, &s) == 0)
+	if ((rc = db_next(res, &row)) == 1 && seen_from(&row, 2, &s) == 0) {
+		/*
+		 * The account changed since the marks: move them to now and
+		 * plan again (this row's place may come from an old mark).
+		 */
+		if (stale(pm, s.gen)) {
+			db_res_free(res);
+			(void)rebase(db, q, pm);
+			return 1;
+		}
+		mark_key(q, &row, &k);
 		(void)page_marks_found(pm, mark, s.gen, s.total,
-		    strtoll(row.v[1], NULL, 10),
-		    sorts[q->sort].col != NULL ? row.v[0] : NULL, row.len[0]);
+		    strtoll(row.v[1], NULL, 10), &k);
+		mark_parts(pm, &row, s.gen);
+	}
 	db_res_free(res);
 	if (rc == -1) {
 		*e = failed(db);
@@ -679,9 +768,9 @@ make_grid(struct db *db, const struct tenant_query *q, struct page_marks *pm)
 	struct pm_read	 all;
 	struct db_res	*res;
 	struct db_row	 row;
+	struct pm_key	 k;
 	struct seen	 s;
 	long long	 pos;
-	bool		 keyed = sorts[q->sort].col != NULL;
 	enum db_err	 e;
 	int		 rc;
 
@@ -698,9 +787,12 @@ make_grid(struct db *db, const struct tenant_query *q, struct page_marks *pm)
 				break;
 			page_marks_grid_begin(pm, s.gen, s.total);
 		}
+		mark_key(q, &row, &k);
 		if (page_marks_grid_row(pm, pos, strtoll(row.v[1], NULL, 10),
-		    keyed ? row.v[0] : NULL, row.len[0]) == -1)
+		    &k) == -1)
 			break;
+		if (pos == 0)
+			mark_parts(pm, &row, s.gen);
 	}
 	db_res_free(res);
 	return rc == -1 ? failed(db) : DBE_OK;
@@ -766,6 +858,10 @@ list_unfiltered(struct db *db, const struct tenant_query *q,
 		if (next == PM_NEED_COUNT) {
 			if ((e = read_counts(db, q, &s)) != DBE_OK)
 				return e;
+			if (stale(pm, s.gen) && rebase(db, q, pm) == 0) {
+				fresh = true;
+				continue;
+			}
 			page_marks_update(pm, s.gen, s.total);
 			fresh = true;
 			changes += known && s.gen != gen;
@@ -773,6 +869,18 @@ list_unfiltered(struct db *db, const struct tenant_query *q,
 		}
 		if ((e = read_page(db, q, &page, res, &s)) != DBE_OK)
 			return e;
+		/*
+		 * Read from marks the account has changed since: move them and
+		 * read again.  (Should the move fail, the marks are gone and
+		 * the listing is at a generation this page was not planned in.)
+		 */
+		if (page.needs_gen && stale(pm, s.gen)) {
+			db_res_free(*res);
+			*res = NULL;
+			fresh = true;
+			changes += rebase(db, q, pm) != 0;
+			continue;
+		}
 		if (page_marks_settle(pm, &page, fresh, s.gen, s.total)) {
 			*total = s.total;
 			return DBE_OK;
@@ -913,16 +1021,35 @@ tenant_list_scan_refused(struct db *db, const struct tenant_query *q)
 	return s.total > TENANT_LIST_SCAN_MAX;
 }
 
-enum db_err
-tenant_list_changed(struct db *db, long long account, long long delta,
+static enum db_err
+bump(struct db *db, long long account, long long shard, long long delta,
     long long active)
 {
-	long long	 shard = random() % 8;
 	struct db_param	 p[] = { DB_I64(account), DB_I64(shard), DB_I64(delta),
 			    DB_I64(active), DB_I64(shard), DB_I64(delta),
 			    DB_I64(active) };
 
 	return db_exec(db, sql_changed, p, 7, NULL);
+}
+
+enum db_err
+tenant_list_changed(struct db *db, long long account, long long delta,
+    long long active)
+{
+	return bump(db, account, random() % PM_PARTS, delta, active);
+}
+
+/* The same for a change of row pk, logged for page marks (list_changes.h). */
+static enum db_err
+changed(struct db *db, long long account, long long pk, long long delta,
+    long long active, enum lc_kind kind, const char *const old[TC__MAX])
+{
+	long long	 shard = random() % PM_PARTS;
+	enum db_err	 e;
+
+	if ((e = bump(db, account, shard, delta, active)) != DBE_OK)
+		return e;
+	return list_changes_log(db, account, shard, pk, kind, old);
 }
 
 /*
@@ -993,9 +1120,8 @@ tenant_list_added(struct db *db, long long account, long long pk,
 	    in->v[TC_NAME] : NULL, in->set[TC_DESCRIPTION] ?
 	    in->v[TC_DESCRIPTION] : NULL)) != DBE_OK)
 		return e;
-	return tenant_list_changed(db, account, 1, active(
-	    in->set[TC_IS_ACTIVE] ? in->v[TC_IS_ACTIVE] :
-	    tcols[TC_IS_ACTIVE].dflt));
+	return changed(db, account, pk, 1, active(in->set[TC_IS_ACTIVE] ?
+	    in->v[TC_IS_ACTIVE] : tcols[TC_IS_ACTIVE].dflt), LC_CAME, NULL);
 }
 
 static const char sql_restored[] =
@@ -1020,7 +1146,7 @@ tenant_list_restored(struct db *db, long long account, long long pk)
 	db_res_free(res);
 	if (e != DBE_OK)
 		return e;
-	return tenant_list_changed(db, account, 1, on);
+	return changed(db, account, pk, 1, on, LC_CAME, NULL);
 }
 
 enum db_err
@@ -1038,11 +1164,14 @@ tenant_list_seeded(struct db *db, long long account, long long first_pk,
 enum db_err
 tenant_list_removing(struct db *db, long long account, long long pk)
 {
-	long long	 shard = random() % 8;
+	long long	 shard = random() % PM_PARTS;
 	struct db_param	 p[] = { DB_I64(account), DB_I64(shard), DB_I64(pk),
 			    DB_I64(shard), DB_I64(pk) };
+	enum db_err	 e;
 
-	return db_exec(db, sql_removing, p, 5, NULL);
+	if ((e = db_exec(db, sql_removing, p, 5, NULL)) != DBE_OK)
+		return e;
+	return list_changes_log(db, account, shard, pk, LC_GOING, NULL);
 }
 
 enum db_err
@@ -1096,5 +1225,5 @@ tenant_list_updated(struct db *db, long long account, long long pk,
 		return e;
 	if (d == 0 && !moves(old, v))
 		return DBE_OK;
-	return tenant_list_changed(db, account, 0, d);
+	return changed(db, account, pk, 0, d, LC_MOVED, old);
 }

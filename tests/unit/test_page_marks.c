@@ -17,6 +17,8 @@
 #include "page_marks.h"
 
 #define SIM_MAX		200000
+/* A key ordered by its bytes. */
+#define KEY(k, n)	((struct pm_key){ (k), (n), NULL, 0 })
 
 /* The listing as the database holds it: ascending, distinct. */
 static long long	 vals[SIM_MAX];
@@ -130,8 +132,8 @@ sim_mark(struct page_marks *pm, const struct pm_read *mark)
 	if (sim_read(mark, idx, 1) != 1)
 		return 0;
 	snprintf(key, sizeof(key), "%lld", vals[idx[0]]);
-	(void)page_marks_found(pm, mark, gen, nvals, vals[idx[0]], key,
-	    strlen(key));
+	(void)page_marks_found(pm, mark, gen, nvals, vals[idx[0]],
+	    &KEY(key, strlen(key)));
 	return 1;
 }
 
@@ -145,7 +147,8 @@ sim_grid(struct page_marks *pm)
 	page_marks_grid_begin(pm, gen, nvals);
 	for (i = 0; i < nvals; i++) {
 		snprintf(key, sizeof(key), "%lld", vals[i]);
-		if (page_marks_grid_row(pm, i, vals[i], key, strlen(key)) == -1)
+		if (page_marks_grid_row(pm, i, vals[i],
+		    &KEY(key, strlen(key))) == -1)
 			break;
 	}
 }
@@ -568,7 +571,7 @@ test_null_and_empty_keys(void **state)
 	page_marks_update(pm, 5, 1000);
 	assert_int_equal(page_marks_plan(pm, false, 500, 10, true, &page,
 	    &mark), PM_NEED_MARK);
-	assert_int_equal(page_marks_add(pm, mark.pos, 42, NULL, 0), 0);
+	assert_int_equal(page_marks_add(pm, mark.pos, 42, &KEY(NULL, 0)), 0);
 	assert_int_equal(page_marks_plan(pm, false, 500, 10, true, &page,
 	    &mark), PM_READ);
 	assert_int_equal(page.anchor, PM_MARK);
@@ -576,15 +579,15 @@ test_null_and_empty_keys(void **state)
 	assert_int_equal(page.mark.pk, 42);
 	assert_int_equal(page_marks_plan(pm, false, 700, 10, true, &page,
 	    &mark), PM_NEED_MARK);
-	assert_int_equal(page_marks_add(pm, mark.pos, 43, "", 0), 0);
+	assert_int_equal(page_marks_add(pm, mark.pos, 43, &KEY("", 0)), 0);
 	assert_int_equal(page_marks_plan(pm, false, 700, 10, true, &page,
 	    &mark), PM_READ);
 	assert_non_null(page.mark.key);
 	assert_int_equal(page.mark.len, 0);
 	/* Outside the listing, or before its total is known: refused. */
-	assert_int_equal(page_marks_add(pm, 1000, 1, "x", 1), -1);
+	assert_int_equal(page_marks_add(pm, 1000, 1, &KEY("x", 1)), -1);
 	pm = page_marks_get(2, 3);
-	assert_int_equal(page_marks_add(pm, 5, 1, "x", 1), -1);
+	assert_int_equal(page_marks_add(pm, 5, 1, &KEY("x", 1)), -1);
 }
 
 static void
@@ -603,8 +606,8 @@ test_memory_is_bounded(void **state)
 		pm = page_marks_get(s, 0);
 		page_marks_update(pm, 1, 1000000);
 		for (pos = 0, added = 0; pos < 1000000; pos += 977)
-			added += page_marks_add(pm, pos, pos, key,
-			    sizeof(key)) == 0;
+			added += page_marks_add(pm, pos, pos,
+			    &KEY(key, sizeof(key))) == 0;
 		assert_true(added > 100);
 		assert_true(page_marks_memory() <= 256 * 1024);
 	}
@@ -618,10 +621,328 @@ test_memory_is_bounded(void **state)
 	pm = page_marks_get(1, 0);
 	page_marks_update(pm, 1, 10000000);
 	for (pos = 0, added = 0; pos < 10000000; pos += 1000)
-		added += page_marks_add(pm, pos, pos, "k", 1) == 0;
+		added += page_marks_add(pm, pos, pos, &KEY("k", 1)) == 0;
 	assert_int_equal(added, PM_MARKS_MAX);
 	page_marks_clear();
 	assert_int_equal(page_marks_memory(), 0);
+}
+
+/*
+ * Rebases: a listing of rows (key, pk), some active, read whole into
+ * marks; logged changes (inserts, deletes, moves, activations) move them.
+ */
+#define RB_ROWS		3000
+#define RB_CHANGES	400
+
+struct rb_row {
+	long long	 key;
+	long long	 pk;
+	bool		 active;
+	bool		 there;
+};
+
+struct rb_change {
+	struct rb_row	 was, is;
+};
+
+static struct rb_row	 rb[RB_ROWS + RB_CHANGES];
+static size_t		 nrb;
+static long long	 order[RB_ROWS + RB_CHANGES];	/* the listing: indexes into rb */
+static long long	 norder;
+
+static bool
+rb_in(const struct rb_row *r, int activity)
+{
+	return r->there && (activity == 0 || (activity == 2) == r->active);
+}
+
+static int
+rb_cmp(const void *a, const void *b)
+{
+	const struct rb_row	*x = &rb[*(const long long *)a];
+	const struct rb_row	*y = &rb[*(const long long *)b];
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->pk < y->pk ? -1 : x->pk > y->pk;
+}
+
+static void
+rb_listing(int activity)
+{
+	size_t	 i;
+
+	for (i = 0, norder = 0; i < nrb; i++)
+		if (rb_in(&rb[i], activity))
+			order[norder++] = (long long)i;
+	qsort(order, (size_t)norder, sizeof(order[0]), rb_cmp);
+}
+
+/*
+ * The key's bytes (zero-padded digits order as the numbers do) and, when
+ * weighed, weights of two bytes a character, as WEIGHT_STRING gives.
+ */
+static void
+rb_key(long long key, bool weighed, char k[24], char w[48],
+    struct pm_key *out)
+{
+	size_t	 i, n;
+
+	n = (size_t)snprintf(k, 24, "%010lld", key);
+	for (i = 0; i < n; i++) {
+		w[2 * i] = 0x0e;
+		w[2 * i + 1] = k[i];
+	}
+	out->key = k;
+	out->len = n;
+	out->weight = weighed ? w : NULL;
+	out->wlen = weighed ? 2 * n : 0;
+}
+
+static void
+rb_side(const struct rb_row *r, int activity, bool weighed, char k[24],
+    char w[48], struct pm_side *s)
+{
+	s->in = rb_in(r, activity);
+	s->pk = r->pk;
+	rb_key(r->key, weighed, k, w, &s->k);
+}
+
+/* A random change to the rows, as it was and is. */
+static void
+rb_change(struct rb_change *c, long long *next_pk)
+{
+	struct rb_row	*r = &rb[rnd((unsigned)nrb)];
+
+	switch (rnd(4)) {
+	case 0:
+		r = &rb[nrb++];
+		r->key = rnd(5000);
+		r->pk = (*next_pk)++;
+		r->active = rnd(3) != 0;
+		c->was = *r;
+		c->was.there = false;
+		r->there = true;
+		break;
+	case 1:
+		c->was = *r;
+		r->there = false;
+		break;
+	case 2:
+		c->was = *r;
+		r->key = rnd(5000);
+		break;
+	default:
+		c->was = *r;
+		r->active = !r->active;
+		break;
+	}
+	c->is = *r;
+}
+
+/* Where a read starts in the listing: the index of its first row. */
+static long long
+rb_start(const struct pm_read *r)
+{
+	long long	 at, key;
+	char		 buf[32];
+
+	if (r->anchor == PM_START)
+		return r->skip;
+	if (r->anchor == PM_END)
+		return norder - 1 - r->skip;
+	memcpy(buf, r->mark.key, r->mark.len);
+	buf[r->mark.len] = '\0';
+	key = strtoll(buf, NULL, 10);
+	/* Forward: the rows after the mark's (key, pk); back: before it. */
+	for (at = 0; at < norder && (rb[order[at]].key < key ||
+	    (rb[order[at]].key == key && rb[order[at]].pk < r->mark.pk));
+	    at++)
+		;
+	if (!r->forward)
+		return at - 1 - r->skip;
+	if (at < norder && rb[order[at]].pk == r->mark.pk)
+		at++;
+	return at + r->skip;
+}
+
+/* Every page read from the marks is the listing's. */
+static void
+rb_check_pages(struct page_marks *pm)
+{
+	struct pm_read	 page;
+	long long	 offset, first, i, n;
+
+	for (offset = 0; offset < norder; offset += 1 + rnd(7)) {
+		assert_int_equal(page_marks_plan(pm, false, offset, 5, true,
+		    &page, NULL), PM_READ);
+		n = norder - offset < 5 ? norder - offset : 5;
+		first = rb_start(&page);
+		/* A read backwards starts at the page's last row. */
+		if (!page.forward)
+			first -= n - 1;
+		for (i = 0; i < n; i++)
+			assert_int_equal(rb[order[first + i]].pk,
+			    rb[order[offset + i]].pk);
+	}
+}
+
+static void
+rb_run(int activity, bool weighed, int nchanges)
+{
+	static struct rb_change	 log[RB_CHANGES];
+	static const long long	 parts[PM_PARTS];
+	struct page_marks	*pm;
+	struct pm_side		 was, is;
+	char			 k[2][24], w[2][48];
+	long long		 pos, next_pk = 1;
+	size_t			 i, j;
+
+	for (nrb = 0; nrb < RB_ROWS; nrb++) {
+		rb[nrb].key = rnd(5000);
+		rb[nrb].pk = next_pk++;
+		rb[nrb].active = rnd(3) != 0;
+		rb[nrb].there = true;
+	}
+	page_marks_setup(10, 5, 4 * 1024 * 1024);
+	pm = page_marks_get(7, activity);
+	rb_listing(activity);
+	page_marks_grid_begin(pm, 100, norder);
+	for (pos = 0; pos < norder; pos++) {
+		struct pm_key	 key;
+
+		rb_key(rb[order[pos]].key, weighed, k[0], w[0], &key);
+		assert_int_equal(page_marks_grid_row(pm, pos,
+		    rb[order[pos]].pk, &key), 0);
+	}
+	page_marks_set_parts(pm, 100, parts);
+	assert_non_null(page_marks_parts(pm));
+	rb_check_pages(pm);
+	for (i = 0; i < (size_t)nchanges; i++)
+		rb_change(&log[i], &next_pk);
+	rb_listing(activity);
+	/* In any order: the log is read by shard. */
+	assert_int_equal(page_marks_rebase_begin(pm), 0);
+	for (i = 0; i < (size_t)nchanges; i++) {
+		j = (i * 7919) % (size_t)nchanges;
+		rb_side(&log[j].was, activity, weighed, k[0], w[0], &was);
+		rb_side(&log[j].is, activity, weighed, k[1], w[1], &is);
+		assert_int_equal(page_marks_rebase_row(pm, &was, &is), 0);
+	}
+	assert_true(page_marks_rebase_end(pm, nchanges, 100 + nchanges,
+	    norder, parts));
+	assert_int_equal(page_marks_gen(pm), 100 + nchanges);
+	assert_int_equal(page_marks_total(pm), norder);
+	rb_check_pages(pm);
+}
+
+static void
+test_rebase_moves_marks_exactly(void **state)
+{
+	int	 activity, n;
+
+	(void)state;
+	seed = 11;
+	for (activity = 0; activity < 3; activity++)
+		for (n = 0; n <= RB_CHANGES; n += RB_CHANGES / 4) {
+			rb_run(activity, false, n);
+			rb_run(activity, true, n);
+		}
+}
+
+/* A log that is not whole, or weights that cannot tell: the marks go. */
+static void
+test_rebase_refuses_what_it_cannot_place(void **state)
+{
+	static const long long	 parts[PM_PARTS];
+	struct page_marks	*pm;
+	struct pm_side		 was, is;
+	struct pm_key		 key;
+	char			 k[80], w[160];
+	long long		 pos;
+	size_t			 i;
+
+	(void)state;
+	page_marks_setup(10, 5, 4 * 1024 * 1024);
+	/* Without the counters of its generation, nothing to move. */
+	pm = page_marks_get(3, 0);
+	page_marks_update(pm, 5, 1000);
+	assert_int_equal(page_marks_add(pm, 500, 500, &KEY(NULL, 0)), 0);
+	assert_null(page_marks_parts(pm));
+	assert_int_equal(page_marks_rebase_begin(pm), -1);
+	/* One change fewer than the generation moved: dropped. */
+	page_marks_set_parts(pm, 5, parts);
+	assert_int_equal(page_marks_rebase_begin(pm), 0);
+	was = (struct pm_side){ .in = false, .pk = 7 };
+	is = (struct pm_side){ .in = true, .pk = 7 };
+	assert_int_equal(page_marks_rebase_row(pm, &was, &is), 0);
+	assert_false(page_marks_rebase_end(pm, 1, 7, 1001, parts));
+	assert_int_equal(page_marks_gen(pm), 7);
+	assert_null(page_marks_parts(pm));
+	/* A total the changes do not make: dropped. */
+	page_marks_update(pm, 8, 1000);
+	assert_int_equal(page_marks_add(pm, 500, 500, &KEY(NULL, 0)), 0);
+	page_marks_set_parts(pm, 8, parts);
+	assert_int_equal(page_marks_rebase_begin(pm), 0);
+	assert_int_equal(page_marks_rebase_row(pm, &was, &is), 0);
+	assert_false(page_marks_rebase_end(pm, 1, 9, 1000, parts));
+	/*
+	 * Weights cut at PM_WEIGHT_MAX: keys alike that far cannot be told
+	 * apart, while others still can.
+	 */
+	page_marks_update(pm, 10, 1000);
+	memset(k, 'a', sizeof(k));
+	for (i = 0; i < sizeof(k); i++) {
+		w[2 * i] = 0x0e;
+		w[2 * i + 1] = 'a';
+	}
+	for (pos = 100; pos < 1000; pos += 100) {
+		key = (struct pm_key){ k, sizeof(k), w, sizeof(w) };
+		assert_int_equal(page_marks_add(pm, pos, pos, &key), 0);
+	}
+	page_marks_set_parts(pm, 10, parts);
+	assert_int_equal(page_marks_rebase_begin(pm), 0);
+	is.k = (struct pm_key){ "b", 1, "\x0e" "b", 2 };
+	assert_int_equal(page_marks_rebase_row(pm, &was, &is), 0);
+	is.k = (struct pm_key){ k, sizeof(k), w, sizeof(w) };
+	is.pk = 8;
+	assert_int_equal(page_marks_rebase_row(pm, &was, &is), -1);
+	assert_false(page_marks_rebase_end(pm, 2, 12, 1002, parts));
+	assert_null(page_marks_parts(pm));
+}
+
+/* Weights compare as their collation pads: "a" sorts after "a\t". */
+static void
+test_rebase_pads_weights_with_spaces(void **state)
+{
+	static const long long	 parts[PM_PARTS];
+	struct page_marks	*pm;
+	struct pm_side		 was = { .in = false }, is = { .in = true };
+	struct pm_read		 page;
+
+	(void)state;
+	page_marks_setup(1, 0, 1024 * 1024);
+	pm = page_marks_get(4, 1);
+	page_marks_update(pm, 1, 100);
+	/* The mark "a" (weight 0e33) at 50. */
+	assert_int_equal(page_marks_add(pm, 50, 50,
+	    &(struct pm_key){ "a", 1, "\x0e\x33", 2 }), 0);
+	page_marks_set_parts(pm, 1, parts);
+	assert_int_equal(page_marks_rebase_begin(pm), 0);
+	/* "a\t" (0e33 0201) comes before "a": the mark moves on. */
+	is.pk = 99;
+	is.k = (struct pm_key){ "a\t", 2, "\x0e\x33\x02\x01", 4 };
+	assert_int_equal(page_marks_rebase_row(pm, &was, &is), 0);
+	/* "a b" (0e33 0209 0e4a) comes after: it does not. */
+	is.pk = 98;
+	is.k = (struct pm_key){ "a b", 3, "\x0e\x33\x02\x09\x0e\x4a", 6 };
+	assert_int_equal(page_marks_rebase_row(pm, &was, &is), 0);
+	assert_true(page_marks_rebase_end(pm, 2, 3, 102, parts));
+	assert_int_equal(page_marks_plan(pm, false, 52, 1, true, &page, NULL),
+	    PM_READ);
+	assert_int_equal(page.anchor, PM_MARK);
+	assert_int_equal(page.mark.pos, 51);
+	assert_int_equal(page.skip, 0);
 }
 
 int
@@ -636,6 +957,9 @@ main(void)
 		cmocka_unit_test(test_vain_marks_rest),
 		cmocka_unit_test(test_null_and_empty_keys),
 		cmocka_unit_test(test_memory_is_bounded),
+		cmocka_unit_test(test_rebase_moves_marks_exactly),
+		cmocka_unit_test(test_rebase_refuses_what_it_cannot_place),
+		cmocka_unit_test(test_rebase_pads_weights_with_spaces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
