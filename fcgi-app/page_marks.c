@@ -5,20 +5,21 @@
 #include "page_marks.h"
 
 /*
- * 32 bytes: a listing read whole keeps PM_MARKS_MAX of them.  The key's
+ * 24 bytes: a listing read whole keeps PM_MARKS_MAX of them.  The key's
  * bytes are at off in keys, its weights (if any) right after them.
  */
 struct slot {
 	long long	 pos;
 	long long	 pk;
 	uint32_t	 off;		/* into keys */
-	uint32_t	 len;		/* KEY_NULL: SQL NULL or a sort by pk */
+	uint16_t	 len;		/* KEY_NULL: SQL NULL or a sort by pk */
 	uint8_t		 wlen;
-	bool		 weighed;	/* ordered by weights, not bytes */
-	bool		 wcut;		/* more weights than wlen */
+	uint8_t		 flags;
 };
 
-#define KEY_NULL	UINT32_MAX
+#define KEY_NULL	UINT16_MAX
+#define WEIGHED		0x01	/* ordered by weights, not bytes */
+#define WCUT		0x02	/* more weights than wlen */
 /* Two keys whose kept weights cannot tell their order. */
 #define UNKNOWN		2
 /* The weight of a space, which PAD SPACE collations pad shorter keys with. */
@@ -421,17 +422,18 @@ page_marks_add(struct page_marks *pm, long long pos, long long pk,
 	len = k->key == NULL ? 0 : k->len;
 	wlen = k->weight == NULL ? 0 : k->wlen > PM_WEIGHT_MAX ?
 	    PM_WEIGHT_MAX : k->wlen;
-	if (len + wlen >= KEY_NULL - pm->klen || reserve(pm, len + wlen) == -1)
+	if (len >= KEY_NULL || len + wlen >= UINT32_MAX - pm->klen ||
+	    reserve(pm, len + wlen) == -1)
 		return -1;
 	memmove(&pm->s[i + 1], &pm->s[i], (pm->n - i) * sizeof(*s));
 	s = &pm->s[i];
 	s->pos = pos;
 	s->pk = pk;
 	s->off = (uint32_t)pm->klen;
-	s->len = k->key == NULL ? KEY_NULL : (uint32_t)len;
+	s->len = k->key == NULL ? KEY_NULL : (uint16_t)len;
 	s->wlen = (uint8_t)wlen;
-	s->weighed = k->weight != NULL;
-	s->wcut = k->weight != NULL && k->wlen > PM_WEIGHT_MAX;
+	s->flags = (k->weight != NULL ? WEIGHED : 0) |
+	    (k->weight != NULL && k->wlen > PM_WEIGHT_MAX ? WCUT : 0);
 	if (len > 0)
 		memcpy(pm->keys + pm->klen, k->key, len);
 	if (wlen > 0)
@@ -501,11 +503,11 @@ slot_cmp(const struct page_marks *pm, const struct slot *s, long long pk,
 		c = s->len == KEY_NULL ? -1 : 1;	/* NULL first */
 	else if (s->len == KEY_NULL)
 		c = 0;
-	else if (s->weighed != (k->weight != NULL))
+	else if ((s->flags & WEIGHED) != (k->weight != NULL ? WEIGHED : 0))
 		return UNKNOWN;
-	else if (s->weighed) {
+	else if (s->flags & WEIGHED) {
 		c = weights_cmp((const unsigned char *)key + len, s->wlen,
-		    s->wcut, (const unsigned char *)k->weight,
+		    s->flags & WCUT, (const unsigned char *)k->weight,
 		    k->wlen > PM_WEIGHT_MAX ? PM_WEIGHT_MAX : k->wlen,
 		    k->wlen > PM_WEIGHT_MAX);
 		if (c == UNKNOWN)

@@ -45,8 +45,8 @@
 #include <stddef.h>
 
 /*
- * Per listing: about 80 kB for one read whole, so a worker's default budget
- * holds a dozen; a page then skips at most a 2048th of its listing after
+ * Per listing: 50-150 kB for one read whole (keys, and weights for names),
+ * so a worker's default budget holds a dozen or more; a page then skips at most a 2048th of its listing after
  * its mark (490 index entries at 1,000,000 rows, a fraction of a ms).
  */
 #define PM_MARKS_MAX	2048
