@@ -13,8 +13,9 @@
 /*
  * Prepared statements kept per connection, least recently used out.  Each
  * holds some 20 KB in the worker (its result metadata and buffers, here
- * and in the client library): 128 of them grew a worker that had seen
- * every list shape by 4.7 MB; the benchmark's endpoints use far fewer.
+ * and in the client library): 128 of them, with 1024-byte buffers, were
+ * most of the 4.7 MB a worker grew by over 120 list shapes.  A request
+ * uses a few; the benchmark's endpoints some dozens.
  */
 #define DB_STMTS_MAX	64
 /*

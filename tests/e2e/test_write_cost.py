@@ -62,3 +62,31 @@ def test_create_indexes_exactly_its_words(api, admin, db, name_words, descriptio
     x = assert_xml(api.get(f"/api/v1/tenants?q={name[0]}", key=admin.key,
                            headers={"Accept": "application/xml"}), 200, "tenants")
     assert [child_text(t, "id") for t in x.iter() if localname(t) == "tenant"] == [slug]
+
+
+def test_long_values_on_one_page(api, admin):
+    """Column buffers start small (db.c) and grow on the first longer value: a page mixing short and
+    long names and descriptions (up to the 200 and 2,000 characters allowed) reads each row whole."""
+    tag = uuid.uuid4().hex[:10]
+    want = {}
+    for i, size in enumerate([10, 150, 2000, 40, 1999]):
+        slug = f"lv-{i}-{tag}"
+        name = (f"Long {i} {tag} " + "é" * 200)[:min(200, 20 + size)]
+        description = ("Ünïcode δ " * 250)[:size]
+        r = api.post("/api/v1/tenants", key=admin.key,
+                     json=tenant_body(slug, name=name, description=description,
+                                      issuer=f"https://{slug}.example/" + "p" * 300))
+        assert r.status_code == 202, r.text
+        want[slug] = (name, description)
+    page = assert_json(api.get("/api/v1/tenants?pageSize=10&sort=createdAt", key=admin.key), 200)
+    got = {t["id"]: (t["name"], t["description"]) for t in page["data"]}
+    assert got == want
+    x = assert_xml(api.get("/api/v1/tenants?pageSize=10&sort=-createdAt", key=admin.key,
+                           headers={"Accept": "application/xml"}), 200, "tenants")
+    got = {child_text(t, "id"): (child_text(t, "name"), child_text(t, "description"))
+           for t in x.iter() if localname(t) == "tenant"}
+    assert got == want
+    for slug, (name, description) in want.items():
+        one = assert_json(api.get(f"/api/v1/tenants/{slug}", key=admin.key), 200)
+        assert (one["name"], one["description"]) == (name, description)
+        assert one["issuer"].endswith("p" * 300)
