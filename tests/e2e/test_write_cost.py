@@ -90,3 +90,21 @@ def test_long_values_on_one_page(api, admin):
         one = assert_json(api.get(f"/api/v1/tenants/{slug}", key=admin.key), 200)
         assert (one["name"], one["description"]) == (name, description)
         assert one["issuer"].endswith("p" * 300)
+
+
+def test_created_ids_are_random_uuids(api, admin, db):
+    """A create's tenantId and provisioningCorrelationId are version-4 UUIDs in lowercase (tenants.c
+    draws them from OpenSSL's generator), all different, and the ones stored."""
+    seen = set()
+    for i in range(20):
+        slug = f"uu-{i}-{uuid.uuid4().hex[:10]}"
+        body = assert_json(api.post("/api/v1/tenants", key=admin.key, json=tenant_body(slug)), 202)
+        for field in ("tenantId", "provisioningCorrelationId"):
+            u = uuid.UUID(body[field])
+            assert str(u) == body[field], body[field]
+            assert u.version == 4 and u.variant == uuid.RFC_4122, body[field]
+            seen.add(body[field])
+        row = db.one(f"SELECT t.guid, j.correlation_id FROM tenants t JOIN provisioning_jobs j "
+                     f"ON j.tenant_pk = t.pk WHERE t.slug = {sql_quote(slug)}")
+        assert (row["guid"], row["correlation_id"]) == (body["tenantId"], body["provisioningCorrelationId"])
+    assert len(seen) == 40
