@@ -10,14 +10,27 @@
 #include "db.h"
 #include "metrics.h"
 
-#define DB_STMTS_MAX	128
+/*
+ * Prepared statements kept per connection, least recently used out.  Each
+ * holds some 20 KB in the worker (its result metadata and buffers, here
+ * and in the client library): 128 of them, with 1024-byte buffers, were
+ * most of the 4.7 MB a worker grew by over 120 list shapes.  A request
+ * uses a few; the benchmark's endpoints some dozens.
+ */
+#define DB_STMTS_MAX	64
 /*
  * Attempts of one transaction.  On Galera two nodes writing one row keep
  * failing each other's certification (1213 on COMMIT) while both write:
  * four attempts 1-8 ms apart lost to such a pair in the cluster test.
  */
 #define DB_TXN_RETRIES	8
-#define DB_COL_INITIAL	1024
+/*
+ * A string column's first buffer: most values fit, a longer one grows it
+ * (res_refetch) for good.  Each of the DB_STMTS_MAX cached statements keeps
+ * its buffers: at 1024 bytes, 44 tenant columns a statement made the cache
+ * of a worker that has seen many list shapes megabytes (worker RSS).
+ */
+#define DB_COL_INITIAL	128
 
 /* One prepared statement and the buffers its result columns land in. */
 struct db_res {

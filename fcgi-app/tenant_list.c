@@ -72,13 +72,27 @@ struct text {
     "SELECT acc, word, pk FROM w WHERE word <> '') x"
 
 static const char sql_words_from[] = SQL_WORDS("account_id = ? AND pk >= ?");
-/* WORDS_ROWS words a statement, the last repeated to fill it. */
+/*
+ * Up to WORDS_ROWS words a statement, one statement for each number of
+ * them: padding a statement with repeats of its last word cost InnoDB a
+ * duplicate-key probe and a foreign-key check for every repeat.
+ */
 #define WORDS_ROWS	8
-#define WORDS_ROW	"(?, ?, ?)"
-static const char sql_words_add[] =
-    "INSERT IGNORE INTO tenant_words (account_id, word, tenant_pk) VALUES "
-    WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", "
-    WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW ", " WORDS_ROW;
+#define WORDS_ADD	"INSERT IGNORE INTO tenant_words (account_id, word, " \
+			"tenant_pk) VALUES (?, ?, ?)"
+#define WORDS_ROW	", (?, ?, ?)"
+static const char *const sql_words_add[WORDS_ROWS + 1] = {
+	[1] = WORDS_ADD,
+	[2] = WORDS_ADD WORDS_ROW,
+	[3] = WORDS_ADD WORDS_ROW WORDS_ROW,
+	[4] = WORDS_ADD WORDS_ROW WORDS_ROW WORDS_ROW,
+	[5] = WORDS_ADD WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW,
+	[6] = WORDS_ADD WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW,
+	[7] = WORDS_ADD WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW
+	    WORDS_ROW,
+	[8] = WORDS_ADD WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW WORDS_ROW
+	    WORDS_ROW WORDS_ROW,
+};
 static const char sql_words_drop[] =
     "DELETE FROM tenant_words WHERE tenant_pk = ?";
 
@@ -1098,16 +1112,14 @@ words_add(struct db *db, long long account, long long pk, const char *name,
 			p[n++] = DB_I64(pk);
 			if (n < 3 * WORDS_ROWS)
 				continue;
-			if ((e = db_exec(db, sql_words_add, p, n,
+			if ((e = db_exec(db, sql_words_add[WORDS_ROWS], p, n,
 			    NULL)) != DBE_OK)
 				return e;
 			n = 0;
 		}
 	if (n == 0)
 		return DBE_OK;
-	for (i = n; i < 3 * WORDS_ROWS; i++)
-		p[i] = p[i - 3];
-	return db_exec(db, sql_words_add, p, 3 * WORDS_ROWS, NULL);
+	return db_exec(db, sql_words_add[n / 3], p, n, NULL);
 }
 
 enum db_err

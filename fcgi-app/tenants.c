@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include <openssl/rand.h>
-#include <uuid/uuid.h>
 
 #include "audit.h"
 #include "keycache.h"
@@ -212,13 +211,31 @@ short_id_new(char out[12])
 	return 0;
 }
 
-static void
+/*
+ * A random (version 4) UUID from OpenSSL's generator: libuuid's
+ * uuid_generate_random made five system calls each (getrandom, getpid,
+ * getuid, getppid, gettid), two UUIDs a create.
+ */
+static int
 uuid_new(char out[37])
 {
-	uuid_t	 u;
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 u[16];
+	size_t		 i;
+	char		*p = out;
 
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, out);
+	if (RAND_bytes(u, sizeof(u)) != 1)
+		return -1;
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	for (i = 0; i < sizeof(u); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[u[i] >> 4];
+		*p++ = hex[u[i] & 0x0f];
+	}
+	*p = '\0';
+	return 0;
 }
 
 static const char sql_switch[] =
@@ -372,10 +389,9 @@ tenants_create_with(struct db *db, const struct principal *who,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->slug, sizeof(out->slug), "%s", in->v[TC_SLUG]);
-	uuid_new(out->guid);
-	uuid_new(out->correlation_id);
 	out->status = "Pending";
-	if (short_id_new(out->short_id) == -1)
+	if (uuid_new(out->guid) == -1 || uuid_new(out->correlation_id) == -1 ||
+	    short_id_new(out->short_id) == -1)
 		return TR_ERROR;
 	/* The patch over nothing: the keys it sets (the input has checked them). */
 	if (in->set[TC_METADATA]) {
