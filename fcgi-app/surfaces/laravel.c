@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../buf.h"
+#include "../paging.h"
 #include "../query.h"
 #include "../surfaces.h"
 #include "../tenant_list.h"
@@ -759,6 +760,7 @@ h_list(struct ctx *c)
 	struct db_res		*res;
 	struct db_row		 row;
 	enum db_err		 e;
+	bool			 incomplete;
 	int			 rc = 0;
 
 	read_list_params(c, &p, errors);
@@ -769,7 +771,7 @@ h_list(struct ctx *c)
 	json_decref(errors);
 	offset = (long long)(p.page - 1) * p.per_page;
 	if ((e = tenant_list_page(c->db, &p.q, p.per_page + 1, offset, &res,
-	    &total)) != DBE_OK) {
+	    &total, &incomplete)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return;
 	}
@@ -795,6 +797,7 @@ h_list(struct ctx *c)
 	    "per_page", (int)p.per_page,
 	    "to", position(offset + (count > p.per_page ? p.per_page : count),
 	    count));
+	paging_incomplete(c, incomplete);
 	response_set(c->resp, 200, body, "laravelTenants", "tenant");
 }
 
@@ -805,6 +808,7 @@ h_count(struct ctx *c)
 	json_t			*errors = json_object();
 	long long		 n;
 	enum db_err		 e;
+	bool			 incomplete;
 
 	read_list_params(c, &p, errors);
 	if (json_object_size(errors) > 0) {
@@ -812,10 +816,11 @@ h_count(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if ((e = tenant_list_count(c->db, &p.q, &n)) != DBE_OK) {
+	if ((e = tenant_list_count(c->db, &p.q, &n, &incomplete)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return;
 	}
+	paging_incomplete(c, incomplete);
 	response_set(c->resp, 200, json_pack("{s:I}", "count", (json_int_t)n),
 	    "count", NULL);
 }
