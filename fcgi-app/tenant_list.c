@@ -50,6 +50,7 @@ static long long	 scan_budget = 2000;
 struct text {
 	char	 like[2][LIKE_MAX];
 	char	 terms[2][TERMS][TERM_MAX];
+	char	 spaced[2][TERMS][TERM_MAX + 2];	/* "% " and the term */
 	size_t	 nterms[2];
 	bool	 match;		/* some filter has terms */
 	/*
@@ -350,6 +351,9 @@ text_prepare(struct db *db, const struct tenant_query *q, struct text *t)
 		like_pattern(f[i], t->like[i], sizeof(t->like[i]));
 		t->nterms[i] = search_terms(f[i], t->terms[i]);
 		t->match |= t->nterms[i] > 0;
+		for (j = 0; j < t->nterms[i]; j++)
+			snprintf(t->spaced[i][j], sizeof(t->spaced[i][j]),
+			    "%% %s", t->terms[i][j]);
 	}
 	if (q->name != NULL)
 		return DBE_OK;
@@ -367,18 +371,37 @@ text_prepare(struct db *db, const struct tenant_query *q, struct text *t)
 }
 
 /*
+ * Terms a row-by-row test tries on the row's own text first: five values
+ * each, which a statement's DB_PARAMS_MAX holds for this many.
+ */
+#define QUICK_TERMS	4
+
+/*
  * The rows holding a word that starts with each of the terms of filter i:
  * a semi-join read from tenant_words, or for common words a test of each
  * row (a scalar subquery, which no optimiser turns into a semi-join).
+ * The term at the start of the name or description, or after a space, is
+ * such a word: that is tried first, on the row already read, so most
+ * holders of a common word never run the subquery (15 us a row).
  */
 static size_t
 words_clause(const struct tenant_query *q, const struct text *t, size_t i,
     char *sql, size_t len, struct db_param *p)
 {
 	size_t	 j, n = 0;
+	bool	 quick = t->nterms[0] + t->nterms[1] <= QUICK_TERMS;
 
 	for (j = 0; j < t->nterms[i]; j++) {
-		if (t->scan)
+		if (t->scan && quick) {
+			append(sql, len, " AND (t.name LIKE ? OR t.name LIKE ? "
+			    "OR t.description LIKE ? OR t.description LIKE ? "
+			    "OR 0 < (SELECT COUNT(*) FROM tenant_words w WHERE "
+			    "w.tenant_pk = t.pk AND w.word LIKE ?))");
+			p[n++] = DB_STR(t->terms[i][j]);
+			p[n++] = DB_STR(t->spaced[i][j]);
+			p[n++] = DB_STR(t->terms[i][j]);
+			p[n++] = DB_STR(t->spaced[i][j]);
+		} else if (t->scan)
 			append(sql, len, " AND 0 < (SELECT COUNT(*) FROM "
 			    "tenant_words w WHERE w.tenant_pk = t.pk AND "
 			    "w.word LIKE ?)");
