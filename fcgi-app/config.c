@@ -120,7 +120,7 @@ config_defaults(struct config *c)
 	c->list_mark_every = 250;
 	c->list_mark_beyond = 1000;
 	c->list_mark_memory = 1024 * 1024;
-	c->list_scan_budget = 2000;
+	c->list_scan_budget = 1000;
 	c->provision_enabled = 1;
 	c->connections_retention_days = 30;
 	c->connections_purge_interval = 10;

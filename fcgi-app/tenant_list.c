@@ -40,7 +40,7 @@
 /* A sort key of up to 200 characters of up to 4 bytes (a name, a slug). */
 #define KEY_MAX		(4 * 200 + 1)
 
-static long long	 scan_budget = 2000;
+static long long	 scan_budget = 1000;
 
 /*
  * The filters of a query as bound values: a LIKE pattern for each text

@@ -74,7 +74,7 @@ class Skewed(Common):
 
 @pytest.fixture(scope="module")
 def skewed(api, ctl, db, stack):
-    budget = int(_read_kv(stack.config).get("list.scan_budget", 2000))
+    budget = int(_read_kv(stack.config).get("list.scan_budget", 1000))
     if not HOLDERS_IN_WINDOW < budget <= 5000:
         pytest.skip(f"list.scan_budget = {budget}: these tests make budget - {HOLDERS_IN_WINDOW} tenants "
                     "(./scripts/test sets it low)")
