@@ -373,7 +373,7 @@ scan_refused(struct ctx *c, const struct tenant_query *q, json_t *errors)
 		    "matched by reading every tenant)");
 }
 
-/* A page of a list's envelope, after its Link header. */
+/* The envelope of a page of a list; sets its Link header. */
 static json_t *
 page_body(struct ctx *c, const struct paging_names *names, json_t *data,
     long page, long size, long long total)
