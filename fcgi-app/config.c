@@ -57,6 +57,7 @@ static const struct copt copts[] = {
 	NUM("list.mark_every", list_mark_every, 1, 1000000),
 	NUM("list.mark_beyond", list_mark_beyond, 0, 100000000),
 	NUM("list.mark_memory", list_mark_memory, 0, 256L * 1024 * 1024),
+	NUM("list.scan_budget", list_scan_budget, 1, 100000000),
 	NUM("provision.enabled", provision_enabled, 0, 1),
 	NUM("connections.retention_days", connections_retention_days, 0, 3650),
 	NUM("connections.purge_interval", connections_purge_interval, 1, 86400),
@@ -119,6 +120,7 @@ config_defaults(struct config *c)
 	c->list_mark_every = 250;
 	c->list_mark_beyond = 1000;
 	c->list_mark_memory = 2 * 1024 * 1024;
+	c->list_scan_budget = 1000;
 	c->provision_enabled = 1;
 	c->connections_retention_days = 30;
 	c->connections_purge_interval = 10;

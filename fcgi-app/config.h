@@ -56,6 +56,7 @@ struct config {
 	long		 list_mark_every; /* smallest step between page marks */
 	long		 list_mark_beyond; /* rows read past before a mark */
 	long		 list_mark_memory; /* bytes of page marks per worker */
+	long		 list_scan_budget; /* rows a filtered read tries */
 	long		 provision_enabled; /* run the provisioning process */
 	long		 connections_retention_days; /* kept after a disconnect */
 	long		 retention_deleted_days; /* a deleted tenant is kept */

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "page_marks.h"
 #include "provision.h"
+#include "tenant_list.h"
 #include "tenant_model.h"
 #include "tenants.h"
 #include "webhook_deliver.h"
@@ -392,6 +393,7 @@ main(int argc, char *argv[])
 	tenants_set_deleted_days(cfg.retention_deleted_days);
 	page_marks_setup(cfg.list_mark_every, cfg.list_mark_beyond,
 	    (size_t)cfg.list_mark_memory);
+	tenant_list_setup(cfg.list_scan_budget);
 	if (provisioner || webhooks) {
 		rc = helper_only(&cfg, provisioner, pidfile);
 		config_free(&cfg);

@@ -94,19 +94,27 @@ done:
 	buf_free(&links);
 }
 
+void
+paging_incomplete(struct ctx *c, bool incomplete)
+{
+	if (incomplete)
+		response_header(c->resp, "Incomplete-Results", "true");
+}
+
 json_t *
 paging_tenants(struct ctx *c, const struct tenant_query *q, long long limit,
     long long offset, const struct field_map *fields, size_t nfields,
-    long long *total)
+    long long *total, bool *incomplete)
 {
 	struct db_res	*res;
 	struct db_row	 row;
 	json_t		*data;
 	enum db_err	 e;
+	bool		 short_total;
 	int		 rc;
 
-	if ((e = tenant_list_page(c->db, q, limit, offset, &res, total)) !=
-	    DBE_OK) {
+	if ((e = tenant_list_page(c->db, q, limit, offset, &res, total,
+	    &short_total)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return NULL;
 	}
@@ -120,5 +128,8 @@ paging_tenants(struct ctx *c, const struct tenant_query *q, long long limit,
 		surface_db_failure(c, TR_ERROR);
 		return NULL;
 	}
+	paging_incomplete(c, short_total);
+	if (incomplete != NULL)
+		*incomplete = short_total;
 	return data;
 }

@@ -51,10 +51,19 @@ void	 paging_links(struct ctx *, const struct paging_names *, long page,
 
 /*
  * The rows offset .. offset + limit - 1 of q through fields, and the total
- * they are part of; NULL once the failure is answered.
+ * they are part of; NULL once the failure is answered.  *incomplete (when
+ * not NULL) says the total may be short (tenant_list_page), as does the
+ * response's header (paging_incomplete).
  */
 json_t	*paging_tenants(struct ctx *, const struct tenant_query *,
 	    long long limit, long long offset, const struct field_map *,
-	    size_t, long long *total);
+	    size_t, long long *total, bool *incomplete);
+
+/*
+ * Incomplete-Results: true on a list or count whose total may be short of
+ * all matches (tenant_list_page): every surface says so in a header, as
+ * its body stays the seed's.
+ */
+void	 paging_incomplete(struct ctx *, bool incomplete);
 
 #endif

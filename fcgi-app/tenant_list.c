@@ -8,6 +8,7 @@
 #include "list_changes.h"
 #include "metrics.h"
 #include "page_marks.h"
+#include "probe_cache.h"
 #include "tenant_list.h"
 
 /*
@@ -37,16 +38,31 @@
  */
 #define WORD_COMMON	10000
 
+/* A sort key of up to 200 characters of up to 4 bytes (a name, a slug). */
+#define KEY_MAX		(4 * 200 + 1)
+
+static long long	 scan_budget = 1000;
+
 /*
- * The text filters (q, description) of a query as bound values: a LIKE
- * pattern each, and the word prefixes that narrow the rows it is tried on.
+ * The filters of a query as bound values: a LIKE pattern for each text
+ * filter (q, description) and the word prefixes that narrow the rows it
+ * is tried on; and how the rows are read.
  */
 struct text {
 	char	 like[2][LIKE_MAX];
 	char	 terms[2][TERMS][TERM_MAX];
+	char	 spaced[2][TERMS][TERM_MAX + 2];	/* "% " and the term */
 	size_t	 nterms[2];
 	bool	 match;		/* some filter has terms */
-	bool	 scan;		/* ... and all of them are common */
+	/*
+	 * No name, rare word or rare metadata pair to read the rows from:
+	 * the listing is read in its order and each row tried.
+	 */
+	bool	 scan;
+	/* ... only its rows before bound, scan_budget of them (scan_bound) */
+	bool		 bounded;
+	struct pm_read	 bound;
+	char		 bound_key[KEY_MAX];
 };
 
 /*
@@ -281,44 +297,59 @@ search_terms(const char *f, char terms[TERMS][TERM_MAX])
 	return n;
 }
 
-/* The probe, over all accounts [0] or within one [1]. */
-static const char *const sql_common[2] = {
+/* The probes of a word and a metadata pair, over all accounts [0] or one [1]. */
+static const char *const sql_term_common[2] = {
 	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_words w "
 	    "WHERE w.word LIKE ? LIMIT ?) x",
 	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_words w "
 	    "WHERE w.account_id = ? AND w.word LIKE ? LIMIT ?) x",
 };
+static const char *const sql_pair_common[2] = {
+	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_metadata m "
+	    "WHERE m.k = ? AND m.v = ? LIMIT ?) x",
+	"SELECT COUNT(*) FROM (SELECT 1 FROM tenant_metadata m "
+	    "WHERE m.account_id = ? AND m.k = ? AND m.v = ? LIMIT ?) x",
+};
 
-/* Whether tenant_words holds WORD_COMMON or more rows of term: 1, 0, -1. */
+/*
+ * Whether the probe finds WORD_COMMON or more rows of the word or pair
+ * (one or two values) within q's scope: 1, 0, -1.
+ */
 static int
-term_common(struct db *db, const struct tenant_query *q, const char *term)
+common(struct db *db, const struct tenant_query *q,
+    const char *const sql[2], const char *v1, const char *v2)
 {
-	struct db_param	 p[3];
+	struct db_param	 p[4];
 	struct db_row	 row;
 	struct db_res	*res;
 	size_t		 n = 0;
 	int		 rc;
 
+	if ((rc = probe_cache_get(q->scope, v1, v2)) != -1)
+		return rc;
 	if (q->scope)
 		p[n++] = DB_I64(q->scope);
-	p[n++] = DB_STR(term);
+	p[n++] = DB_STR(v1);
+	if (v2 != NULL)
+		p[n++] = DB_STR(v2);
 	p[n++] = DB_I64(WORD_COMMON);
-	rc = db_one(db, sql_common[q->scope != 0], p, n, &row, &res);
-	if (rc == 1)
+	rc = db_one(db, sql[q->scope != 0], p, n, &row, &res);
+	if (rc == 1) {
 		rc = strtoll(row.v[0], NULL, 10) >= WORD_COMMON;
-	else
+		probe_cache_put(q->scope, v1, v2, rc == 1);
+	} else
 		rc = -1;
 	db_res_free(res);
 	return rc;
 }
 
 /*
- * q's text filters.  A row matches a text filter when the column holds
- * it as a substring (LIKE) and, for each word of it tenant_words holds,
- * a word starting with that one (README: "Text search and filters").
- * When one of those words is rare, only the rows tenant_words names for
- * it are tried; when all are common, the rows are read in the listing's
- * order and each is tried (t->scan).
+ * q's filters.  A row matches a text filter when the column holds it as
+ * a substring (LIKE) and, for each word of it tenant_words holds, a word
+ * starting with that one (README: "Text search and filters").  When one
+ * of those words, or one metadata pair, is rare, only the rows its index
+ * names are tried; when all are common (or there are none, and no name),
+ * the rows are read in the listing's order and each is tried (t->scan).
  */
 static enum db_err
 text_prepare(struct db *db, const struct tenant_query *q, struct text *t)
@@ -327,7 +358,7 @@ text_prepare(struct db *db, const struct tenant_query *q, struct text *t)
 	size_t		 i, j;
 	int		 rc;
 
-	t->match = t->scan = false;
+	t->match = t->scan = t->bounded = false;
 	for (i = 0; i < 2; i++) {
 		t->nterms[i] = 0;
 		if (f[i] == NULL)
@@ -335,30 +366,57 @@ text_prepare(struct db *db, const struct tenant_query *q, struct text *t)
 		like_pattern(f[i], t->like[i], sizeof(t->like[i]));
 		t->nterms[i] = search_terms(f[i], t->terms[i]);
 		t->match |= t->nterms[i] > 0;
+		for (j = 0; j < t->nterms[i]; j++)
+			snprintf(t->spaced[i][j], sizeof(t->spaced[i][j]),
+			    "%% %s", t->terms[i][j]);
 	}
-	if (!t->match || q->name != NULL)
+	if (q->name != NULL)
 		return DBE_OK;
 	for (i = 0; i < 2; i++)
 		for (j = 0; j < t->nterms[i]; j++)
-			if ((rc = term_common(db, q, t->terms[i][j])) != 1)
+			if ((rc = common(db, q, sql_term_common,
+			    t->terms[i][j], NULL)) != 1)
 				return rc == 0 ? DBE_OK : failed(db);
+	for (i = 0; i < q->nmeta && i < TQ_META_MAX; i++)
+		if ((rc = common(db, q, sql_pair_common, q->meta_key[i],
+		    q->meta_value[i])) != 1)
+			return rc == 0 ? DBE_OK : failed(db);
 	t->scan = true;
 	return DBE_OK;
 }
 
 /*
+ * Terms a row-by-row test tries on the row's own text first: five values
+ * each, which a statement's DB_PARAMS_MAX holds for this many.
+ */
+#define QUICK_TERMS	4
+
+/*
  * The rows holding a word that starts with each of the terms of filter i:
  * a semi-join read from tenant_words, or for common words a test of each
  * row (a scalar subquery, which no optimiser turns into a semi-join).
+ * The term at the start of the name or description, or after a space, is
+ * such a word: that is tried first, on the row already read, so most
+ * holders of a common word never run the subquery (15 us a row).
  */
 static size_t
 words_clause(const struct tenant_query *q, const struct text *t, size_t i,
     char *sql, size_t len, struct db_param *p)
 {
 	size_t	 j, n = 0;
+	bool	 quick = t->nterms[0] + t->nterms[1] <= QUICK_TERMS;
 
 	for (j = 0; j < t->nterms[i]; j++) {
-		if (t->scan)
+		if (t->scan && quick) {
+			append(sql, len, " AND (t.name LIKE ? OR t.name LIKE ? "
+			    "OR t.description LIKE ? OR t.description LIKE ? "
+			    "OR 0 < (SELECT COUNT(*) FROM tenant_words w WHERE "
+			    "w.tenant_pk = t.pk AND w.word LIKE ?))");
+			p[n++] = DB_STR(t->terms[i][j]);
+			p[n++] = DB_STR(t->spaced[i][j]);
+			p[n++] = DB_STR(t->terms[i][j]);
+			p[n++] = DB_STR(t->spaced[i][j]);
+		} else if (t->scan)
 			append(sql, len, " AND 0 < (SELECT COUNT(*) FROM "
 			    "tenant_words w WHERE w.tenant_pk = t.pk AND "
 			    "w.word LIKE ?)");
@@ -381,12 +439,21 @@ words_clause(const struct tenant_query *q, const struct text *t, size_t i,
  * the index, not found by probing every tenant of the account.
  */
 static size_t
-where_metadata(const struct tenant_query *q, char *sql, size_t len,
-    struct db_param *p)
+where_metadata(const struct tenant_query *q, const struct text *t,
+    char *sql, size_t len, struct db_param *p)
 {
 	size_t	 i, n = 0;
 
 	for (i = 0; i < q->nmeta && i < TQ_META_MAX; i++) {
+		/* Common pairs: each row tried by its primary key, as words. */
+		if (t->scan) {
+			append(sql, len, " AND 0 < (SELECT COUNT(*) FROM "
+			    "tenant_metadata m WHERE m.tenant_id = t.pk AND "
+			    "m.k = ? AND m.v = ?)");
+			p[n++] = DB_STR(q->meta_key[i]);
+			p[n++] = DB_STR(q->meta_value[i]);
+			continue;
+		}
 		append(sql, len, " AND t.pk IN (SELECT m.tenant_id FROM "
 		    "tenant_metadata m WHERE ");
 		if (q->scope) {
@@ -400,9 +467,14 @@ where_metadata(const struct tenant_query *q, char *sql, size_t len,
 	return n;
 }
 
+static size_t	 seek(const struct tenant_query *, const struct pm_read *,
+		    char *, size_t, struct db_param *);
+
 /*
  * Appends the WHERE clause for q to sql and its values to p.  Column
- * names come from this file only; every value is a bound parameter.
+ * names come from this file only; every value is a bound parameter.  The
+ * cheap LIKE of a text filter goes before its word test, which a row it
+ * rejects then never runs.
  */
 static size_t
 where_clause(const struct tenant_query *q, char *sql, size_t len,
@@ -419,22 +491,24 @@ where_clause(const struct tenant_query *q, char *sql, size_t len,
 		append(sql, len, " AND t.name = ?");
 		p[n++] = DB_STR(q->name);
 	}
-	if (q->q != NULL) {
-		n += words_clause(q, t, 0, sql, len, p + n);
-		append(sql, len, " AND (t.name LIKE ? OR t.description LIKE ?)");
-		p[n++] = DB_STR(t->like[0]);
-		p[n++] = DB_STR(t->like[0]);
-	}
-	if (q->description != NULL) {
-		n += words_clause(q, t, 1, sql, len, p + n);
-		append(sql, len, " AND t.description LIKE ?");
-		p[n++] = DB_STR(t->like[1]);
-	}
 	if (q->is_active >= 0) {
 		append(sql, len, " AND t.is_active = ?");
 		p[n++] = DB_I64(q->is_active);
 	}
-	n += where_metadata(q, sql, len, p + n);
+	if (t->bounded)
+		n += seek(q, &t->bound, sql, len, p + n);
+	if (q->q != NULL) {
+		append(sql, len, " AND (t.name LIKE ? OR t.description LIKE ?)");
+		p[n++] = DB_STR(t->like[0]);
+		p[n++] = DB_STR(t->like[0]);
+		n += words_clause(q, t, 0, sql, len, p + n);
+	}
+	if (q->description != NULL) {
+		append(sql, len, " AND t.description LIKE ?");
+		p[n++] = DB_STR(t->like[1]);
+		n += words_clause(q, t, 1, sql, len, p + n);
+	}
+	n += where_metadata(q, t, sql, len, p + n);
 	return n;
 }
 
@@ -512,7 +586,7 @@ static void
 force_index(const struct tenant_query *q, const struct text *t, char *sql,
     size_t len)
 {
-	if (q->name != NULL || (t->match && !t->scan) || q->nmeta > 0)
+	if (!t->scan)
 		return;
 	append(sql, len, " FORCE INDEX (");
 	append(sql, len, index_of(q));
@@ -650,7 +724,7 @@ enum db_err
 tenant_list_after(struct db *db, const struct tenant_query *q,
     long long after, long long limit, struct db_res **res)
 {
-	struct db_param	 p[24 + 3 * TQ_META_MAX];
+	struct db_param	 p[48 + 3 * TQ_META_MAX];
 	struct text	 t;
 	char		 sql[6144];
 	size_t		 n;
@@ -912,32 +986,110 @@ list_unfiltered(struct db *db, const struct tenant_query *q,
 	return DBE_OK;
 }
 
+void
+tenant_list_setup(long budget)
+{
+	scan_budget = budget;
+}
+
 /*
- * The rows of q up to TENANT_LIST_MATCHES_MAX: a count that stops there
- * costs what reading that many matches does, whatever the number of all.
+ * A read that tries rows in q's order stops at the row scan_budget rows
+ * in (t->bound, the first one it must not try), found by reading that
+ * far in the order's index alone; none in a shorter listing.
+ */
+static enum db_err
+scan_bound(struct db *db, const struct tenant_query *q, struct text *t)
+{
+	const char	*col = sorts[q->sort].col;
+	struct db_param	 p[3];
+	struct db_row	 row;
+	struct db_res	*res;
+	char		 sql[512];
+	size_t		 n;
+	int		 hint, rc;
+
+	for (hint = 1; hint >= 0; hint--) {
+		n = 0;
+		snprintf(sql, sizeof(sql), "SELECT %s, t.pk FROM tenants t",
+		    col != NULL ? col : "t.pk");
+		if (hint)
+			force_index(q, t, sql, sizeof(sql));
+		append(sql, sizeof(sql), " WHERE 1 = 1");
+		if (q->scope) {
+			append(sql, sizeof(sql), " AND t.account_id = ?");
+			p[n++] = DB_I64(q->scope);
+		}
+		if (q->is_active >= 0) {
+			append(sql, sizeof(sql), " AND t.is_active = ?");
+			p[n++] = DB_I64(q->is_active);
+		}
+		order_by(q, q->desc, sql, sizeof(sql));
+		append(sql, sizeof(sql), " LIMIT 1 OFFSET ?");
+		p[n++] = DB_I64(scan_budget);
+		rc = db_one(db, sql, p, n, &row, &res);
+		if (rc == 1 && (row.v[1] == NULL || (row.v[0] != NULL &&
+		    row.len[0] >= sizeof(t->bound_key))))
+			rc = 0;	/* no such key: no bound */
+		if (rc == 1) {
+			memset(&t->bound, 0, sizeof(t->bound));
+			t->bound.anchor = PM_MARK;
+			/* Before it in the listing: beyond it read backwards. */
+			t->bound.forward = q->desc;
+			t->bound.mark.pk = strtoll(row.v[1], NULL, 10);
+			if (col != NULL && row.v[0] != NULL) {
+				memcpy(t->bound_key, row.v[0], row.len[0]);
+				t->bound_key[row.len[0]] = '\0';
+				t->bound.mark.key = t->bound_key;
+				t->bound.mark.len = row.len[0];
+			}
+			t->bounded = true;
+		}
+		db_res_free(res);
+		if (rc != -1 || db_errno(db) != ER_KEY_DOES_NOT_EXISTS)
+			break;
+	}
+	return rc == -1 ? failed(db) : DBE_OK;
+}
+
+/*
+ * q's filters, for a read in q's order that stops at the scan budget
+ * when it tries rows one by one.
+ */
+static enum db_err
+prepare(struct db *db, const struct tenant_query *q, struct text *t)
+{
+	enum db_err	 e;
+
+	if ((e = text_prepare(db, q, t)) != DBE_OK || !t->scan)
+		return e;
+	return scan_bound(db, q, t);
+}
+
+/*
+ * The rows of q up to TENANT_LIST_MATCHES_MAX, in q's order within the
+ * scan budget: a count that stops there costs what reading that many
+ * matches does, whatever the number of all.  Incomplete when it stopped
+ * at either.
  */
 static enum db_err
 count_matches(struct db *db, const struct tenant_query *q,
-    const struct text *t, long long *count)
+    const struct text *t, long long *count, bool *incomplete)
 {
-	/* In creation order: tried rows are then read in pages, not one by one. */
-	struct tenant_query	 created = *q;
-	struct db_param		 p[24 + 3 * TQ_META_MAX];
+	struct db_param		 p[48 + 3 * TQ_META_MAX];
 	struct db_row		 row;
 	struct db_res		*res;
 	char			 sql[2048];
 	size_t			 n;
 	int			 hint, rc;
 
-	created.sort = TSORT_CREATED;
 	for (hint = 1; hint >= 0; hint--) {
 		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM (SELECT 1 "
 		    "FROM tenants t");
 		if (hint)
-			force_index(&created, t, sql, sizeof(sql));
+			force_index(q, t, sql, sizeof(sql));
 		n = where_clause(q, sql, sizeof(sql), p, t);
 		append(sql, sizeof(sql), " LIMIT ?) x");
-		p[n++] = DB_I64(TENANT_LIST_MATCHES_MAX);
+		p[n++] = DB_I64(TENANT_LIST_MATCHES_MAX + 1);
 		if ((rc = db_one(db, sql, p, n, &row, &res)) == 1)
 			*count = strtoll(row.v[0], NULL, 10);
 		db_res_free(res);
@@ -945,29 +1097,122 @@ count_matches(struct db *db, const struct tenant_query *q,
 		if (rc != -1 || db_errno(db) != ER_KEY_DOES_NOT_EXISTS)
 			break;
 	}
-	return rc == 1 ? DBE_OK : failed(db);
+	if (rc != 1)
+		return failed(db);
+	*incomplete = t->bounded || *count > TENANT_LIST_MATCHES_MAX;
+	if (*count > TENANT_LIST_MATCHES_MAX)
+		*count = TENANT_LIST_MATCHES_MAX;
+	return DBE_OK;
 }
 
 /*
- * A count of the first matches, then the page as an OFFSET within them
- * (less than TENANT_LIST_MATCHES_MAX rows).
+ * A page read by the primary keys of its rows: the statement's list holds
+ * this many (as many as a statement binds), the last key repeated to fill
+ * it, so it is one statement.
+ */
+#define PAGE_KEYS	DB_PARAMS_MAX
+
+/* SELECT <tenant columns> FROM tenants t WHERE t.pk IN (? x PAGE_KEYS) */
+static const char *
+sql_by_keys(void)
+{
+	static char	 sql[4096 + 3 * PAGE_KEYS];
+	size_t		 i;
+
+	if (*sql != '\0')
+		return sql;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants t WHERE t.pk IN (?",
+	    tenant_select_list());
+	for (i = 1; i < PAGE_KEYS; i++)
+		append(sql, sizeof(sql), ", ?");
+	append(sql, sizeof(sql), ")");
+	return sql;
+}
+
+/*
+ * The first matches of q in its order, primary keys only, up to one past
+ * TENANT_LIST_MATCHES_MAX: their number is the total, and the keys at
+ * offset .. offset + limit - 1 (at most PAGE_KEYS) go to keys.  One read
+ * of the rows tried, for the total and the page alike.
+ */
+static enum db_err
+match_keys(struct db *db, const struct tenant_query *q, const struct text *t,
+    long long limit, long long offset, struct db_param *keys, size_t *nkeys,
+    long long *n)
+{
+	struct db_param	 p[48 + 3 * TQ_META_MAX];
+	struct db_res	*res = NULL;
+	struct db_row	 row;
+	char		 sql[6144];
+	size_t		 np;
+	int		 hint, rc;
+	enum db_err	 e;
+
+	for (hint = 1; hint >= 0; hint--) {
+		snprintf(sql, sizeof(sql), "SELECT t.pk FROM tenants t");
+		if (hint)
+			force_index(q, t, sql, sizeof(sql));
+		np = where_clause(q, sql, sizeof(sql), p, t);
+		order_by(q, q->desc, sql, sizeof(sql));
+		append(sql, sizeof(sql), " LIMIT ?");
+		p[np++] = DB_I64(TENANT_LIST_MATCHES_MAX + 1);
+		e = db_exec(db, sql, p, np, &res);
+		/* A database whose schema lacks the index still answers. */
+		if (e != DBE_OTHER || db_errno(db) != ER_KEY_DOES_NOT_EXISTS)
+			break;
+	}
+	if (e != DBE_OK)
+		return e;
+	*nkeys = 0;
+	for (*n = 0; (rc = db_next(res, &row)) == 1; (*n)++)
+		if (*n >= offset && *n < offset + limit &&
+		    *n < TENANT_LIST_MATCHES_MAX && *nkeys < PAGE_KEYS)
+			keys[(*nkeys)++] = DB_I64(strtoll(row.v[0], NULL, 10));
+	db_res_free(res);
+	return rc == -1 ? failed(db) : DBE_OK;
+}
+
+/*
+ * The first matches within one scan bound: their keys and number in one
+ * read, then the page's rows by their keys.  A page larger than
+ * PAGE_KEYS is an OFFSET within the matches after their count.
  */
 static enum db_err
 list_filtered(struct db *db, const struct tenant_query *q, long long limit,
-    long long offset, struct db_res **res, long long *total)
+    long long offset, struct db_res **res, long long *total,
+    bool *incomplete)
 {
+	struct db_param	 keys[PAGE_KEYS];
 	struct pm_read	 r;
 	struct text	 t;
+	char		 sql[6144];
+	size_t		 nkeys, i;
+	long long	 n;
 	enum db_err	 e;
 
-	if ((e = text_prepare(db, q, &t)) != DBE_OK ||
-	    (e = count_matches(db, q, &t, total)) != DBE_OK)
+	if ((e = prepare(db, q, &t)) != DBE_OK)
 		return e;
-	if (offset >= *total)
+	if (limit > PAGE_KEYS) {
+		if ((e = count_matches(db, q, &t, total, incomplete)) != DBE_OK)
+			return e;
+		if (offset >= *total)
+			return DBE_OK;
+		natural(q, limit < *total - offset ? limit : *total - offset,
+		    offset, &r);
+		return run_text(db, q, &r, RK_PAGE, &t, false, res);
+	}
+	if ((e = match_keys(db, q, &t, limit, offset, keys, &nkeys,
+	    &n)) != DBE_OK)
+		return e;
+	*incomplete = t.bounded || n > TENANT_LIST_MATCHES_MAX;
+	*total = n > TENANT_LIST_MATCHES_MAX ? TENANT_LIST_MATCHES_MAX : n;
+	if (nkeys == 0)
 		return DBE_OK;
-	natural(q, limit < *total - offset ? limit : *total - offset, offset,
-	    &r);
-	return run_text(db, q, &r, RK_PAGE, &t, false, res);
+	for (i = nkeys; i < PAGE_KEYS; i++)
+		keys[i] = keys[nkeys - 1];
+	snprintf(sql, sizeof(sql), "%s", sql_by_keys());
+	order_by(q, q->desc, sql, sizeof(sql));
+	return db_exec(db, sql, keys, PAGE_KEYS, res);
 }
 
 /* Filtered by text: isActive alone has counts and page marks of its own. */
@@ -980,30 +1225,37 @@ filtered(const struct tenant_query *q)
 
 enum db_err
 tenant_list_page(struct db *db, const struct tenant_query *q,
-    long long limit, long long offset, struct db_res **res, long long *total)
+    long long limit, long long offset, struct db_res **res, long long *total,
+    bool *incomplete)
 {
 	*res = NULL;
 	*total = 0;
+	*incomplete = false;
 	if (!filtered(q))
 		return list_unfiltered(db, q, limit, offset, res, total);
-	return list_filtered(db, q, limit, offset, res, total);
+	return list_filtered(db, q, limit, offset, res, total, incomplete);
 }
 
 enum db_err
 tenant_list_count(struct db *db, const struct tenant_query *q,
-    long long *count)
+    long long *count, bool *incomplete)
 {
-	struct db_param	 p[] = { DB_I64(q->scope) };
-	struct db_row	 row;
-	struct db_res	*res;
-	struct text	 t;
-	enum db_err	 e;
-	int		 rc;
+	/* In creation order: tried rows are then read in pages, not one by one. */
+	struct tenant_query	 created = *q;
+	struct db_param		 p[] = { DB_I64(q->scope) };
+	struct db_row		 row;
+	struct db_res		*res;
+	struct text		 t;
+	enum db_err		 e;
+	int			 rc;
 
+	*incomplete = false;
 	if (filtered(q)) {
-		if ((e = text_prepare(db, q, &t)) != DBE_OK)
+		created.sort = TSORT_CREATED;
+		created.desc = false;
+		if ((e = prepare(db, &created, &t)) != DBE_OK)
 			return e;
-		return count_matches(db, q, &t, count);
+		return count_matches(db, &created, &t, count, incomplete);
 	}
 	rc = db_one(db, sql_counts[ACTIVITY(q)], p, 1, &row, &res);
 	if (rc == 1)

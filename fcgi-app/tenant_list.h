@@ -50,17 +50,26 @@ struct tenant_query {
 };
 
 /*
+ * A read that no name, rare word or rare metadata pair drives tries the
+ * rows of the listing one by one in its order: it tries at most this
+ * many (list.scan_budget) and answers the matches among them.
+ */
+void		 tenant_list_setup(long scan_budget);
+/*
  * Rows offset .. offset + limit - 1 in *res (NULL when there are none),
  * each with the tenant columns first, and the total they are part of.
  * Unfiltered or filtered by isActive alone, a page and its total are one
  * statement, and a page far from both ends is read from a page mark (a
  * listing per isActive value); with a text, name or metadata filter,
  * the total is at most TENANT_LIST_MATCHES_MAX and a page is an OFFSET
- * within those matches, after their count.
+ * within those matches, after their count.  *incomplete says the total
+ * may be short of the listing's: it stopped at TENANT_LIST_MATCHES_MAX,
+ * or the read stopped at the scan budget (README: "Text search and
+ * filters").  The count's rows are those of a page in creation order.
  */
 enum db_err	 tenant_list_page(struct db *, const struct tenant_query *,
 		    long long limit, long long offset, struct db_res **res,
-		    long long *total);
+		    long long *total, bool *incomplete);
 /*
  * Up to limit rows of q with primary keys above after, in primary key
  * order whatever q's sort (an export's keyset walk: each batch is one
@@ -69,7 +78,7 @@ enum db_err	 tenant_list_page(struct db *, const struct tenant_query *,
 enum db_err	 tenant_list_after(struct db *, const struct tenant_query *,
 		    long long after, long long limit, struct db_res **res);
 enum db_err	 tenant_list_count(struct db *, const struct tenant_query *,
-		    long long *count);
+		    long long *count, bool *incomplete);
 /*
  * A text filter without a word of 3 characters (q=42) is matched by
  * reading every tenant of the scope: such a query is refused (1) when the

@@ -373,19 +373,27 @@ scan_refused(struct ctx *c, const struct tenant_query *q, json_t *errors)
 		    "matched by reading every tenant)");
 }
 
+/* The envelope of a page of a list; sets its Link header. */
+static json_t *
+page_body(struct ctx *c, const struct paging_names *names, json_t *data,
+    long page, long size, long long total)
+{
+	long	 pages = total == 0 ? 1 : (long)((total + size - 1) / size);
+
+	paging_links(c, names, page, size, pages);
+	return json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, s:b}", "data", data,
+	    "pageNumber", (int)page, "pageSize", (int)size, "totalCount",
+	    (json_int_t)total, "totalPages", (int)pages, "hasPrevious",
+	    page > 1, "hasNext", page < pages);
+}
+
 /* A page of a list, its envelope and its Link header. */
 static void
 page_answer(struct ctx *c, const struct paging_names *names, json_t *data,
     long page, long size, long long total, const char *root, const char *item)
 {
-	long	 pages = total == 0 ? 1 : (long)((total + size - 1) / size);
-
-	paging_links(c, names, page, size, pages);
-	response_set(c->resp, 200, json_pack("{s:o, s:i, s:i, s:I, s:i, s:b, "
-	    "s:b}", "data", data, "pageNumber", (int)page, "pageSize",
-	    (int)size, "totalCount", (json_int_t)total, "totalPages",
-	    (int)pages, "hasPrevious", page > 1, "hasNext", page < pages),
-	    root, item);
+	response_set(c->resp, 200, page_body(c, names, data, page, size,
+	    total), root, item);
 }
 
 static void
@@ -397,18 +405,20 @@ h_count(struct ctx *c)
 	json_t			*errors = json_object();
 	long long		 n;
 	enum db_err		 e;
+	bool			 incomplete;
 
 	read_filters(c, &q, bufs, errors);
 	read_meta_filters(c, &q, &mf, errors);
 	scan_refused(c, &q, errors);
 	if (paging_refused(c, errors))
 		return;
-	if ((e = tenant_list_count(c->db, &q, &n)) != DBE_OK) {
+	if ((e = tenant_list_count(c->db, &q, &n, &incomplete)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return;
 	}
-	response_set(c->resp, 200, json_pack("{s:I}", "count", (json_int_t)n),
-	    "count", NULL);
+	paging_incomplete(c, incomplete);
+	response_set(c->resp, 200, json_pack("{s:I, s:b}", "count",
+	    (json_int_t)n, "incompleteResults", incomplete), "count", NULL);
 }
 
 static void
@@ -416,10 +426,11 @@ h_list(struct ctx *c)
 {
 	struct tenant_query	 q;
 	struct meta_filters	 mf;
-	json_t			*errors = json_object(), *data;
+	json_t			*errors = json_object(), *data, *body;
 	char			 bufs[3][FILTER_MAX], sort[64];
 	long			 page, size;
 	long long		 total;
+	bool			 incomplete;
 	int			 rc;
 
 	read_filters(c, &q, bufs, errors);
@@ -435,10 +446,12 @@ h_list(struct ctx *c)
 	if (paging_refused(c, errors))
 		return;
 	if ((data = paging_tenants(c, &q, size, (page - 1) * size, fields,
-	    NFIELDS, &total)) == NULL)
+	    NFIELDS, &total, &incomplete)) == NULL)
 		return;
-	page_answer(c, &mf.paging, data, page, size, total, "tenants",
-	    "tenant");
+	/* A total short of all matches says so: incompleteResults. */
+	body = page_body(c, &mf.paging, data, page, size, total);
+	json_object_set_new(body, "incompleteResults", json_boolean(incomplete));
+	response_set(c->resp, 200, body, "tenants", "tenant");
 }
 
 static void

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../buf.h"
+#include "../paging.h"
 #include "../query.h"
 #include "../surfaces.h"
 #include "../tenant_list.h"
@@ -764,6 +765,7 @@ h_list(struct ctx *c)
 	struct db_res		*res;
 	struct db_row		 row;
 	enum db_err		 e;
+	bool			 incomplete;
 	int			 rc = 0;
 
 	read_list_params(c, &p, errors);
@@ -774,7 +776,7 @@ h_list(struct ctx *c)
 	json_decref(errors);
 	offset = (long long)(p.page - 1) * p.per_page;
 	if ((e = tenant_list_page(c->db, &p.q, p.per_page + 1, offset, &res,
-	    &total)) != DBE_OK) {
+	    &total, &incomplete)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return;
 	}
@@ -800,6 +802,7 @@ h_list(struct ctx *c)
 	    "per_page", (int)p.per_page,
 	    "to", position(offset + (count > p.per_page ? p.per_page : count),
 	    count));
+	paging_incomplete(c, incomplete);
 	response_set(c->resp, 200, body, "laravelTenants", "tenant");
 }
 
@@ -810,6 +813,7 @@ h_count(struct ctx *c)
 	json_t			*errors = json_object();
 	long long		 n;
 	enum db_err		 e;
+	bool			 incomplete;
 
 	read_list_params(c, &p, errors);
 	if (json_object_size(errors) > 0) {
@@ -817,10 +821,11 @@ h_count(struct ctx *c)
 		return;
 	}
 	json_decref(errors);
-	if ((e = tenant_list_count(c->db, &p.q, &n)) != DBE_OK) {
+	if ((e = tenant_list_count(c->db, &p.q, &n, &incomplete)) != DBE_OK) {
 		surface_db_failure(c, tenants_result(e));
 		return;
 	}
+	paging_incomplete(c, incomplete);
 	response_set(c->resp, 200, json_pack("{s:I}", "count", (json_int_t)n),
 	    "count", NULL);
 }

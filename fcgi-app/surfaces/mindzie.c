@@ -229,7 +229,7 @@ h_list(struct ctx *c)
 	q.scope = tenants_scope(&c->who);
 	q.sort = TSORT_CREATED;
 	if ((data = paging_tenants(c, &q, size, (long long)(page - 1) * size,
-	    fields, NFIELDS, &total)) == NULL)
+	    fields, NFIELDS, &total, NULL)) == NULL)
 		return;
 	pages = total == 0 ? 1 : (long)((total + size - 1) / size);
 	response_header(c->resp, "X-Total-Count", "%lld", total);
