@@ -683,6 +683,21 @@ db_affected(const struct db *db)
 	return db->affected;
 }
 
+int
+db_purge(struct db *db, const char *sql, uint64_t batch, int batches)
+{
+	int	 n = 0, i;
+
+	for (i = 0; i < batches; i++) {
+		if (db_exec(db, sql, NULL, 0, NULL) != DBE_OK)
+			return -1;
+		n += (int)db->affected;
+		if (db->affected < batch)
+			break;
+	}
+	return n;
+}
+
 uint64_t
 db_insert_id(const struct db *db)
 {

@@ -93,6 +93,13 @@ int		 db_next(struct db_res *, struct db_row *);
 void		 db_rewind(struct db_res *);
 void		 db_res_free(struct db_res *);
 uint64_t	 db_affected(const struct db *);
+/*
+ * Runs sql, a DELETE of at most batch rows without parameters, until it
+ * deletes fewer or has run batches times (short locks beside live
+ * requests; the next call goes on): the rows deleted, -1 on error.
+ */
+int		 db_purge(struct db *, const char *sql, uint64_t batch,
+		    int batches);
 uint64_t	 db_insert_id(const struct db *);
 
 /* Runs the statement and reads one row; 1 found, 0 none, -1 error. */

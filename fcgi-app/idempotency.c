@@ -99,14 +99,5 @@ idem_store(struct db *db, const struct idem_key *k, const char *answer,
 int
 idem_purge_expired(struct db *db)
 {
-	int	 n = 0, i;
-
-	for (i = 0; i < PURGE_BATCHES; i++) {
-		if (db_exec(db, sql_purge, NULL, 0, NULL) != DBE_OK)
-			return -1;
-		n += (int)db_affected(db);
-		if (db_affected(db) < PURGE_BATCH)
-			break;
-	}
-	return n;
+	return db_purge(db, sql_purge, PURGE_BATCH, PURGE_BATCHES);
 }

@@ -65,16 +65,7 @@ list_changes_log(struct db *db, long long account, long long shard,
 int
 list_changes_purge(struct db *db)
 {
-	int	 n = 0, i;
-
-	for (i = 0; i < PURGE_BATCHES; i++) {
-		if (db_exec(db, sql_purge, NULL, 0, NULL) != DBE_OK)
-			return -1;
-		n += (int)db_affected(db);
-		if (db_affected(db) < PURGE_BATCH)
-			break;
-	}
-	return n;
+	return db_purge(db, sql_purge, PURGE_BATCH, PURGE_BATCHES);
 }
 
 void

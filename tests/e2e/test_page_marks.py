@@ -240,3 +240,21 @@ def test_a_second_far_page_reads_the_listing_in_one_pass(api, ctl, db, stack, ma
             want = fresh.expected(field, desc)
             for number in range(1, len(want) + 1):
                 fresh.check(field, desc, 1, number, want=want, times=1)
+
+
+def test_changes_past_ten_minutes_are_purged(db):
+    """The provisioning process deletes logged changes older than ten minutes with its other
+    purges (every connections.purge_interval seconds); a newer one stays."""
+    import time
+
+    account = 900000000 + random.randrange(1, 99999999)
+    db.query("INSERT INTO tenant_list_changes (account_id, shard, gen, tenant_pk, is_active, new_name, "
+             f"changed_at) VALUES ({account}, 0, 1, 1, 1, 'old', UTC_TIMESTAMP() - INTERVAL 11 MINUTE), "
+             f"({account}, 0, 2, 2, 1, 'new', UTC_TIMESTAMP() - INTERVAL 9 MINUTE)")
+    left = f"SELECT GROUP_CONCAT(gen ORDER BY gen) FROM tenant_list_changes WHERE account_id = {account}"
+    assert db.scalar(left) == "1,2"
+    deadline = time.monotonic() + 90
+    while db.scalar(left) != "2":
+        assert time.monotonic() < deadline, f"a change past ten minutes was not purged within 90 s: {db.scalar(left)}"
+        time.sleep(0.5)
+    db.query(f"DELETE FROM tenant_list_changes WHERE account_id = {account}")
