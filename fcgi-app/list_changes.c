@@ -158,7 +158,7 @@ list_changes_rebase(struct db *db, struct page_marks *pm, long long account,
 	const char	*col = key == TC_PK ? NULL : tcols[key].sql;
 	bool		 weighed = col != NULL && tcols[key].type == FT_STR;
 	struct db_param	 p[5 + 2 * PM_PARTS];
-	struct db_res	*res;
+	struct db_res	*res = NULL;
 	struct db_row	 row;
 	struct pm_side	 before, after;
 	long long	 parts[PM_PARTS], gen = -1, total = -1, changes = 0, pk;
@@ -170,13 +170,8 @@ list_changes_rebase(struct db *db, struct page_marks *pm, long long account,
 		return -1;
 	metrics_count(MC_MARK_REBASE);
 	n = build(col, weighed, seen, account, was, sql, sizeof(sql), p);
-	if (db_stream(db, sql, p, n, &res) != DBE_OK) {
-		(void)page_marks_rebase_end(pm, -1, page_marks_gen(pm),
-		    page_marks_total(pm), was);
-		metrics_count(MC_MARK_DROPPED);
-		return -1;
-	}
-	while ((rc = db_next(res, &row)) == 1) {
+	rc = db_stream(db, sql, p, n, &res) == DBE_OK ? 1 : -1;
+	while (rc == 1 && (rc = db_next(res, &row)) == 1) {
 		if (gen == -1) {
 			if (row.v[0] == NULL || row.v[1] == NULL)
 				break;
@@ -194,7 +189,7 @@ list_changes_rebase(struct db *db, struct page_marks *pm, long long account,
 	}
 	db_res_free(res);
 	if (rc != 0 || gen == -1)
-		changes = -1;	/* incomplete: the marks go */
+		changes = -1;	/* an error or no snapshot: the marks go */
 	if (gen == -1) {
 		gen = page_marks_gen(pm);
 		total = page_marks_total(pm);
