@@ -14,15 +14,31 @@
 /* The row as it is now, or none. */
 #define ROW	"t.is_active, t.name, t.slug, t.valid_upto, t.consented_at"
 #define NONE	"NULL, NULL, NULL, NULL, NULL"
-#define LOG(was, is) "INSERT INTO tenant_list_changes (account_id, shard, " \
-	"gen, tenant_pk, was_active, old_name, old_slug, old_valid_upto, " \
+#define INTO "INSERT INTO tenant_list_changes (account_id, shard, gen, " \
+	"tenant_pk, was_active, old_name, old_slug, old_valid_upto, " \
 	"old_consented_at, is_active, new_name, new_slug, new_valid_upto, " \
-	"new_consented_at, changed_at) SELECT c.account_id, c.shard, c.gen, " \
-	"t.pk, " was ", " is ", UTC_TIMESTAMP() FROM tenant_counts c " \
+	"new_consented_at, changed_at) "
+#define LOG(was, is) INTO "SELECT c.account_id, c.shard, c.gen, t.pk, " \
+	was ", " is ", UTC_TIMESTAMP() FROM tenant_counts c " \
 	"JOIN tenants t ON t.pk = ? WHERE c.account_id = ? AND c.shard = ?"
+
+/*
+ * A create's row is as the worker inserted it, and its generation is the
+ * one the bump before set (LAST_INSERT_ID, tenant_list.c): no read of
+ * tenants or tenant_counts.  The check that no deleted tenant holds its
+ * slug or name rides along as two unique-key lookups, current reads (an
+ * INSERT ... SELECT locks what it reads under REPEATABLE READ; under READ
+ * COMMITTED each statement sees the latest commit): a delete that held
+ * the slug or name until the insert could take it has committed by now.
+ */
+static const char sql_created[] = INTO "SELECT ?, ?, LAST_INSERT_ID(), ?, "
+    NONE ", ?, ?, ?, ?, ?, UTC_TIMESTAMP() FROM DUAL WHERE NOT EXISTS "
+    "(SELECT 1 FROM tenants_deleted d WHERE d.slug = ?) AND NOT EXISTS "
+    "(SELECT 1 FROM tenants_deleted d WHERE d.name = ?)";
 
 static const char *const sql_log[LC__MAX] = {
 	[LC_CAME] = LOG(NONE, ROW),
+	[LC_CREATED] = sql_created,
 	[LC_GOING] = LOG(ROW, NONE),
 	[LC_MOVED] = LOG("?, ?, ?, ?, ?", ROW),
 };
@@ -40,22 +56,35 @@ static const char sql_purge[] =
 #define PURGE_BATCH	1000
 #define PURGE_BATCHES	100
 
-/* The columns LC_MOVED takes from before the change, in its order. */
-static const enum tcol old_cols[] = {
+/* The columns LC_MOVED takes from before and LC_CREATED after, in order. */
+static const enum tcol row_cols[] = {
 	TC_IS_ACTIVE, TC_NAME, TC_SLUG, TC_VALID_UPTO, TC_CONSENTED_AT,
 };
-#define OLD_COLS	(sizeof(old_cols) / sizeof(old_cols[0]))
+#define ROW_COLS	(sizeof(row_cols) / sizeof(row_cols[0]))
 
 enum db_err
 list_changes_log(struct db *db, long long account, long long shard,
-    long long pk, enum lc_kind kind, const char *const old[TC__MAX])
+    long long pk, enum lc_kind kind, const char *const v[TC__MAX])
 {
-	struct db_param	 p[OLD_COLS + 3];
+	struct db_param	 p[ROW_COLS + 5];
 	size_t		 i, n = 0;
+	enum db_err	 e;
 
+	if (kind == LC_CREATED) {
+		p[n++] = DB_I64(account);
+		p[n++] = DB_I64(shard);
+		p[n++] = DB_I64(pk);
+		for (i = 0; i < ROW_COLS; i++)
+			p[n++] = DB_STR(v[row_cols[i]]);
+		p[n++] = DB_STR(v[TC_SLUG]);
+		p[n++] = DB_STR(v[TC_NAME]);
+		if ((e = db_exec(db, sql_log[kind], p, n, NULL)) != DBE_OK)
+			return e;
+		return db_affected(db) == 0 ? DBE_DUP : DBE_OK;
+	}
 	if (kind == LC_MOVED)
-		for (i = 0; i < OLD_COLS; i++)
-			p[n++] = DB_STR(old[old_cols[i]]);
+		for (i = 0; i < ROW_COLS; i++)
+			p[n++] = DB_STR(v[row_cols[i]]);
 	p[n++] = DB_I64(pk);
 	p[n++] = DB_I64(account);
 	p[n++] = DB_I64(shard);

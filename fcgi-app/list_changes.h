@@ -21,6 +21,7 @@
 /* How a change touched the row: it came, is going, or changed in place. */
 enum lc_kind {
 	LC_CAME,	/* after its insert */
+	LC_CREATED,	/* the same, unless an archived tenant holds its name */
 	LC_GOING,	/* before its delete */
 	LC_MOVED,	/* after its update; old: the row's columns before */
 	LC__MAX
@@ -28,10 +29,14 @@ enum lc_kind {
 
 /*
  * Logs the change of row pk of account under the shard whose generation
- * it just bumped, in the same transaction.
+ * it just bumped, in the same transaction; v is the row's columns before
+ * the change for LC_MOVED and as inserted for LC_CREATED.  LC_CREATED
+ * logs nothing and is DBE_DUP when a deleted tenant (tenants_deleted)
+ * holds the row's slug or name: a create's check for that, read after
+ * its insert, without a statement of its own.
  */
 enum db_err	 list_changes_log(struct db *, long long account, long long shard,
-		    long long pk, enum lc_kind, const char *const old[TC__MAX]);
+		    long long pk, enum lc_kind, const char *const v[TC__MAX]);
 /* Deletes the changes too old to move marks by; how many, -1 on error. */
 int		 list_changes_purge(struct db *);
 /* parts from a LIST_CHANGES_PARTS column (NULL: no counters, all 0). */

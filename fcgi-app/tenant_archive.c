@@ -77,9 +77,15 @@ static const char sql_purge[] = "DELETE FROM tenants_deleted WHERE pk = ?";
  * A locking read sees what committed last, so a delete that archived
  * the slug while this create waited for its row lock is seen.
  */
+/*
+ * A lookup by each unique key, 1 for the slug and 2 for the name: one
+ * "slug = ? OR name = ?" is a scan of the whole table while it is small,
+ * and this is a locking read, which locked every archived row.
+ */
 static const char sql_holds[] =
-    "SELECT COALESCE(SUM(slug = ?), 0), COUNT(*) FROM tenants_deleted "
-    "WHERE slug = ? OR name = ? LOCK IN SHARE MODE";
+    "(SELECT 1 FROM tenants_deleted WHERE slug = ? LOCK IN SHARE MODE) "
+    "UNION ALL (SELECT 2 FROM tenants_deleted WHERE name = ? "
+    "LOCK IN SHARE MODE) ORDER BY 1 LIMIT 1";
 
 static enum db_err
 failed(struct db *db)
@@ -259,19 +265,17 @@ enum db_err
 tenant_archive_holds(struct db *db, const char *slug, const char *name,
     const char **taken)
 {
-	struct db_param	 p[] = { DB_STR(slug), DB_STR(slug), DB_STR(name) };
+	struct db_param	 p[] = { DB_STR(slug), DB_STR(name) };
 	struct db_res	*res = NULL;
 	struct db_row	 row;
 	int		 rc;
 
 	*taken = NULL;
-	rc = db_one(db, sql_holds, p, 3, &row, &res);
-	if (rc == 1 && strtoll(row.v[0], NULL, 10) > 0)
-		*taken = "id";
-	else if (rc == 1 && strtoll(row.v[1], NULL, 10) > 0)
-		*taken = "name";
+	rc = db_one(db, sql_holds, p, 2, &row, &res);
+	if (rc == 1)
+		*taken = strcmp(row.v[0], "1") == 0 ? "id" : "name";
 	db_res_free(res);
-	return rc == 1 ? DBE_OK : failed(db);
+	return rc >= 0 ? DBE_OK : failed(db);
 }
 
 enum db_err

@@ -159,12 +159,15 @@ static const char sql_total_locked[] =
 /*
  * The account's row and the all-accounts row (account 0) in one
  * statement: a create is seven round trips, and this was two of them.
+ * The account row's new gen is left in LAST_INSERT_ID() for the change
+ * log (list_changes.c), which then need not read it.
  */
 static const char sql_changed[] =
     "INSERT INTO tenant_counts (account_id, shard, n, active, gen) "
-    "VALUES (?, ?, ?, ?, 1), (0, ?, ?, ?, 1) "
+    "VALUES (?, ?, ?, ?, LAST_INSERT_ID(1)), (0, ?, ?, ?, 1) "
     "ON DUPLICATE KEY UPDATE n = n + VALUES(n), "
-    "active = active + VALUES(active), gen = gen + 1";
+    "active = active + VALUES(active), "
+    "gen = IF(account_id = 0, gen + 1, LAST_INSERT_ID(gen + 1))";
 /* The same for a row about to go, its activity read in the statement. */
 static const char sql_removing[] =
     "INSERT INTO tenant_counts (account_id, shard, n, active, gen) "
@@ -1305,17 +1308,20 @@ tenant_list_changed(struct db *db, long long account, long long delta,
 	return bump(db, account, random() % PM_PARTS, delta, active);
 }
 
-/* The same for a change of row pk, logged for page marks (list_changes.h). */
+/*
+ * The same for a change of row pk, logged for page marks with v
+ * (list_changes_log).
+ */
 static enum db_err
 changed(struct db *db, long long account, long long pk, long long delta,
-    long long active, enum lc_kind kind, const char *const old[TC__MAX])
+    long long active, enum lc_kind kind, const char *const v[TC__MAX])
 {
 	long long	 shard = random() % PM_PARTS;
 	enum db_err	 e;
 
 	if ((e = bump(db, account, shard, delta, active)) != DBE_OK)
 		return e;
-	return list_changes_log(db, account, shard, pk, kind, old);
+	return list_changes_log(db, account, shard, pk, kind, v);
 }
 
 /*
@@ -1374,18 +1380,36 @@ words_add(struct db *db, long long account, long long pk, const char *name,
 	return db_exec(db, sql_words_add[n / 3], p, n, NULL);
 }
 
-enum db_err
-tenant_list_added(struct db *db, long long account, long long pk,
-    const struct tenant_input *in)
+static enum db_err
+added(struct db *db, long long account, long long pk,
+    const struct tenant_input *in, enum lc_kind kind)
 {
+	const char	*v[TC__MAX];
+	size_t		 i;
 	enum db_err	 e;
 
+	/* The row as tenant_store_insert wrote it. */
+	for (i = 0; i < TC__MAX; i++)
+		v[i] = in->set[i] ? in->v[i] : tcols[i].dflt;
 	if ((e = words_add(db, account, pk, in->set[TC_NAME] ?
 	    in->v[TC_NAME] : NULL, in->set[TC_DESCRIPTION] ?
 	    in->v[TC_DESCRIPTION] : NULL)) != DBE_OK)
 		return e;
-	return changed(db, account, pk, 1, active(in->set[TC_IS_ACTIVE] ?
-	    in->v[TC_IS_ACTIVE] : tcols[TC_IS_ACTIVE].dflt), LC_CAME, NULL);
+	return changed(db, account, pk, 1, active(v[TC_IS_ACTIVE]), kind, v);
+}
+
+enum db_err
+tenant_list_added(struct db *db, long long account, long long pk,
+    const struct tenant_input *in)
+{
+	return added(db, account, pk, in, LC_CAME);
+}
+
+enum db_err
+tenant_list_created(struct db *db, long long account, long long pk,
+    const struct tenant_input *in)
+{
+	return added(db, account, pk, in, LC_CREATED);
 }
 
 static const char sql_restored[] =

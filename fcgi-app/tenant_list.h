@@ -102,6 +102,13 @@ enum db_err	 tenant_list_changed(struct db *, long long account,
 enum db_err	 tenant_list_added(struct db *, long long account,
 		    long long pk, const struct tenant_input *);
 /*
+ * The same for a tenant just created, which checks that no deleted tenant
+ * holds its slug or name: DBE_DUP, and nothing counted, when one does
+ * (tenant_archive_holds then says which).
+ */
+enum db_err	 tenant_list_created(struct db *, long long account,
+		    long long pk, const struct tenant_input *);
+/*
  * The same for tenant pk put back into tenants as it was (a restore of a
  * deleted tenant): its row says whether it is active and what its words are.
  */

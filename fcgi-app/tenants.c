@@ -335,16 +335,15 @@ create_fn(struct db *db, void *arg)
 		    "externalId" : "id";
 	if (e != DBE_OK)
 		return e;
-	/* After the insert, which waited for any delete of the same slug. */
-	if ((e = tenant_archive_holds(db, o->slug, t->in->v[TC_NAME],
-	    &o->conflict)) != DBE_OK)
-		return e;
-	if (o->conflict != NULL)
-		return DBE_DUP;
 	if (t->in->v[TC_METADATA] != NULL && (e = tenant_store_metadata(db,
 	    pk, t->who->account_id, t->in->v[TC_METADATA])) != DBE_OK)
 		return e;
-	if ((e = tenant_list_added(db, t->who->account_id, pk, t->in)) != DBE_OK)
+	/* After the insert, which waited for any delete of the same slug. */
+	e = tenant_list_created(db, t->who->account_id, pk, t->in);
+	if (e == DBE_DUP && (e = tenant_archive_holds(db, o->slug,
+	    t->in->v[TC_NAME], &o->conflict)) == DBE_OK)
+		e = o->conflict != NULL ? DBE_DUP : DBE_OTHER;
+	if (e != DBE_OK)
 		return e;
 	{
 		struct db_param p[] = { DB_STR(o->correlation_id), DB_I64(pk),

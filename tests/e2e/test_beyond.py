@@ -399,6 +399,12 @@ def test_delete_keeps_the_tenant_and_restore_brings_it_back(api, new_key, ctl, d
     other = f"b1-{uuid.uuid4().hex[:12]}"
     body = assert_problem(api.post(LIST, key=who.key, json=tenant_body(other, name=f"Tenant {slug}")), 409)
     assert "name" in body["detail"]
+    # Refused whole: no row, no count, no logged change left behind.
+    assert db.scalar(f"SELECT COUNT(*) FROM tenants WHERE slug IN ({sql_quote(slug)}, {sql_quote(other)})") == "0"
+    assert counts(db, who.account_id) == n - 1
+    assert db.scalar("SELECT COUNT(*) FROM tenant_list_changes c LEFT JOIN tenants t ON t.pk = c.tenant_pk "
+                     f"WHERE c.account_id = {who.account_id} AND c.was_active IS NULL AND t.pk IS NULL "
+                     "AND c.tenant_pk NOT IN (SELECT pk FROM tenants_deleted)") == "0"
 
     # Restore: the same rows, keys and all.
     r = call(api, who.key, "POST", f"{LIST}/{slug}/restore", fmt)
