@@ -286,8 +286,14 @@ page_marks_plan(struct page_marks *pm, bool desc, long long offset,
 			if (up.skip < mark->skip)
 				*mark = up;
 		}
-		/* A mark near those known is cheap: no pass for it. */
-		if (mark->skip <= beyond)
+		/*
+		 * A mark near those known is cheap: no pass for it.  Nor is
+		 * one a small share of the listing away, such as the next
+		 * mark of a page that moved by the rows added before it: a
+		 * pass reads the whole listing, a stall of a second at a
+		 * million rows.
+		 */
+		if (mark->skip <= beyond || mark->skip <= n / PM_PASS_SHARE)
 			return PM_NEED_MARK;
 		/*
 		 * One pass per generation, even if the budget cut it short,

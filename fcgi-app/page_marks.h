@@ -53,6 +53,7 @@
 #define PM_LISTINGS	32	/* per worker: 5 sorts x 3 isActive values, a few scopes */
 #define PM_REST		16	/* long reads without marks after vain ones */
 #define PM_PASS_SERVED	32	/* pages a generation served, so the next may pass */
+#define PM_PASS_SHARE	64	/* no pass for a mark nearer than total / this */
 #define PM_PARTS	8	/* counters whose sum is the generation */
 #define PM_WEIGHT_MAX	64	/* bytes of collation weights kept per mark */
 

@@ -479,6 +479,37 @@ test_second_far_page_reads_the_grid(void **state)
 	    &mark), PM_NEED_MARK);
 }
 
+/*
+ * A far page a small share of the listing from a known mark (a page that
+ * moved by the rows added before it) reads one more mark, not the grid;
+ * the next far one still reads the grid.
+ */
+static void
+test_near_share_reads_a_mark_not_the_grid(void **state)
+{
+	struct page_marks	*pm;
+	struct pm_read		 page, mark;
+	long long		 near = SIM_MAX / PM_PASS_SHARE / 2;
+
+	(void)state;
+	page_marks_setup(10, 100, 4 * 1024 * 1024);
+	sim_fill(SIM_MAX);
+	pm = page_marks_get(5, 1);
+	page_marks_update(pm, gen, nvals);
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    &mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_true(near > 100 + SIM_MAX / PM_MARKS_MAX);
+	assert_int_equal(page_marks_plan(pm, false, 150000 + near, 10, true,
+	    &page, &mark), PM_NEED_MARK);
+	assert_true(mark.skip > 100 && mark.skip <= SIM_MAX / PM_PASS_SHARE);
+	assert_int_equal(sim_mark(pm, &mark), 1);
+	assert_int_equal(reads_for(pm, false, 150000 + near, 10, &page), 1);
+	assert_int_equal(page.anchor, PM_MARK);
+	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
+	    &mark), PM_NEED_GRID);
+}
+
 /* Pages read from marks at offsets 150000 + i (rows near one mark). */
 static void
 serve(struct page_marks *pm, int pages)
@@ -954,6 +985,7 @@ main(void)
 		cmocka_unit_test(test_pages_stay_exact_under_changes),
 		cmocka_unit_test(test_second_far_page_reads_the_grid),
 		cmocka_unit_test(test_passes_only_after_generations_that_served),
+		cmocka_unit_test(test_near_share_reads_a_mark_not_the_grid),
 		cmocka_unit_test(test_vain_marks_rest),
 		cmocka_unit_test(test_null_and_empty_keys),
 		cmocka_unit_test(test_memory_is_bounded),
