@@ -21,7 +21,7 @@
 /* How a change touched the row: it came, is going, or changed in place. */
 enum lc_kind {
 	LC_CAME,	/* after its insert */
-	LC_CREATED,	/* the same, unless an archived tenant holds its name */
+	LC_CREATED,	/* the same, unless a deleted tenant holds its names */
 	LC_GOING,	/* before its delete */
 	LC_MOVED,	/* after its update; old: the row's columns before */
 	LC__MAX

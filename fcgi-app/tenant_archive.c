@@ -75,12 +75,10 @@ static const char sql_count_all[] = "SELECT COUNT(*) FROM tenants_deleted";
 static const char sql_purge[] = "DELETE FROM tenants_deleted WHERE pk = ?";
 /*
  * A locking read sees what committed last, so a delete that archived
- * the slug while this create waited for its row lock is seen.
- */
-/*
- * A lookup by each unique key, 1 for the slug and 2 for the name: one
- * "slug = ? OR name = ?" is a scan of the whole table while it is small,
- * and this is a locking read, which locked every archived row.
+ * the slug while this create waited for its row lock is seen.  A lookup
+ * by each unique key, 1 for the slug and 2 for the name: one "slug = ?
+ * OR name = ?" is a scan of the whole table while it is small, which as
+ * a locking read locked every archived row.
  */
 static const char sql_holds[] =
     "(SELECT 1 FROM tenants_deleted WHERE slug = ? LOCK IN SHARE MODE) "

@@ -338,11 +338,15 @@ create_fn(struct db *db, void *arg)
 	if (t->in->v[TC_METADATA] != NULL && (e = tenant_store_metadata(db,
 	    pk, t->who->account_id, t->in->v[TC_METADATA])) != DBE_OK)
 		return e;
-	/* After the insert, which waited for any delete of the same slug. */
+	/*
+	 * After the insert, which waited for any delete of the same slug.
+	 * A holder gone between the two reads (a restore, a purge) makes
+	 * the request run again.
+	 */
 	e = tenant_list_created(db, t->who->account_id, pk, t->in);
 	if (e == DBE_DUP && (e = tenant_archive_holds(db, o->slug,
 	    t->in->v[TC_NAME], &o->conflict)) == DBE_OK)
-		e = o->conflict != NULL ? DBE_DUP : DBE_OTHER;
+		e = o->conflict != NULL ? DBE_DUP : DBE_RETRY;
 	if (e != DBE_OK)
 		return e;
 	{
