@@ -401,6 +401,30 @@ test_plans(void **state)
 	assert_int_equal(page_marks_memory(), 0);
 }
 
+/* A listing of SIM_MAX rows new to the worker, marks every 10 rows on. */
+static struct page_marks *
+fresh_listing(long long scope, int sort)
+{
+	struct page_marks	*pm;
+
+	page_marks_setup(10, 100, 4 * 1024 * 1024);
+	sim_fill(SIM_MAX);
+	pm = page_marks_get(scope, sort);
+	page_marks_update(pm, gen, nvals);
+	return pm;
+}
+
+/* The first far page of a generation: it reads one mark, *mark. */
+static void
+first_far_mark(struct page_marks *pm, struct pm_read *mark)
+{
+	struct pm_read	 page;
+
+	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
+	    mark), PM_NEED_MARK);
+	assert_int_equal(sim_mark(pm, mark), 1);
+}
+
 /*
  * Two far pages of a fresh generation: the first reads one mark, the
  * second is planned as want, then read as planned.
@@ -410,9 +434,7 @@ far_pages(struct page_marks *pm, enum pm_next want)
 {
 	struct pm_read	 page, mark;
 
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
+	first_far_mark(pm, &mark);
 	assert_int_equal(page_marks_plan(pm, false, 50000, 10, true, &page,
 	    &mark), want);
 	if (want == PM_NEED_GRID)
@@ -434,14 +456,9 @@ test_second_far_page_reads_the_grid(void **state)
 	int			 i;
 
 	(void)state;
-	page_marks_setup(10, 100, 4 * 1024 * 1024);
-	sim_fill(SIM_MAX);
-	pm = page_marks_get(3, 2);
-	page_marks_update(pm, gen, nvals);
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
+	pm = fresh_listing(3, 2);
+	first_far_mark(pm, &mark);
 	assert_true(mark.skip > 100);
-	assert_int_equal(sim_mark(pm, &mark), 1);
 	/* A mark near a known one (within beyond rows) is no far one. */
 	offset = mark.pos + 1 + g + 10;
 	assert_int_equal(page_marks_plan(pm, false, offset, 10, true, &page,
@@ -492,13 +509,8 @@ test_near_share_reads_a_mark_not_the_grid(void **state)
 	long long		 near = SIM_MAX / PM_PASS_SHARE / 2;
 
 	(void)state;
-	page_marks_setup(10, 100, 4 * 1024 * 1024);
-	sim_fill(SIM_MAX);
-	pm = page_marks_get(5, 1);
-	page_marks_update(pm, gen, nvals);
-	assert_int_equal(page_marks_plan(pm, false, 150000, 10, true, &page,
-	    &mark), PM_NEED_MARK);
-	assert_int_equal(sim_mark(pm, &mark), 1);
+	pm = fresh_listing(5, 1);
+	first_far_mark(pm, &mark);
 	assert_true(near > 100 + SIM_MAX / PM_MARKS_MAX);
 	assert_int_equal(page_marks_plan(pm, false, 150000 + near, 10, true,
 	    &page, &mark), PM_NEED_MARK);
@@ -535,10 +547,7 @@ test_passes_only_after_generations_that_served(void **state)
 	struct page_marks	*pm;
 
 	(void)state;
-	page_marks_setup(10, 100, 4 * 1024 * 1024);
-	sim_fill(SIM_MAX);
-	pm = page_marks_get(4, 1);
-	page_marks_update(pm, gen, nvals);
+	pm = fresh_listing(4, 1);
 	far_pages(pm, PM_NEED_GRID);
 	serve(pm, 3);
 	/* Served 3: the next generation makes single marks. */
