@@ -1069,6 +1069,17 @@ prepare(struct db *db, const struct tenant_query *q, struct text *t)
 }
 
 /*
+ * The number of matches read up to one past TENANT_LIST_MATCHES_MAX, as
+ * answered: the cap at most, incomplete past it or at the scan bound.
+ */
+static long long
+capped(const struct text *t, long long n, bool *incomplete)
+{
+	*incomplete = t->bounded || n > TENANT_LIST_MATCHES_MAX;
+	return n > TENANT_LIST_MATCHES_MAX ? TENANT_LIST_MATCHES_MAX : n;
+}
+
+/*
  * The rows of q up to TENANT_LIST_MATCHES_MAX, in q's order within the
  * scan budget: a count that stops there costs what reading that many
  * matches does, whatever the number of all.  Incomplete when it stopped
@@ -1102,9 +1113,7 @@ count_matches(struct db *db, const struct tenant_query *q,
 	}
 	if (rc != 1)
 		return failed(db);
-	*incomplete = t->bounded || *count > TENANT_LIST_MATCHES_MAX;
-	if (*count > TENANT_LIST_MATCHES_MAX)
-		*count = TENANT_LIST_MATCHES_MAX;
+	*count = capped(t, *count, incomplete);
 	return DBE_OK;
 }
 
@@ -1207,8 +1216,7 @@ list_filtered(struct db *db, const struct tenant_query *q, long long limit,
 	if ((e = match_keys(db, q, &t, limit, offset, keys, &nkeys,
 	    &n)) != DBE_OK)
 		return e;
-	*incomplete = t.bounded || n > TENANT_LIST_MATCHES_MAX;
-	*total = n > TENANT_LIST_MATCHES_MAX ? TENANT_LIST_MATCHES_MAX : n;
+	*total = capped(&t, n, incomplete);
 	if (nkeys == 0)
 		return DBE_OK;
 	for (i = nkeys; i < PAGE_KEYS; i++)
@@ -1390,7 +1398,7 @@ added(struct db *db, long long account, long long pk,
 
 	/* The row as tenant_store_insert wrote it. */
 	for (i = 0; i < TC__MAX; i++)
-		v[i] = in->set[i] ? in->v[i] : tcols[i].dflt;
+		v[i] = tenant_input_value(in, i);
 	if ((e = words_add(db, account, pk, in->set[TC_NAME] ?
 	    in->v[TC_NAME] : NULL, in->set[TC_DESCRIPTION] ?
 	    in->v[TC_DESCRIPTION] : NULL)) != DBE_OK)

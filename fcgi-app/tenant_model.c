@@ -354,6 +354,12 @@ check_connstr(const char *s, size_t n)
  * from the static table go in; values are always bound parameters.
  */
 const char *
+tenant_input_value(const struct tenant_input *in, enum tcol c)
+{
+	return in->set[c] ? in->v[c] : tcols[c].dflt;
+}
+
+const char *
 tenant_select_list(void)
 {
 	static char	 list[1024];

@@ -102,6 +102,9 @@ struct tenant_input {
 	json_t		*metadata;
 };
 
+/* Column c of a row inserted from in: as given, else the column's default. */
+const char	*tenant_input_value(const struct tenant_input *, enum tcol);
+
 /* Limits of metadata. */
 #define METADATA_KEYS_MAX	50
 #define METADATA_KEY_MAX	40	/* characters of [A-Za-z0-9_.-] */

@@ -276,7 +276,7 @@ tenant_store_insert(struct db *db, long long account,
 		if (tcols[i].writable && i == TC_CONNECTION_STRING)
 			p[n++] = DB_STR(conn);
 		else if (tcols[i].writable)
-			p[n++] = DB_STR(in->set[i] ? in->v[i] : tcols[i].dflt);
+			p[n++] = DB_STR(tenant_input_value(in, i));
 	if ((e = db_exec(db, sql(TS_INSERT), p, n, NULL)) == DBE_OK)
 		*pk = (long long)db_insert_id(db);
 	return e;

@@ -292,8 +292,7 @@ static void
 create_detail(const char *correlation_id, const struct tenant_input *in,
     char *buf, size_t len)
 {
-	const char	*active = in->set[TC_IS_ACTIVE] ? in->v[TC_IS_ACTIVE] :
-			    tcols[TC_IS_ACTIVE].dflt;
+	const char	*active = tenant_input_value(in, TC_IS_ACTIVE);
 	const char	*until = in->set[TC_VALID_UPTO] ? in->v[TC_VALID_UPTO] :
 			    NULL;
 	json_t		*j;
@@ -791,8 +790,7 @@ change_detail(const struct db_row *row, const struct tenant_change *ch,
 		until = ch->valid_upto;
 	else if (fields) {
 		if (ch->in->set[TC_IS_ACTIVE] || ch->op == OP_REPLACE)
-			active = ch->in->set[TC_IS_ACTIVE] ?
-			    ch->in->v[TC_IS_ACTIVE] : tcols[TC_IS_ACTIVE].dflt;
+			active = tenant_input_value(ch->in, TC_IS_ACTIVE);
 		if (ch->in->set[TC_VALID_UPTO] || ch->op == OP_REPLACE)
 			until = ch->in->set[TC_VALID_UPTO] ?
 			    ch->in->v[TC_VALID_UPTO] : NULL;
